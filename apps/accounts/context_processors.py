@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from apps.accounts.models import Role, StaffRole
+from apps.accounts.permissions import user_membership, user_staff_roles
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url: str
+    section: str
+
+
+def navigation_for(request: HttpRequest) -> list[NavItem]:
+    """The homes and pages this user may reach, in the order the header shows them."""
+    user = request.user
+    if not user.is_authenticated:
+        return []
+    items: list[NavItem] = []
+    membership = user_membership(user)
+    if membership is not None:
+        items.append(NavItem("Home", reverse("buyer-home"), "buyer"))
+        items.append(NavItem("Company", reverse("company-profile"), "company"))
+        items.append(NavItem("Ship-to addresses", reverse("company-addresses"), "addresses"))
+        if membership.role == Role.ADMIN:
+            items.append(NavItem("Users", reverse("company-users"), "users"))
+    roles = user_staff_roles(user)
+    admin = StaffRole.ADMIN in roles
+    if admin or StaffRole.ACCOUNT_MANAGER in roles:
+        items.append(NavItem("Accounts", reverse("manager-home"), "manager"))
+    if admin or StaffRole.FINANCE in roles:
+        items.append(NavItem("Finance", reverse("finance-home"), "finance"))
+    if admin:
+        items.append(NavItem("Staff", reverse("staff-home"), "staff"))
+    return items
+
+
+def portal_navigation(request: HttpRequest) -> dict[str, object]:
+    return {
+        "nav_items": navigation_for(request),
+        "current_membership": user_membership(request.user) if hasattr(request, "user") else None,
+    }

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.password_validation import password_validators_help_text_html
+
+from apps.accounts.models import Company, Role, ShipToAddress
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True}))
+
+    def clean_username(self) -> str:
+        return self.cleaned_data["username"].strip().lower()
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.BUYER)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class InvitationAcceptForm(forms.Form):
+    first_name = forms.CharField(max_length=150)
+    last_name = forms.CharField(max_length=150)
+    password1 = forms.CharField(
+        label="Password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label="Password again", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        if cleaned.get("password1") and cleaned.get("password1") != cleaned.get("password2"):
+            self.add_error("password2", "The two passwords differ.")
+        return cleaned
+
+
+class CompanyContactForm(forms.ModelForm):
+    class Meta:
+        model = Company
+        fields = ["phone", "billing_email", "website"]
+
+
+class ShipToAddressForm(forms.ModelForm):
+    class Meta:
+        model = ShipToAddress
+        fields = [
+            "label",
+            "street",
+            "street_2",
+            "city",
+            "postal_code",
+            "region",
+            "country",
+            "contact_name",
+            "contact_phone",
+            "is_default",
+        ]
+
+    def clean_country(self) -> str:
+        country = self.cleaned_data["country"].strip().upper()
+        if len(country) != 2 or not country.isalpha():
+            raise forms.ValidationError("Use the two-letter ISO country code, e.g. US or DE.")
+        return country
+
+
+class HoldForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.TextInput)

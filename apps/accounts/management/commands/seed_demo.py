@@ -1,0 +1,137 @@
+"""A believable demo: companies with addresses and users of every role, and the wholesaler's staff.
+
+Idempotent: run it twice and nothing is duplicated; demo passwords are reset to the demo password.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from apps.accounts.models import Company, Membership, Role, ShipToAddress, StaffRole
+from apps.accounts.services import ship_to_address_save, staff_user_set_roles
+
+DEMO_PASSWORD = "demo-Portal-2026"  # noqa: S105 - printed to the person running the demo on purpose
+
+STAFF = [
+    ("admin@wholesale.example", "Ada", "Admin", [StaffRole.ADMIN]),
+    ("manager@wholesale.example", "Marco", "Manager", [StaffRole.ACCOUNT_MANAGER]),
+    ("manager2@wholesale.example", "Mia", "Moreau", [StaffRole.ACCOUNT_MANAGER]),
+    ("finance@wholesale.example", "Fiona", "Finance", [StaffRole.FINANCE]),
+]
+
+COMPANIES: list[dict[str, Any]] = [
+    {
+        "name": "Acme Hardware Co.",
+        "code": "CUST-001",
+        "slug": "acme",
+        "manager": "manager@wholesale.example",
+        "phone": "+1 312 555 0142",
+        "addresses": [
+            ("Main warehouse", "1200 W Fulton St", "Chicago", "60607", "IL", "US", True),
+            ("Store 14 (Evanston)", "820 Church St", "Evanston", "60201", "IL", "US", False),
+        ],
+    },
+    {
+        "name": "Globex Building Supply",
+        "code": "CUST-002",
+        "slug": "globex",
+        "manager": "manager@wholesale.example",
+        "phone": "+1 503 555 0199",
+        "addresses": [
+            ("Portland DC", "2300 NW Front Ave", "Portland", "97209", "OR", "US", True),
+            ("Salem yard", "455 Commercial St SE", "Salem", "97301", "OR", "US", False),
+        ],
+    },
+    {
+        "name": "Initech Facilities",
+        "code": "CUST-003",
+        "slug": "initech",
+        "manager": "manager2@wholesale.example",
+        "phone": "+1 512 555 0110",
+        "addresses": [("Austin HQ", "4800 Riverside Dr", "Austin", "78741", "TX", "US", True)],
+    },
+    {
+        "name": "Umbrella Maintenance Ltd",
+        "code": "CUST-004",
+        "slug": "umbrella",
+        "manager": "manager2@wholesale.example",
+        "phone": "+44 20 7946 0321",
+        "on_hold": "Two invoices more than 60 days past due.",
+        "addresses": [("London depot", "14 Thames Wharf", "London", "E16 2QU", "", "GB", True)],
+    },
+]
+
+ROLE_NAMES = {
+    Role.ADMIN: ("Alex", "Admin"),
+    Role.BUYER: ("Bea", "Buyer"),
+    Role.APPROVER: ("Arturo", "Approver"),
+    Role.VIEWER: ("Vic", "Viewer"),
+}
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo companies, users and staff, and print the demo logins."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with transaction.atomic():
+            logins = self._seed()
+        self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in with any of these (password for all):"))
+        self.stdout.write(f"  password: {DEMO_PASSWORD}")
+        for email, description in logins:
+            self.stdout.write(f"  {email:<34} {description}")
+
+    def _user(self, email: str, first_name: str, last_name: str) -> Any:
+        user, _ = get_user_model().objects.update_or_create(
+            username=email,
+            defaults={"email": email, "first_name": first_name, "last_name": last_name, "is_active": True},
+        )
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        return user
+
+    def _seed(self) -> list[tuple[str, str]]:
+        logins: list[tuple[str, str]] = []
+        staff = {}
+        for email, first, last, roles in STAFF:
+            user = self._user(email, first, last)
+            staff_user_set_roles(user=user, roles=roles)
+            staff[email] = user
+            logins.append((email, ", ".join(role.label for role in roles)))
+        for spec in COMPANIES:
+            company, _ = Company.objects.update_or_create(
+                erp_customer_code=spec["code"],
+                defaults={
+                    "name": spec["name"],
+                    "account_manager": staff[spec["manager"]],
+                    "phone": spec["phone"],
+                    "billing_email": f"ap@{spec['slug']}.example",
+                    "status": Company.Status.ON_HOLD if spec.get("on_hold") else Company.Status.ACTIVE,
+                    "hold_reason": spec.get("on_hold", ""),
+                },
+            )
+            for label, street, city, postal_code, region, country, is_default in spec["addresses"]:
+                existing = ShipToAddress.objects.filter(company=company, label=label).first()
+                ship_to_address_save(
+                    company=company,
+                    address=existing,
+                    label=label,
+                    street=street,
+                    city=city,
+                    postal_code=postal_code,
+                    region=region,
+                    country=country,
+                    is_default=is_default,
+                )
+            for role in Role:
+                email = f"{role.value}@{spec['slug']}.example"
+                first, last = ROLE_NAMES[role]
+                user = self._user(email, first, last)
+                Membership.objects.update_or_create(
+                    user=user, defaults={"company": company, "role": role, "is_active": True, "deactivated_at": None}
+                )
+                logins.append((email, f"{role.label} at {company.name}"))
+        return logins

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Q, QuerySet
+
+from apps.accounts.models import Company, Invitation, Membership, ShipToAddress, StaffRole
+from apps.accounts.permissions import user_staff_roles
+
+
+def membership_list(*, company: Company) -> QuerySet[Membership]:
+    return Membership.objects.filter(company=company).select_related("user").order_by(
+        "-is_active", "user__email"
+    )
+
+
+def membership_get(*, company: Company, membership_id: int) -> Membership:
+    """A membership of ``company``; a foreign id raises Membership.DoesNotExist (a 404 in views)."""
+    return Membership.objects.select_related("user", "company").get(company=company, pk=membership_id)
+
+
+def invitation_pending_list(*, company: Company) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        company=company, accepted_at__isnull=True, revoked_at__isnull=True
+    ).select_related("invited_by")
+
+
+def invitation_get(*, company: Company, invitation_id: int) -> Invitation:
+    return Invitation.objects.get(company=company, pk=invitation_id)
+
+
+def ship_to_address_list(*, company: Company, include_inactive: bool = True) -> QuerySet[ShipToAddress]:
+    addresses = ShipToAddress.objects.filter(company=company)
+    return addresses if include_inactive else addresses.filter(is_active=True)
+
+
+def ship_to_address_get(*, company: Company, address_id: int) -> ShipToAddress:
+    return ShipToAddress.objects.get(company=company, pk=address_id)
+
+
+def company_list_for_staff(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Company]:
+    """The accounts a staff user may see: an account manager their own, finance and admins all."""
+    roles = user_staff_roles(user)
+    companies = Company.objects.select_related("account_manager").annotate(
+        member_count=Count("memberships", filter=Q(memberships__is_active=True), distinct=True),
+        address_count=Count("ship_to_addresses", distinct=True),
+    )
+    if StaffRole.ADMIN in roles or StaffRole.FINANCE in roles:
+        return companies
+    if StaffRole.ACCOUNT_MANAGER in roles:
+        return companies.filter(account_manager_id=user.pk)
+    return companies.none()
+
+
+def company_get_for_staff(*, user: AbstractBaseUser | AnonymousUser, company_id: int) -> Company:
+    return company_list_for_staff(user=user).get(pk=company_id)

@@ -1,0 +1,325 @@
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.contrib.auth.password_validation import validate_password
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from apps.accounts.exceptions import InvitationError, MembershipError
+from apps.accounts.models import (
+    STAFF_GROUP_NAMES,
+    Company,
+    Invitation,
+    Membership,
+    Role,
+    ShipToAddress,
+    StaffRole,
+)
+
+User = get_user_model()
+
+# Permissions each staff group holds, as "app_label.codename". Portal admins also get Django admin access.
+STAFF_GROUP_PERMISSIONS: dict[StaffRole, list[str]] = {
+    StaffRole.ACCOUNT_MANAGER: [
+        "accounts.view_company",
+        "accounts.add_company",
+        "accounts.change_company",
+        "accounts.view_membership",
+        "accounts.view_shiptoaddress",
+    ],
+    StaffRole.FINANCE: [
+        "accounts.view_company",
+        "accounts.view_all_companies",
+        "accounts.manage_credit_holds",
+    ],
+    StaffRole.ADMIN: [
+        "accounts.view_all_companies",
+        "accounts.manage_credit_holds",
+        "accounts.add_company",
+        "accounts.change_company",
+        "accounts.delete_company",
+        "accounts.view_company",
+        "accounts.add_membership",
+        "accounts.change_membership",
+        "accounts.view_membership",
+        "accounts.add_shiptoaddress",
+        "accounts.change_shiptoaddress",
+        "accounts.view_shiptoaddress",
+        "accounts.view_invitation",
+        "core.view_workerheartbeat",
+        "auth.view_user",
+        "auth.change_user",
+        "auth.view_group",
+    ],
+}
+
+
+@transaction.atomic
+def staff_groups_ensure() -> dict[StaffRole, Group]:
+    """Create the staff groups with exactly their declared permissions; idempotent."""
+    groups: dict[StaffRole, Group] = {}
+    for role, name in STAFF_GROUP_NAMES.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        permissions = []
+        for dotted in STAFF_GROUP_PERMISSIONS[role]:
+            app_label, codename = dotted.split(".")
+            permissions.extend(
+                Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+            )
+        group.permissions.set(permissions)
+        groups[role] = group
+    return groups
+
+
+def staff_user_set_roles(*, user: AbstractBaseUser, roles: list[StaffRole]) -> None:
+    """Give a wholesaler employee exactly ``roles``; portal admins may use Django admin."""
+    groups = staff_groups_ensure()
+    user.groups.set([groups[role] for role in roles])  # type: ignore[attr-defined]
+    user.is_staff = StaffRole.ADMIN in roles  # type: ignore[attr-defined]
+    user.save(update_fields=["is_staff"])
+
+
+@transaction.atomic
+def company_create(
+    *,
+    name: str,
+    erp_customer_code: str = "",
+    account_manager: AbstractBaseUser | None = None,
+    **fields: Any,
+) -> Company:
+    company = Company(name=name, erp_customer_code=erp_customer_code, account_manager=account_manager, **fields)
+    company.full_clean()
+    company.save()
+    return company
+
+
+@transaction.atomic
+def company_update_contact(
+    *, company: Company, phone: str, billing_email: str, website: str
+) -> Company:
+    """Update the portal-owned contact fields; name and ERP code belong to the ERP."""
+    company.phone = phone
+    company.billing_email = billing_email
+    company.website = website
+    company.full_clean()
+    company.save(update_fields=["phone", "billing_email", "website", "updated_at"])
+    return company
+
+
+@transaction.atomic
+def company_put_on_hold(*, company: Company, reason: str) -> Company:
+    company = Company.objects.select_for_update().get(pk=company.pk)
+    if not reason.strip():
+        raise MembershipError("Say why the company is put on hold; buyers are shown the reason.")
+    company.status = Company.Status.ON_HOLD
+    company.hold_reason = reason.strip()
+    company.save(update_fields=["status", "hold_reason", "updated_at"])
+    return company
+
+
+@transaction.atomic
+def company_release_hold(*, company: Company) -> Company:
+    company = Company.objects.select_for_update().get(pk=company.pk)
+    company.status = Company.Status.ACTIVE
+    company.hold_reason = ""
+    company.save(update_fields=["status", "hold_reason", "updated_at"])
+    return company
+
+
+# --- Invitations ----------------------------------------------------------------------------------------
+
+
+def _normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@transaction.atomic
+def invitation_create(
+    *, company: Company, email: str, role: str, invited_by: AbstractBaseUser
+) -> Invitation:
+    """Invite ``email`` to ``company``; replaces any open invitation for the same address."""
+    email = _normalise_email(email)
+    if role not in Role.values:
+        raise InvitationError(f"Unknown role {role!r}.")
+    existing = User.objects.filter(email__iexact=email).first()
+    if existing is not None:
+        membership = Membership.objects.filter(user=existing).select_related("company").first()
+        if membership is not None and membership.company_id != company.pk:
+            raise InvitationError(f"{email} already uses the portal for another company.")
+        if membership is not None and membership.is_active:
+            raise InvitationError(f"{email} is already a member of {company.name}.")
+        if membership is None:
+            raise InvitationError(f"{email} already has a portal account that is not a company user.")
+    now = timezone.now()
+    Invitation.objects.filter(
+        company=company, email=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    invitation = Invitation(
+        company=company,
+        email=email,
+        role=role,
+        token=secrets.token_urlsafe(32),
+        invited_by=invited_by,
+        expires_at=now + timedelta(days=settings.INVITATION_MAX_AGE_DAYS),
+    )
+    invitation.full_clean()
+    invitation.save()
+    transaction.on_commit(lambda: async_task("apps.accounts.tasks.invitation_send", invitation.pk))
+    return invitation
+
+
+def invitation_email_send(*, invitation: Invitation) -> None:
+    link = settings.SITE_URL.rstrip("/") + reverse("invitation-accept", kwargs={"token": invitation.token})
+    context = {"invitation": invitation, "link": link, "inviter": invitation.invited_by}
+    send_mail(
+        subject=f"You are invited to order for {invitation.company.name}",
+        message=render_to_string("accounts/email/invitation.txt", context),
+        from_email=None,
+        recipient_list=[invitation.email],
+    )
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation) -> Invitation:
+    if invitation.accepted_at is not None:
+        raise InvitationError("This invitation was already accepted.")
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at", "updated_at"])
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(
+    *, token: str, password: str, first_name: str = "", last_name: str = ""
+) -> AbstractBaseUser:
+    """Turn an invitation into an active user of the company; the invitation can be used once."""
+    invitation = (
+        Invitation.objects.select_for_update().select_related("company").filter(token=token).first()
+    )
+    if invitation is None or not invitation.is_usable():
+        raise InvitationError("This invitation link is no longer valid. Ask your company admin for a new one.")
+    user = User.objects.filter(email__iexact=invitation.email).first()
+    if user is None:
+        user = User(username=invitation.email, email=invitation.email)
+    user.first_name = first_name.strip() or user.first_name
+    user.last_name = last_name.strip() or user.last_name
+    validate_password(password, user)
+    user.set_password(password)
+    user.is_active = True
+    user.save()
+    membership = Membership.objects.filter(user=user).first()
+    if membership is not None and membership.company_id != invitation.company_id:
+        raise InvitationError("This account already belongs to another company.")
+    if membership is None:
+        membership = Membership(user=user, company=invitation.company)
+    membership.role = invitation.role
+    membership.is_active = True
+    membership.deactivated_at = None
+    membership.save()
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at", "updated_at"])
+    return user
+
+
+# --- Memberships ----------------------------------------------------------------------------------------
+
+
+def _other_active_admins(membership: Membership) -> bool:
+    return (
+        Membership.objects.active()
+        .filter(company_id=membership.company_id, role=Role.ADMIN)
+        .exclude(pk=membership.pk)
+        .exists()
+    )
+
+
+@transaction.atomic
+def membership_change_role(*, membership: Membership, role: str, actor: AbstractBaseUser) -> Membership:
+    if role not in Role.values:
+        raise MembershipError(f"Unknown role {role!r}.")
+    # Lock the company's admin rows so two admins demoting each other cannot leave none.
+    list(Membership.objects.select_for_update().filter(company_id=membership.company_id, role=Role.ADMIN))
+    if membership.role == Role.ADMIN and role != Role.ADMIN and not _other_active_admins(membership):
+        raise MembershipError("A company needs at least one active admin; make someone else admin first.")
+    membership.role = role
+    membership.save(update_fields=["role", "updated_at"])
+    return membership
+
+
+@transaction.atomic
+def membership_deactivate(*, membership: Membership, actor: AbstractBaseUser) -> Membership:
+    """Stop a user from signing in; their orders and history stay."""
+    if membership.user_id == actor.pk:
+        raise MembershipError("You cannot deactivate yourself.")
+    list(Membership.objects.select_for_update().filter(company_id=membership.company_id, role=Role.ADMIN))
+    if membership.role == Role.ADMIN and not _other_active_admins(membership):
+        raise MembershipError("A company needs at least one active admin.")
+    membership.is_active = False
+    membership.deactivated_at = timezone.now()
+    membership.save(update_fields=["is_active", "deactivated_at", "updated_at"])
+    user = membership.user
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    return membership
+
+
+@transaction.atomic
+def membership_reactivate(*, membership: Membership, actor: AbstractBaseUser) -> Membership:
+    membership.is_active = True
+    membership.deactivated_at = None
+    membership.save(update_fields=["is_active", "deactivated_at", "updated_at"])
+    user = membership.user
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    return membership
+
+
+# --- Ship-to addresses ----------------------------------------------------------------------------------
+
+SHIP_TO_FIELDS = (
+    "label",
+    "street",
+    "street_2",
+    "city",
+    "postal_code",
+    "region",
+    "country",
+    "contact_name",
+    "contact_phone",
+    "is_default",
+)
+
+
+@transaction.atomic
+def ship_to_address_save(
+    *, company: Company, address: ShipToAddress | None = None, **fields: Any
+) -> ShipToAddress:
+    """Create (address=None) or update an address; the default flag moves, never duplicates."""
+    unknown = set(fields) - set(SHIP_TO_FIELDS)
+    if unknown:
+        raise ValueError(f"Unknown ship-to fields: {sorted(unknown)}")
+    if address is None:
+        address = ShipToAddress(company=company)
+    elif address.company_id != company.pk:
+        raise MembershipError("That address belongs to another company.")
+    for name, value in fields.items():
+        setattr(address, name, value)
+    address.country = address.country.upper()
+    has_default = ShipToAddress.objects.filter(company=company, is_default=True).exclude(pk=address.pk)
+    if address.is_default:
+        has_default.update(is_default=False)
+    elif not has_default.exists():
+        address.is_default = True  # the first address is the default one
+    address.full_clean()
+    address.save()
+    return address

@@ -1,0 +1,393 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
+
+from apps.accounts import selectors, services
+from apps.accounts.exceptions import InvitationError, MembershipError
+from apps.accounts.forms import (
+    CompanyContactForm,
+    HoldForm,
+    InvitationAcceptForm,
+    InvitationForm,
+    RoleForm,
+    ShipToAddressForm,
+)
+from apps.accounts.models import Company, Invitation, Membership, Role, ShipToAddress, StaffRole
+from apps.accounts.permissions import (
+    company_role_required,
+    staff_role_required,
+    user_membership,
+    user_staff_roles,
+)
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Send each person to their own home: buyers first, then the staff roles."""
+    if user_membership(request.user) is not None:
+        return redirect("buyer-home")
+    roles = user_staff_roles(request.user)
+    if StaffRole.ADMIN in roles:
+        return redirect("staff-home")
+    if StaffRole.ACCOUNT_MANAGER in roles:
+        return redirect("manager-home")
+    if StaffRole.FINANCE in roles:
+        return redirect("finance-home")
+    raise PermissionDenied("Your account has no company and no staff role yet. Ask an administrator.")
+
+
+# --- Buyer side -----------------------------------------------------------------------------------------
+
+
+@require_GET
+@company_role_required()
+def buyer_home(request: HttpRequest) -> HttpResponse:
+    membership: Membership = request.membership  # type: ignore[attr-defined]
+    company = membership.company
+    context = {
+        "company": company,
+        "membership": membership,
+        "addresses": selectors.ship_to_address_list(company=company, include_inactive=False),
+        "team_size": selectors.membership_list(company=company).filter(is_active=True).count(),
+    }
+    return render(request, "accounts/buyer_home.html", context)
+
+
+@require_GET
+@company_role_required()
+def company_profile(request: HttpRequest) -> HttpResponse:
+    membership: Membership = request.membership  # type: ignore[attr-defined]
+    return render(
+        request,
+        "accounts/company_profile.html",
+        {"company": membership.company, "membership": membership, "is_admin": membership.role == Role.ADMIN},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@company_role_required(Role.ADMIN)
+def company_profile_edit(request: HttpRequest) -> HttpResponse:
+    membership: Membership = request.membership  # type: ignore[attr-defined]
+    company = membership.company
+    form = CompanyContactForm(request.POST or None, instance=company)
+    if request.method == "POST" and form.is_valid():
+        services.company_update_contact(company=company, **form.cleaned_data)
+        messages.success(request, "Contact details saved.")
+        if request.htmx:  # type: ignore[attr-defined]
+            return render(request, "accounts/company_profile.html#contact", {"company": company, "is_admin": True})
+        return redirect("company-profile")
+    template = "accounts/company_profile.html#contact-form" if request.htmx else "accounts/company_profile_edit.html"  # type: ignore[attr-defined]
+    return render(request, template, {"company": company, "form": form})
+
+
+# --- Users (company admins) -----------------------------------------------------------------------------
+
+
+def _users_context(company: Company, invite_form: InvitationForm | None = None) -> dict[str, object]:
+    return {
+        "company": company,
+        "memberships": selectors.membership_list(company=company),
+        "invitations": selectors.invitation_pending_list(company=company),
+        "invite_form": invite_form or InvitationForm(),
+        "roles": Role.choices,
+    }
+
+
+@require_GET
+@company_role_required(Role.ADMIN)
+def company_users(request: HttpRequest) -> HttpResponse:
+    membership: Membership = request.membership  # type: ignore[attr-defined]
+    return render(request, "accounts/company_users.html", _users_context(membership.company))
+
+
+@require_POST
+@company_role_required(Role.ADMIN)
+def company_user_invite(request: HttpRequest) -> HttpResponse:
+    membership: Membership = request.membership  # type: ignore[attr-defined]
+    company = membership.company
+    form = InvitationForm(request.POST)
+    if form.is_valid():
+        try:
+            invitation = services.invitation_create(
+                company=company,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                invited_by=request.user,  # type: ignore[arg-type]
+            )
+        except InvitationError as exc:
+            form.add_error("email", exc.message)
+        else:
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+            form = InvitationForm()
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "accounts/company_users.html#invitations", _users_context(company, form))
+    status = 400 if form.errors else 200
+    return render(request, "accounts/company_users.html", _users_context(company, form), status=status)
+
+
+def _member_or_404(request: HttpRequest, membership_id: int) -> Membership:
+    company = request.membership.company  # type: ignore[attr-defined]
+    try:
+        return selectors.membership_get(company=company, membership_id=membership_id)
+    except Membership.DoesNotExist as exc:
+        raise Http404("No such user in your company.") from exc
+
+
+def _member_row(request: HttpRequest, member: Membership, error: str = "") -> HttpResponse:
+    if error and not request.htmx:  # type: ignore[attr-defined]
+        messages.error(request, error)
+    if not request.htmx:  # type: ignore[attr-defined]
+        return redirect("company-users")
+    return render(
+        request,
+        "accounts/company_users.html#member-row",
+        {"member": member, "roles": Role.choices, "row_error": error},
+    )
+
+
+@require_POST
+@company_role_required(Role.ADMIN)
+def company_user_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+    member = _member_or_404(request, membership_id)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        return _member_row(request, member, "Pick one of the listed roles.")
+    try:
+        services.membership_change_role(membership=member, role=form.cleaned_data["role"], actor=request.user)  # type: ignore[arg-type]
+    except MembershipError as exc:
+        member.refresh_from_db()
+        return _member_row(request, member, exc.message)
+    messages.success(request, f"{member.user.email} is now {member.get_role_display()}.")
+    return _member_row(request, member)
+
+
+@require_POST
+@company_role_required(Role.ADMIN)
+def company_user_deactivate(request: HttpRequest, membership_id: int) -> HttpResponse:
+    member = _member_or_404(request, membership_id)
+    try:
+        services.membership_deactivate(membership=member, actor=request.user)  # type: ignore[arg-type]
+    except MembershipError as exc:
+        member.refresh_from_db()
+        return _member_row(request, member, exc.message)
+    messages.success(request, f"{member.user.email} can no longer sign in.")
+    return _member_row(request, member)
+
+
+@require_POST
+@company_role_required(Role.ADMIN)
+def company_user_reactivate(request: HttpRequest, membership_id: int) -> HttpResponse:
+    member = _member_or_404(request, membership_id)
+    services.membership_reactivate(membership=member, actor=request.user)  # type: ignore[arg-type]
+    messages.success(request, f"{member.user.email} can sign in again.")
+    return _member_row(request, member)
+
+
+@require_POST
+@company_role_required(Role.ADMIN)
+def company_invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    company = request.membership.company  # type: ignore[attr-defined]
+    try:
+        invitation = selectors.invitation_get(company=company, invitation_id=invitation_id)
+    except Invitation.DoesNotExist as exc:
+        raise Http404("No such invitation.") from exc
+    try:
+        services.invitation_revoke(invitation=invitation)
+    except InvitationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Invitation for {invitation.email} withdrawn.")
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "accounts/company_users.html#invitations", _users_context(company))
+    return redirect("company-users")
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = Invitation.objects.select_related("company").filter(token=token).first()
+    if invitation is None or not invitation.is_usable():
+        return render(request, "accounts/invitation_invalid.html", status=410 if invitation else 404)
+    form = InvitationAcceptForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.invitation_accept(
+                token=token,
+                password=form.cleaned_data["password1"],
+                first_name=form.cleaned_data["first_name"],
+                last_name=form.cleaned_data["last_name"],
+            )
+        except ValidationError as exc:
+            form.add_error("password1", exc)
+        except InvitationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome to {invitation.company.name}.")
+            return redirect("home")
+    return render(request, "accounts/invitation_accept.html", {"invitation": invitation, "form": form})
+
+
+# --- Ship-to addresses ----------------------------------------------------------------------------------
+
+
+def _address_or_404(request: HttpRequest, address_id: int) -> ShipToAddress:
+    company = request.membership.company  # type: ignore[attr-defined]
+    try:
+        return selectors.ship_to_address_get(company=company, address_id=address_id)
+    except ShipToAddress.DoesNotExist as exc:
+        raise Http404("No such address in your company.") from exc
+
+
+@require_GET
+@company_role_required()
+def company_addresses(request: HttpRequest) -> HttpResponse:
+    membership: Membership = request.membership  # type: ignore[attr-defined]
+    return render(
+        request,
+        "accounts/company_addresses.html",
+        {
+            "company": membership.company,
+            "addresses": selectors.ship_to_address_list(company=membership.company),
+            "is_admin": membership.role == Role.ADMIN,
+        },
+    )
+
+
+def _address_form_response(
+    request: HttpRequest, form: ShipToAddressForm, address: ShipToAddress | None, status: int = 200
+) -> HttpResponse:
+    template = "accounts/company_addresses.html#address-form" if request.htmx else "accounts/address_form_page.html"  # type: ignore[attr-defined]
+    return render(request, template, {"form": form, "address": address}, status=status)
+
+
+def _address_saved(request: HttpRequest, address: ShipToAddress, created: bool) -> HttpResponse:
+    messages.success(request, f"Address “{address.label}” {'added' if created else 'saved'}.")
+    if request.htmx:  # type: ignore[attr-defined]
+        # The default flag may have moved to this address: re-render the whole table.
+        response = render(
+            request,
+            "accounts/_address_saved.html",
+            {"addresses": selectors.ship_to_address_list(company=address.company), "is_admin": True},
+        )
+        return reswap(retarget(response, "#address-table"), "outerHTML")
+    return redirect("company-addresses")
+
+
+@require_http_methods(["GET", "POST"])
+@company_role_required(Role.ADMIN)
+def company_address_add(request: HttpRequest) -> HttpResponse:
+    company = request.membership.company  # type: ignore[attr-defined]
+    form = ShipToAddressForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                address = services.ship_to_address_save(company=company, **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                return _address_saved(request, address, created=True)
+        return _address_form_response(request, form, None, status=200 if request.htmx else 400)  # type: ignore[attr-defined]
+    return _address_form_response(request, form, None)
+
+
+@require_http_methods(["GET", "POST"])
+@company_role_required(Role.ADMIN)
+def company_address_edit(request: HttpRequest, address_id: int) -> HttpResponse:
+    address = _address_or_404(request, address_id)
+    company = request.membership.company  # type: ignore[attr-defined]
+    form = ShipToAddressForm(request.POST or None, instance=address)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                address = services.ship_to_address_save(company=company, address=address, **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                return _address_saved(request, address, created=False)
+        return _address_form_response(request, form, address, status=200 if request.htmx else 400)  # type: ignore[attr-defined]
+    return _address_form_response(request, form, address)
+
+
+# --- Staff homes ----------------------------------------------------------------------------------------
+
+
+@require_GET
+@staff_role_required(StaffRole.ACCOUNT_MANAGER)
+def manager_home(request: HttpRequest) -> HttpResponse:
+    companies = selectors.company_list_for_staff(user=request.user)
+    return render(request, "accounts/manager_home.html", {"companies": companies})
+
+
+@require_GET
+@staff_role_required(StaffRole.ACCOUNT_MANAGER)
+def manager_company_detail(request: HttpRequest, company_id: int) -> HttpResponse:
+    try:
+        company = selectors.company_get_for_staff(user=request.user, company_id=company_id)
+    except Company.DoesNotExist as exc:
+        raise Http404("No such account among yours.") from exc
+    return render(
+        request,
+        "accounts/manager_company_detail.html",
+        {
+            "company": company,
+            "memberships": selectors.membership_list(company=company),
+            "addresses": selectors.ship_to_address_list(company=company),
+        },
+    )
+
+
+@require_GET
+@staff_role_required(StaffRole.FINANCE)
+def finance_home(request: HttpRequest) -> HttpResponse:
+    companies = selectors.company_list_for_staff(user=request.user).order_by("-status", "name")
+    return render(request, "accounts/finance_home.html", {"companies": companies, "hold_form": HoldForm()})
+
+
+def _finance_company(request: HttpRequest, company_id: int) -> Company:
+    try:
+        return selectors.company_get_for_staff(user=request.user, company_id=company_id)
+    except Company.DoesNotExist as exc:
+        raise Http404("No such account.") from exc
+
+
+def _finance_row(request: HttpRequest, company: Company, error: str = "") -> HttpResponse:
+    if not request.htmx:  # type: ignore[attr-defined]
+        if error:
+            messages.error(request, error)
+        return redirect("finance-home")
+    return render(
+        request,
+        "accounts/finance_home.html#company-row",
+        {"company": company, "hold_form": HoldForm(), "row_error": error},
+    )
+
+
+@require_POST
+@staff_role_required(StaffRole.FINANCE)
+def finance_company_hold(request: HttpRequest, company_id: int) -> HttpResponse:
+    company = _finance_company(request, company_id)
+    form = HoldForm(request.POST)
+    if not form.is_valid():
+        return _finance_row(request, company, "Give a reason for the hold; buyers will see it.")
+    try:
+        company = services.company_put_on_hold(company=company, reason=form.cleaned_data["reason"])
+    except MembershipError as exc:
+        return _finance_row(request, company, exc.message)
+    messages.success(request, f"{company.name} is on hold.")
+    return _finance_row(request, company)
+
+
+@require_POST
+@staff_role_required(StaffRole.FINANCE)
+def finance_company_release(request: HttpRequest, company_id: int) -> HttpResponse:
+    company = services.company_release_hold(company=_finance_company(request, company_id))
+    messages.success(request, f"{company.name} is active again.")
+    return _finance_row(request, company)

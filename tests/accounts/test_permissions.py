@@ -1,0 +1,200 @@
+"""The permission matrix: every page and action, for every role, on its own company and on another.
+
+Legend: ok = allowed (200, or a redirect that is not to the login page), L = redirect to the login
+page, 403 = forbidden, 404 = not found (the object exists but belongs to a company the user cannot see).
+"own" targets objects of the actor's company (for an account manager: an account assigned to them);
+"other" targets objects of another company (for an account manager: an account of someone else).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from apps.accounts.models import Company, Invitation, Membership, Role, ShipToAddress, StaffRole
+from apps.accounts.services import staff_user_set_roles
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShipToAddressFactory, UserFactory
+
+ACTORS = ["anon", "admin", "buyer", "approver", "viewer", "norole", "manager", "finance", "staff"]
+
+ADDRESS_DATA = {
+    "label": "New dock",
+    "street": "1 Harbour Rd",
+    "city": "Springfield",
+    "postal_code": "12345",
+    "country": "US",
+}
+
+# endpoint, method, scope: expected outcome per actor, in the order of ACTORS.
+MATRIX: dict[tuple[str, str, str], str] = {
+    #                                          anon admin buyer appr view norole manager finance staff
+    ("home", "GET", "-"):                      "L   ok    ok    ok   ok   403    ok      ok      ok",
+    ("buyer-home", "GET", "-"):                "L   ok    ok    ok   ok   403    403     403     403",
+    ("company-profile", "GET", "-"):           "L   ok    ok    ok   ok   403    403     403     403",
+    ("company-profile-edit", "GET", "-"):      "L   ok    403   403  403  403    403     403     403",
+    ("company-profile-edit", "POST", "-"):     "L   ok    403   403  403  403    403     403     403",
+    ("company-users", "GET", "-"):             "L   ok    403   403  403  403    403     403     403",
+    ("company-user-invite", "POST", "-"):      "L   ok    403   403  403  403    403     403     403",
+    ("company-user-role", "POST", "own"):      "L   ok    403   403  403  403    403     403     403",
+    ("company-user-role", "POST", "other"):    "L   404   403   403  403  403    403     403     403",
+    ("company-user-deactivate", "POST", "own"):   "L ok  403   403  403  403    403     403     403",
+    ("company-user-deactivate", "POST", "other"): "L 404 403   403  403  403    403     403     403",
+    ("company-user-reactivate", "POST", "own"):   "L ok  403   403  403  403    403     403     403",
+    ("company-user-reactivate", "POST", "other"): "L 404 403   403  403  403    403     403     403",
+    ("company-invitation-revoke", "POST", "own"):   "L ok  403 403  403  403    403     403     403",
+    ("company-invitation-revoke", "POST", "other"): "L 404 403 403  403  403    403     403     403",
+    ("company-addresses", "GET", "-"):         "L   ok    ok    ok   ok   403    403     403     403",
+    ("company-address-add", "GET", "-"):       "L   ok    403   403  403  403    403     403     403",
+    ("company-address-add", "POST", "-"):      "L   ok    403   403  403  403    403     403     403",
+    ("company-address-edit", "GET", "own"):    "L   ok    403   403  403  403    403     403     403",
+    ("company-address-edit", "GET", "other"):  "L   404   403   403  403  403    403     403     403",
+    ("company-address-edit", "POST", "own"):   "L   ok    403   403  403  403    403     403     403",
+    ("company-address-edit", "POST", "other"): "L   404   403   403  403  403    403     403     403",
+    ("manager-home", "GET", "-"):              "L   403   403   403  403  403    ok      403     ok",
+    ("manager-company-detail", "GET", "own"):  "L   403   403   403  403  403    ok      403     ok",
+    ("manager-company-detail", "GET", "other"): "L  403   403   403  403  403    404     403     ok",
+    ("finance-home", "GET", "-"):              "L   403   403   403  403  403    403     ok      ok",
+    ("finance-company-hold", "POST", "own"):   "L   403   403   403  403  403    403     ok      ok",
+    ("finance-company-hold", "POST", "other"): "L   403   403   403  403  403    403     ok      ok",
+    ("finance-company-release", "POST", "own"): "L  403   403   403  403  403    403     ok      ok",
+    ("staff-home", "GET", "-"):                "L   403   403   403  403  403    403     403     ok",
+    ("staff-health", "GET", "-"):              "L   403   403   403  403  403    403     403     ok",
+}
+
+
+@dataclass
+class World:
+    actors: dict[str, Any]
+    own: dict[str, Any]
+    other: dict[str, Any]
+
+
+def _targets(company: Company) -> dict[str, Any]:
+    target_member = MembershipFactory(company=company, role=Role.BUYER)
+    address = ShipToAddressFactory(company=company, is_default=True)
+    invitation = Invitation.objects.create(
+        company=company,
+        email=f"pending@{company.pk}.example",
+        role=Role.BUYER,
+        token=f"token-{company.pk}",
+        expires_at="2099-01-01T00:00:00Z",
+    )
+    return {"company": company, "member": target_member, "address": address, "invitation": invitation}
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    own_company = CompanyFactory()
+    other_company = CompanyFactory()
+    actors: dict[str, Any] = {"anon": None}
+    for role in Role:
+        actors[role.value] = MembershipFactory(company=own_company, role=role).user
+    # The other company has an admin too, so no action here ever touches its last admin.
+    MembershipFactory(company=other_company, role=Role.ADMIN)
+    actors["norole"] = UserFactory()
+    for name, staff_role in [
+        ("manager", StaffRole.ACCOUNT_MANAGER),
+        ("finance", StaffRole.FINANCE),
+        ("staff", StaffRole.ADMIN),
+    ]:
+        user = UserFactory()
+        staff_user_set_roles(user=user, roles=[staff_role])
+        actors[name] = user
+    own_company.account_manager = actors["manager"]
+    own_company.save()
+    other_company.account_manager = UserFactory()
+    other_company.save()
+    return World(actors=actors, own=_targets(own_company), other=_targets(other_company))
+
+
+def _url(name: str, targets: dict[str, Any]) -> str:
+    kwargs: dict[str, int] = {}
+    if name.startswith("company-user-") and name != "company-user-invite":
+        kwargs["membership_id"] = targets["member"].pk
+    elif name == "company-invitation-revoke":
+        kwargs["invitation_id"] = targets["invitation"].pk
+    elif name == "company-address-edit":
+        kwargs["address_id"] = targets["address"].pk
+    elif name.startswith(("manager-company-", "finance-company-")):
+        kwargs["company_id"] = targets["company"].pk
+    return reverse(name, kwargs=kwargs)
+
+
+def _post_data(name: str) -> dict[str, str]:
+    return {
+        "company-profile-edit": {"phone": "+1 555 0100", "billing_email": "ap@example.com", "website": ""},
+        "company-user-invite": {"email": "newcomer@example.com", "role": Role.BUYER},
+        "company-user-role": {"role": Role.VIEWER},
+        "company-address-add": ADDRESS_DATA,
+        "company-address-edit": {**ADDRESS_DATA, "label": "Renamed dock"},
+        "finance-company-hold": {"reason": "Invoices past due"},
+    }.get(name, {})
+
+
+CASES = [
+    pytest.param(name, method, scope, actor, outcome, id=f"{method}-{name}-{scope}-{actor}")
+    for (name, method, scope), row in MATRIX.items()
+    for actor, outcome in zip(ACTORS, row.split(), strict=True)
+]
+
+
+@pytest.mark.parametrize(("name", "method", "scope", "actor", "expected"), CASES)
+def test_permission_matrix(world: World, name: str, method: str, scope: str, actor: str, expected: str) -> None:
+    client = Client()
+    user = world.actors[actor]
+    if user is not None:
+        client.force_login(user)
+    targets = world.other if scope == "other" else world.own
+    url = _url(name, targets)
+
+    if method == "GET":
+        response = client.get(url)
+    else:
+        response = client.post(url, _post_data(name))
+
+    login_url = reverse("login")
+    if expected == "L":
+        assert response.status_code == 302
+        assert response["Location"].startswith(login_url)
+    elif expected == "ok":
+        assert response.status_code in (200, 302), response.content[:500]
+        if response.status_code == 302:
+            assert not response["Location"].startswith(login_url)
+    else:
+        assert response.status_code == int(expected)
+
+
+@pytest.mark.parametrize("name", ["company-user-role", "company-user-deactivate", "company-address-edit"])
+def test_foreign_objects_are_untouched(world: World, name: str) -> None:
+    """A company admin posting at another company's records changes nothing there."""
+    client = Client()
+    client.force_login(world.actors["admin"])
+    member: Membership = world.other["member"]
+    address: ShipToAddress = world.other["address"]
+
+    response = client.post(_url(name, world.other), _post_data(name))
+
+    assert response.status_code == 404
+    member.refresh_from_db()
+    member.user.refresh_from_db()
+    address.refresh_from_db()
+    assert member.role == Role.BUYER
+    assert member.is_active
+    assert member.user.is_active
+    assert address.label != "Renamed dock"
+
+
+def test_every_url_is_in_the_matrix() -> None:
+    """A new page or action must be added to the matrix before it can land."""
+    from apps.accounts import urls as account_urls
+    from apps.core import urls as core_urls
+
+    public = {"login", "logout", "password_reset", "password_reset_done", "password_reset_confirm",
+              "password_reset_complete", "invitation-accept"}
+    named = {p.name for p in [*account_urls.urlpatterns, *core_urls.urlpatterns]} - public
+    covered = {name for name, _, _ in MATRIX}
+    assert named == covered
