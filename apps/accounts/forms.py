@@ -9,6 +9,10 @@ from apps.accounts.models import Company, Role, ShipToAddress
 
 class EmailAuthenticationForm(AuthenticationForm):
     username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True}))
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "Please enter a correct email and password. The password is case-sensitive.",
+    }
 
     def clean_username(self) -> str:
         return self.cleaned_data["username"].strip().lower()
