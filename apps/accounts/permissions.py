@@ -16,8 +16,17 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from apps.accounts.models import STAFF_GROUP_NAMES, Membership, Role, StaffRole
+from apps.core.http import AuthenticatedRequest
 
 ViewFunc = TypeVar("ViewFunc", bound=Callable[..., HttpResponse])
+
+
+class MemberRequest(AuthenticatedRequest):
+    """A request that passed ``company_role_required``: the user's active membership is attached."""
+
+    membership: Membership
+
+
 AnyUser = AbstractBaseUser | AnonymousUser
 
 _GROUP_TO_ROLE = {name: role for role, name in STAFF_GROUP_NAMES.items()}
@@ -33,9 +42,9 @@ def user_staff_roles(user: AnyUser) -> frozenset[StaffRole]:
     if getattr(user, "is_superuser", False):
         roles = frozenset(StaffRole)
     else:
-        names = user.groups.values_list("name", flat=True)  # type: ignore[union-attr]
+        names = user.groups.values_list("name", flat=True)  # type: ignore[attr-defined]
         roles = frozenset(_GROUP_TO_ROLE[name] for name in names if name in _GROUP_TO_ROLE)
-    user._portal_staff_roles = roles  # type: ignore[union-attr]
+    user._portal_staff_roles = roles  # type: ignore[attr-defined]
     return roles
 
 
@@ -45,10 +54,8 @@ def user_membership(user: AnyUser) -> Membership | None:
         return None
     if hasattr(user, "_portal_membership"):
         return cast(Membership | None, user._portal_membership)
-    membership = (
-        Membership.objects.active().select_related("company").filter(user_id=user.pk).first()
-    )
-    user._portal_membership = membership  # type: ignore[union-attr]
+    membership = Membership.objects.active().select_related("company").filter(user_id=user.pk).first()
+    user._portal_membership = membership  # type: ignore[attr-defined]
     return membership
 
 
@@ -71,7 +78,7 @@ def company_role_required(*roles: Role) -> Callable[[ViewFunc], ViewFunc]:
             membership = user_membership(request.user)
             if membership is None or (roles and membership.role not in roles):
                 raise PermissionDenied("Your role in this company does not allow this.")
-            request.membership = membership  # type: ignore[attr-defined]
+            request.membership = membership  # type: ignore[attr-defined]  # narrowed to MemberRequest
             return view(request, *args, **kwargs)
 
         return cast(ViewFunc, wrapper)

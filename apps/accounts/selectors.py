@@ -8,8 +8,10 @@ from apps.accounts.permissions import user_staff_roles
 
 
 def membership_list(*, company: Company) -> QuerySet[Membership]:
-    return Membership.objects.filter(company=company).select_related("user").order_by(
-        "-is_active", "user__email"
+    return (
+        Membership.objects.filter(company=company)
+        .select_related("user")
+        .order_by("-is_active", "user__email")
     )
 
 

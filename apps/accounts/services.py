@@ -5,8 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.contrib.auth.models import Group, Permission, User
 from django.contrib.auth.password_validation import validate_password
 from django.core.mail import send_mail
 from django.db import transaction
@@ -25,8 +24,6 @@ from apps.accounts.models import (
     ShipToAddress,
     StaffRole,
 )
-
-User = get_user_model()
 
 # Permissions each staff group holds, as "app_label.codename". Portal admins also get Django admin access.
 STAFF_GROUP_PERMISSIONS: dict[StaffRole, list[str]] = {
@@ -70,7 +67,7 @@ def staff_groups_ensure() -> dict[StaffRole, Group]:
     groups: dict[StaffRole, Group] = {}
     for role, name in STAFF_GROUP_NAMES.items():
         group, _ = Group.objects.get_or_create(name=name)
-        permissions = []
+        permissions: list[Permission] = []
         for dotted in STAFF_GROUP_PERMISSIONS[role]:
             app_label, codename = dotted.split(".")
             permissions.extend(
@@ -81,11 +78,11 @@ def staff_groups_ensure() -> dict[StaffRole, Group]:
     return groups
 
 
-def staff_user_set_roles(*, user: AbstractBaseUser, roles: list[StaffRole]) -> None:
+def staff_user_set_roles(*, user: User, roles: list[StaffRole]) -> None:
     """Give a wholesaler employee exactly ``roles``; portal admins may use Django admin."""
     groups = staff_groups_ensure()
-    user.groups.set([groups[role] for role in roles])  # type: ignore[attr-defined]
-    user.is_staff = StaffRole.ADMIN in roles  # type: ignore[attr-defined]
+    user.groups.set([groups[role] for role in roles])
+    user.is_staff = StaffRole.ADMIN in roles
     user.save(update_fields=["is_staff"])
 
 
@@ -94,19 +91,19 @@ def company_create(
     *,
     name: str,
     erp_customer_code: str = "",
-    account_manager: AbstractBaseUser | None = None,
+    account_manager: User | None = None,
     **fields: Any,
 ) -> Company:
-    company = Company(name=name, erp_customer_code=erp_customer_code, account_manager=account_manager, **fields)
+    company = Company(
+        name=name, erp_customer_code=erp_customer_code, account_manager=account_manager, **fields
+    )
     company.full_clean()
     company.save()
     return company
 
 
 @transaction.atomic
-def company_update_contact(
-    *, company: Company, phone: str, billing_email: str, website: str
-) -> Company:
+def company_update_contact(*, company: Company, phone: str, billing_email: str, website: str) -> Company:
     """Update the portal-owned contact fields; name and ERP code belong to the ERP."""
     company.phone = phone
     company.billing_email = billing_email
@@ -144,9 +141,7 @@ def _normalise_email(email: str) -> str:
 
 
 @transaction.atomic
-def invitation_create(
-    *, company: Company, email: str, role: str, invited_by: AbstractBaseUser
-) -> Invitation:
+def invitation_create(*, company: Company, email: str, role: str, invited_by: User) -> Invitation:
     """Invite ``email`` to ``company``; replaces any open invitation for the same address."""
     email = _normalise_email(email)
     if role not in Role.values:
@@ -199,15 +194,13 @@ def invitation_revoke(*, invitation: Invitation) -> Invitation:
 
 
 @transaction.atomic
-def invitation_accept(
-    *, token: str, password: str, first_name: str = "", last_name: str = ""
-) -> AbstractBaseUser:
+def invitation_accept(*, token: str, password: str, first_name: str = "", last_name: str = "") -> User:
     """Turn an invitation into an active user of the company; the invitation can be used once."""
-    invitation = (
-        Invitation.objects.select_for_update().select_related("company").filter(token=token).first()
-    )
+    invitation = Invitation.objects.select_for_update().select_related("company").filter(token=token).first()
     if invitation is None or not invitation.is_usable():
-        raise InvitationError("This invitation link is no longer valid. Ask your company admin for a new one.")
+        raise InvitationError(
+            "This invitation link is no longer valid. Ask your company admin for a new one."
+        )
     user = User.objects.filter(email__iexact=invitation.email).first()
     if user is None:
         user = User(username=invitation.email, email=invitation.email)
@@ -244,7 +237,7 @@ def _other_active_admins(membership: Membership) -> bool:
 
 
 @transaction.atomic
-def membership_change_role(*, membership: Membership, role: str, actor: AbstractBaseUser) -> Membership:
+def membership_change_role(*, membership: Membership, role: str, actor: User) -> Membership:
     if role not in Role.values:
         raise MembershipError(f"Unknown role {role!r}.")
     # Lock the company's admin rows so two admins demoting each other cannot leave none.
@@ -257,7 +250,7 @@ def membership_change_role(*, membership: Membership, role: str, actor: Abstract
 
 
 @transaction.atomic
-def membership_deactivate(*, membership: Membership, actor: AbstractBaseUser) -> Membership:
+def membership_deactivate(*, membership: Membership, actor: User) -> Membership:
     """Stop a user from signing in; their orders and history stay."""
     if membership.user_id == actor.pk:
         raise MembershipError("You cannot deactivate yourself.")
@@ -274,7 +267,7 @@ def membership_deactivate(*, membership: Membership, actor: AbstractBaseUser) ->
 
 
 @transaction.atomic
-def membership_reactivate(*, membership: Membership, actor: AbstractBaseUser) -> Membership:
+def membership_reactivate(*, membership: Membership, actor: User) -> Membership:
     membership.is_active = True
     membership.deactivated_at = None
     membership.save(update_fields=["is_active", "deactivated_at", "updated_at"])

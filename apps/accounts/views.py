@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
@@ -21,16 +21,18 @@ from apps.accounts.forms import (
 )
 from apps.accounts.models import Company, Invitation, Membership, Role, ShipToAddress, StaffRole
 from apps.accounts.permissions import (
+    MemberRequest,
     company_role_required,
     staff_role_required,
     user_membership,
     user_staff_roles,
 )
+from apps.core.http import AuthenticatedRequest, HtmxRequest
 
 
 @require_GET
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedRequest) -> HttpResponse:
     """Send each person to their own home: buyers first, then the staff roles."""
     if user_membership(request.user) is not None:
         return redirect("buyer-home")
@@ -49,8 +51,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @company_role_required()
-def buyer_home(request: HttpRequest) -> HttpResponse:
-    membership: Membership = request.membership  # type: ignore[attr-defined]
+def buyer_home(request: MemberRequest) -> HttpResponse:
+    membership = request.membership
     company = membership.company
     context = {
         "company": company,
@@ -63,8 +65,8 @@ def buyer_home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @company_role_required()
-def company_profile(request: HttpRequest) -> HttpResponse:
-    membership: Membership = request.membership  # type: ignore[attr-defined]
+def company_profile(request: MemberRequest) -> HttpResponse:
+    membership = request.membership
     return render(
         request,
         "accounts/company_profile.html",
@@ -74,17 +76,21 @@ def company_profile(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @company_role_required(Role.ADMIN)
-def company_profile_edit(request: HttpRequest) -> HttpResponse:
-    membership: Membership = request.membership  # type: ignore[attr-defined]
+def company_profile_edit(request: MemberRequest) -> HttpResponse:
+    membership = request.membership
     company = membership.company
     form = CompanyContactForm(request.POST or None, instance=company)
     if request.method == "POST" and form.is_valid():
         services.company_update_contact(company=company, **form.cleaned_data)
         messages.success(request, "Contact details saved.")
-        if request.htmx:  # type: ignore[attr-defined]
-            return render(request, "accounts/company_profile.html#contact", {"company": company, "is_admin": True})
+        if request.htmx:
+            return render(
+                request, "accounts/company_profile.html#contact", {"company": company, "is_admin": True}
+            )
         return redirect("company-profile")
-    template = "accounts/company_profile.html#contact-form" if request.htmx else "accounts/company_profile_edit.html"  # type: ignore[attr-defined]
+    template = (
+        "accounts/company_profile.html#contact-form" if request.htmx else "accounts/company_profile_edit.html"
+    )
     return render(request, template, {"company": company, "form": form})
 
 
@@ -103,15 +109,15 @@ def _users_context(company: Company, invite_form: InvitationForm | None = None) 
 
 @require_GET
 @company_role_required(Role.ADMIN)
-def company_users(request: HttpRequest) -> HttpResponse:
-    membership: Membership = request.membership  # type: ignore[attr-defined]
+def company_users(request: MemberRequest) -> HttpResponse:
+    membership = request.membership
     return render(request, "accounts/company_users.html", _users_context(membership.company))
 
 
 @require_POST
 @company_role_required(Role.ADMIN)
-def company_user_invite(request: HttpRequest) -> HttpResponse:
-    membership: Membership = request.membership  # type: ignore[attr-defined]
+def company_user_invite(request: MemberRequest) -> HttpResponse:
+    membership = request.membership
     company = membership.company
     form = InvitationForm(request.POST)
     if form.is_valid():
@@ -120,31 +126,31 @@ def company_user_invite(request: HttpRequest) -> HttpResponse:
                 company=company,
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
-                invited_by=request.user,  # type: ignore[arg-type]
+                invited_by=request.user,
             )
         except InvitationError as exc:
             form.add_error("email", exc.message)
         else:
             messages.success(request, f"Invitation sent to {invitation.email}.")
             form = InvitationForm()
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, "accounts/company_users.html#invitations", _users_context(company, form))
     status = 400 if form.errors else 200
     return render(request, "accounts/company_users.html", _users_context(company, form), status=status)
 
 
-def _member_or_404(request: HttpRequest, membership_id: int) -> Membership:
-    company = request.membership.company  # type: ignore[attr-defined]
+def _member_or_404(request: MemberRequest, membership_id: int) -> Membership:
+    company = request.membership.company
     try:
         return selectors.membership_get(company=company, membership_id=membership_id)
     except Membership.DoesNotExist as exc:
         raise Http404("No such user in your company.") from exc
 
 
-def _member_row(request: HttpRequest, member: Membership, error: str = "") -> HttpResponse:
-    if error and not request.htmx:  # type: ignore[attr-defined]
+def _member_row(request: MemberRequest, member: Membership, error: str = "") -> HttpResponse:
+    if error and not request.htmx:
         messages.error(request, error)
-    if not request.htmx:  # type: ignore[attr-defined]
+    if not request.htmx:
         return redirect("company-users")
     return render(
         request,
@@ -155,13 +161,13 @@ def _member_row(request: HttpRequest, member: Membership, error: str = "") -> Ht
 
 @require_POST
 @company_role_required(Role.ADMIN)
-def company_user_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+def company_user_role(request: MemberRequest, membership_id: int) -> HttpResponse:
     member = _member_or_404(request, membership_id)
     form = RoleForm(request.POST)
     if not form.is_valid():
         return _member_row(request, member, "Pick one of the listed roles.")
     try:
-        services.membership_change_role(membership=member, role=form.cleaned_data["role"], actor=request.user)  # type: ignore[arg-type]
+        services.membership_change_role(membership=member, role=form.cleaned_data["role"], actor=request.user)
     except MembershipError as exc:
         member.refresh_from_db()
         return _member_row(request, member, exc.message)
@@ -171,10 +177,10 @@ def company_user_role(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 @require_POST
 @company_role_required(Role.ADMIN)
-def company_user_deactivate(request: HttpRequest, membership_id: int) -> HttpResponse:
+def company_user_deactivate(request: MemberRequest, membership_id: int) -> HttpResponse:
     member = _member_or_404(request, membership_id)
     try:
-        services.membership_deactivate(membership=member, actor=request.user)  # type: ignore[arg-type]
+        services.membership_deactivate(membership=member, actor=request.user)
     except MembershipError as exc:
         member.refresh_from_db()
         return _member_row(request, member, exc.message)
@@ -184,17 +190,17 @@ def company_user_deactivate(request: HttpRequest, membership_id: int) -> HttpRes
 
 @require_POST
 @company_role_required(Role.ADMIN)
-def company_user_reactivate(request: HttpRequest, membership_id: int) -> HttpResponse:
+def company_user_reactivate(request: MemberRequest, membership_id: int) -> HttpResponse:
     member = _member_or_404(request, membership_id)
-    services.membership_reactivate(membership=member, actor=request.user)  # type: ignore[arg-type]
+    services.membership_reactivate(membership=member, actor=request.user)
     messages.success(request, f"{member.user.email} can sign in again.")
     return _member_row(request, member)
 
 
 @require_POST
 @company_role_required(Role.ADMIN)
-def company_invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
-    company = request.membership.company  # type: ignore[attr-defined]
+def company_invitation_revoke(request: MemberRequest, invitation_id: int) -> HttpResponse:
+    company = request.membership.company
     try:
         invitation = selectors.invitation_get(company=company, invitation_id=invitation_id)
     except Invitation.DoesNotExist as exc:
@@ -205,13 +211,13 @@ def company_invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpR
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Invitation for {invitation.email} withdrawn.")
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, "accounts/company_users.html#invitations", _users_context(company))
     return redirect("company-users")
 
 
 @require_http_methods(["GET", "POST"])
-def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+def invitation_accept(request: HtmxRequest, token: str) -> HttpResponse:
     invitation = Invitation.objects.select_related("company").filter(token=token).first()
     if invitation is None or not invitation.is_usable():
         return render(request, "accounts/invitation_invalid.html", status=410 if invitation else 404)
@@ -238,8 +244,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 # --- Ship-to addresses ----------------------------------------------------------------------------------
 
 
-def _address_or_404(request: HttpRequest, address_id: int) -> ShipToAddress:
-    company = request.membership.company  # type: ignore[attr-defined]
+def _address_or_404(request: MemberRequest, address_id: int) -> ShipToAddress:
+    company = request.membership.company
     try:
         return selectors.ship_to_address_get(company=company, address_id=address_id)
     except ShipToAddress.DoesNotExist as exc:
@@ -248,8 +254,8 @@ def _address_or_404(request: HttpRequest, address_id: int) -> ShipToAddress:
 
 @require_GET
 @company_role_required()
-def company_addresses(request: HttpRequest) -> HttpResponse:
-    membership: Membership = request.membership  # type: ignore[attr-defined]
+def company_addresses(request: MemberRequest) -> HttpResponse:
+    membership = request.membership
     return render(
         request,
         "accounts/company_addresses.html",
@@ -262,15 +268,17 @@ def company_addresses(request: HttpRequest) -> HttpResponse:
 
 
 def _address_form_response(
-    request: HttpRequest, form: ShipToAddressForm, address: ShipToAddress | None, status: int = 200
+    request: MemberRequest, form: ShipToAddressForm, address: ShipToAddress | None, status: int = 200
 ) -> HttpResponse:
-    template = "accounts/company_addresses.html#address-form" if request.htmx else "accounts/address_form_page.html"  # type: ignore[attr-defined]
+    template = (
+        "accounts/company_addresses.html#address-form" if request.htmx else "accounts/address_form_page.html"
+    )
     return render(request, template, {"form": form, "address": address}, status=status)
 
 
-def _address_saved(request: HttpRequest, address: ShipToAddress, created: bool) -> HttpResponse:
+def _address_saved(request: MemberRequest, address: ShipToAddress, created: bool) -> HttpResponse:
     messages.success(request, f"Address “{address.label}” {'added' if created else 'saved'}.")
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         # The default flag may have moved to this address: re-render the whole table.
         response = render(
             request,
@@ -283,8 +291,8 @@ def _address_saved(request: HttpRequest, address: ShipToAddress, created: bool) 
 
 @require_http_methods(["GET", "POST"])
 @company_role_required(Role.ADMIN)
-def company_address_add(request: HttpRequest) -> HttpResponse:
-    company = request.membership.company  # type: ignore[attr-defined]
+def company_address_add(request: MemberRequest) -> HttpResponse:
+    company = request.membership.company
     form = ShipToAddressForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():
@@ -294,15 +302,15 @@ def company_address_add(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, exc)
             else:
                 return _address_saved(request, address, created=True)
-        return _address_form_response(request, form, None, status=200 if request.htmx else 400)  # type: ignore[attr-defined]
+        return _address_form_response(request, form, None, status=200 if request.htmx else 400)
     return _address_form_response(request, form, None)
 
 
 @require_http_methods(["GET", "POST"])
 @company_role_required(Role.ADMIN)
-def company_address_edit(request: HttpRequest, address_id: int) -> HttpResponse:
+def company_address_edit(request: MemberRequest, address_id: int) -> HttpResponse:
     address = _address_or_404(request, address_id)
-    company = request.membership.company  # type: ignore[attr-defined]
+    company = request.membership.company
     form = ShipToAddressForm(request.POST or None, instance=address)
     if request.method == "POST":
         if form.is_valid():
@@ -312,7 +320,7 @@ def company_address_edit(request: HttpRequest, address_id: int) -> HttpResponse:
                 form.add_error(None, exc)
             else:
                 return _address_saved(request, address, created=False)
-        return _address_form_response(request, form, address, status=200 if request.htmx else 400)  # type: ignore[attr-defined]
+        return _address_form_response(request, form, address, status=200 if request.htmx else 400)
     return _address_form_response(request, form, address)
 
 
@@ -321,14 +329,14 @@ def company_address_edit(request: HttpRequest, address_id: int) -> HttpResponse:
 
 @require_GET
 @staff_role_required(StaffRole.ACCOUNT_MANAGER)
-def manager_home(request: HttpRequest) -> HttpResponse:
+def manager_home(request: AuthenticatedRequest) -> HttpResponse:
     companies = selectors.company_list_for_staff(user=request.user)
     return render(request, "accounts/manager_home.html", {"companies": companies})
 
 
 @require_GET
 @staff_role_required(StaffRole.ACCOUNT_MANAGER)
-def manager_company_detail(request: HttpRequest, company_id: int) -> HttpResponse:
+def manager_company_detail(request: AuthenticatedRequest, company_id: int) -> HttpResponse:
     try:
         company = selectors.company_get_for_staff(user=request.user, company_id=company_id)
     except Company.DoesNotExist as exc:
@@ -346,20 +354,20 @@ def manager_company_detail(request: HttpRequest, company_id: int) -> HttpRespons
 
 @require_GET
 @staff_role_required(StaffRole.FINANCE)
-def finance_home(request: HttpRequest) -> HttpResponse:
+def finance_home(request: AuthenticatedRequest) -> HttpResponse:
     companies = selectors.company_list_for_staff(user=request.user).order_by("-status", "name")
     return render(request, "accounts/finance_home.html", {"companies": companies, "hold_form": HoldForm()})
 
 
-def _finance_company(request: HttpRequest, company_id: int) -> Company:
+def _finance_company(request: AuthenticatedRequest, company_id: int) -> Company:
     try:
         return selectors.company_get_for_staff(user=request.user, company_id=company_id)
     except Company.DoesNotExist as exc:
         raise Http404("No such account.") from exc
 
 
-def _finance_row(request: HttpRequest, company: Company, error: str = "") -> HttpResponse:
-    if not request.htmx:  # type: ignore[attr-defined]
+def _finance_row(request: AuthenticatedRequest, company: Company, error: str = "") -> HttpResponse:
+    if not request.htmx:
         if error:
             messages.error(request, error)
         return redirect("finance-home")
@@ -372,7 +380,7 @@ def _finance_row(request: HttpRequest, company: Company, error: str = "") -> Htt
 
 @require_POST
 @staff_role_required(StaffRole.FINANCE)
-def finance_company_hold(request: HttpRequest, company_id: int) -> HttpResponse:
+def finance_company_hold(request: AuthenticatedRequest, company_id: int) -> HttpResponse:
     company = _finance_company(request, company_id)
     form = HoldForm(request.POST)
     if not form.is_valid():
@@ -387,7 +395,7 @@ def finance_company_hold(request: HttpRequest, company_id: int) -> HttpResponse:
 
 @require_POST
 @staff_role_required(StaffRole.FINANCE)
-def finance_company_release(request: HttpRequest, company_id: int) -> HttpResponse:
+def finance_company_release(request: AuthenticatedRequest, company_id: int) -> HttpResponse:
     company = services.company_release_hold(company=_finance_company(request, company_id))
     messages.success(request, f"{company.name} is active again.")
     return _finance_row(request, company)

@@ -78,7 +78,9 @@ def _heartbeats(now: datetime) -> tuple[CheckResult, list[HeartbeatView]]:
     newest = views[0]
     if newest.stale:
         return (
-            CheckResult("Workers", False, f"last heartbeat {newest.age_seconds} s ago (stale after {stale_after} s)"),
+            CheckResult(
+                "Workers", False, f"last heartbeat {newest.age_seconds} s ago (stale after {stale_after} s)"
+            ),
             views,
         )
     return CheckResult("Workers", True, f"last heartbeat {newest.age_seconds} s ago"), views

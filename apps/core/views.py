@@ -1,23 +1,24 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from apps.accounts.models import StaffRole
 from apps.accounts.permissions import staff_role_required
+from apps.core.http import AuthenticatedRequest
 from apps.core.selectors import health_report
 
 
 @require_GET
 @staff_role_required(StaffRole.ADMIN)
-def staff_home(request: HttpRequest) -> HttpResponse:
+def staff_home(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "core/staff_home.html", {"report": health_report()})
 
 
 @require_GET
 @staff_role_required(StaffRole.ADMIN)
-def staff_health(request: HttpRequest) -> HttpResponse:
+def staff_health(request: AuthenticatedRequest) -> HttpResponse:
     report = health_report()
-    template = "core/health.html#health-panel" if request.htmx else "core/health.html"  # type: ignore[attr-defined]
+    template = "core/health.html#health-panel" if request.htmx else "core/health.html"
     return render(request, template, {"report": report})

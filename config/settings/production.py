@@ -6,4 +6,4 @@ Nothing production-only lives in code.
 
 from __future__ import annotations
 
-from .base import *  # noqa: F401
+from .base import *

@@ -7,7 +7,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-not-secret-b7c1e2d3a4f5")
 os.environ["DEBUG"] = "false"
 
-from .base import *  # noqa: E402
+from .base import *
 
 ALLOWED_HOSTS = ["*"]
 SECURE_SSL_REDIRECT = False

@@ -17,7 +17,9 @@ def buyer(company: Company, member_factory: Callable) -> Membership:
 
 
 def test_login_by_email_lands_on_the_role_home(client: Client, buyer: Membership) -> None:
-    response = client.post("/accounts/login/", {"username": "Buyer@Acme.example", "password": PASSWORD}, follow=True)
+    response = client.post(
+        "/accounts/login/", {"username": "Buyer@Acme.example", "password": PASSWORD}, follow=True
+    )
 
     assert response.redirect_chain[-1][0] == "/buyer/"
     assert response.status_code == 200
@@ -55,7 +57,9 @@ def test_repeated_failures_lock_the_account_even_with_the_right_password(
     assert "_auth_user_id" not in client.session
 
 
-def test_lockout_is_per_account_not_global(client: Client, buyer: Membership, company: Company, member_factory: Callable, settings) -> None:
+def test_lockout_is_per_account_not_global(
+    client: Client, buyer: Membership, company: Company, member_factory: Callable, settings
+) -> None:
     settings.AXES_FAILURE_LIMIT = 3
     member_factory(company, Role.VIEWER, email="viewer@acme.example")
     for _ in range(3):
@@ -75,7 +79,9 @@ def test_password_reset_by_email(client: Client, buyer: Membership) -> None:
 
     form_page = client.get(link.group(1), follow=True)
     set_url = form_page.redirect_chain[-1][0]
-    response = client.post(set_url, {"new_password1": "brand-New-pass-99", "new_password2": "brand-New-pass-99"})
+    response = client.post(
+        set_url, {"new_password1": "brand-New-pass-99", "new_password2": "brand-New-pass-99"}
+    )
 
     assert response.status_code == 302
     buyer.user.refresh_from_db()
@@ -101,7 +107,9 @@ def test_invitation_accept_with_mismatched_passwords_keeps_the_form(
 ) -> None:
     from apps.accounts.services import invitation_create
 
-    invitation = invitation_create(company=company, email="n@example.com", role=Role.BUYER, invited_by=company_admin.user)
+    invitation = invitation_create(
+        company=company, email="n@example.com", role=Role.BUYER, invited_by=company_admin.user
+    )
 
     response = client.post(
         f"/accounts/invitation/{invitation.token}/",

@@ -32,37 +32,37 @@ ADDRESS_DATA = {
 # endpoint, method, scope: expected outcome per actor, in the order of ACTORS.
 MATRIX: dict[tuple[str, str, str], str] = {
     #                                          anon admin buyer appr view norole manager finance staff
-    ("home", "GET", "-"):                      "L   ok    ok    ok   ok   403    ok      ok      ok",
-    ("buyer-home", "GET", "-"):                "L   ok    ok    ok   ok   403    403     403     403",
-    ("company-profile", "GET", "-"):           "L   ok    ok    ok   ok   403    403     403     403",
-    ("company-profile-edit", "GET", "-"):      "L   ok    403   403  403  403    403     403     403",
-    ("company-profile-edit", "POST", "-"):     "L   ok    403   403  403  403    403     403     403",
-    ("company-users", "GET", "-"):             "L   ok    403   403  403  403    403     403     403",
-    ("company-user-invite", "POST", "-"):      "L   ok    403   403  403  403    403     403     403",
-    ("company-user-role", "POST", "own"):      "L   ok    403   403  403  403    403     403     403",
-    ("company-user-role", "POST", "other"):    "L   404   403   403  403  403    403     403     403",
-    ("company-user-deactivate", "POST", "own"):   "L ok  403   403  403  403    403     403     403",
+    ("home", "GET", "-"): "L   ok    ok    ok   ok   403    ok      ok      ok",
+    ("buyer-home", "GET", "-"): "L   ok    ok    ok   ok   403    403     403     403",
+    ("company-profile", "GET", "-"): "L   ok    ok    ok   ok   403    403     403     403",
+    ("company-profile-edit", "GET", "-"): "L   ok    403   403  403  403    403     403     403",
+    ("company-profile-edit", "POST", "-"): "L   ok    403   403  403  403    403     403     403",
+    ("company-users", "GET", "-"): "L   ok    403   403  403  403    403     403     403",
+    ("company-user-invite", "POST", "-"): "L   ok    403   403  403  403    403     403     403",
+    ("company-user-role", "POST", "own"): "L   ok    403   403  403  403    403     403     403",
+    ("company-user-role", "POST", "other"): "L   404   403   403  403  403    403     403     403",
+    ("company-user-deactivate", "POST", "own"): "L ok  403   403  403  403    403     403     403",
     ("company-user-deactivate", "POST", "other"): "L 404 403   403  403  403    403     403     403",
-    ("company-user-reactivate", "POST", "own"):   "L ok  403   403  403  403    403     403     403",
+    ("company-user-reactivate", "POST", "own"): "L ok  403   403  403  403    403     403     403",
     ("company-user-reactivate", "POST", "other"): "L 404 403   403  403  403    403     403     403",
-    ("company-invitation-revoke", "POST", "own"):   "L ok  403 403  403  403    403     403     403",
+    ("company-invitation-revoke", "POST", "own"): "L ok  403 403  403  403    403     403     403",
     ("company-invitation-revoke", "POST", "other"): "L 404 403 403  403  403    403     403     403",
-    ("company-addresses", "GET", "-"):         "L   ok    ok    ok   ok   403    403     403     403",
-    ("company-address-add", "GET", "-"):       "L   ok    403   403  403  403    403     403     403",
-    ("company-address-add", "POST", "-"):      "L   ok    403   403  403  403    403     403     403",
-    ("company-address-edit", "GET", "own"):    "L   ok    403   403  403  403    403     403     403",
-    ("company-address-edit", "GET", "other"):  "L   404   403   403  403  403    403     403     403",
-    ("company-address-edit", "POST", "own"):   "L   ok    403   403  403  403    403     403     403",
+    ("company-addresses", "GET", "-"): "L   ok    ok    ok   ok   403    403     403     403",
+    ("company-address-add", "GET", "-"): "L   ok    403   403  403  403    403     403     403",
+    ("company-address-add", "POST", "-"): "L   ok    403   403  403  403    403     403     403",
+    ("company-address-edit", "GET", "own"): "L   ok    403   403  403  403    403     403     403",
+    ("company-address-edit", "GET", "other"): "L   404   403   403  403  403    403     403     403",
+    ("company-address-edit", "POST", "own"): "L   ok    403   403  403  403    403     403     403",
     ("company-address-edit", "POST", "other"): "L   404   403   403  403  403    403     403     403",
-    ("manager-home", "GET", "-"):              "L   403   403   403  403  403    ok      403     ok",
-    ("manager-company-detail", "GET", "own"):  "L   403   403   403  403  403    ok      403     ok",
+    ("manager-home", "GET", "-"): "L   403   403   403  403  403    ok      403     ok",
+    ("manager-company-detail", "GET", "own"): "L   403   403   403  403  403    ok      403     ok",
     ("manager-company-detail", "GET", "other"): "L  403   403   403  403  403    404     403     ok",
-    ("finance-home", "GET", "-"):              "L   403   403   403  403  403    403     ok      ok",
-    ("finance-company-hold", "POST", "own"):   "L   403   403   403  403  403    403     ok      ok",
+    ("finance-home", "GET", "-"): "L   403   403   403  403  403    403     ok      ok",
+    ("finance-company-hold", "POST", "own"): "L   403   403   403  403  403    403     ok      ok",
     ("finance-company-hold", "POST", "other"): "L   403   403   403  403  403    403     ok      ok",
     ("finance-company-release", "POST", "own"): "L  403   403   403  403  403    403     ok      ok",
-    ("staff-home", "GET", "-"):                "L   403   403   403  403  403    403     403     ok",
-    ("staff-health", "GET", "-"):              "L   403   403   403  403  403    403     403     ok",
+    ("staff-home", "GET", "-"): "L   403   403   403  403  403    403     403     ok",
+    ("staff-health", "GET", "-"): "L   403   403   403  403  403    403     403     ok",
 }
 
 
@@ -143,7 +143,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("name", "method", "scope", "actor", "expected"), CASES)
-def test_permission_matrix(world: World, name: str, method: str, scope: str, actor: str, expected: str) -> None:
+def test_permission_matrix(
+    world: World, name: str, method: str, scope: str, actor: str, expected: str
+) -> None:
     client = Client()
     user = world.actors[actor]
     if user is not None:
@@ -151,10 +153,7 @@ def test_permission_matrix(world: World, name: str, method: str, scope: str, act
     targets = world.other if scope == "other" else world.own
     url = _url(name, targets)
 
-    if method == "GET":
-        response = client.get(url)
-    else:
-        response = client.post(url, _post_data(name))
+    response = client.get(url) if method == "GET" else client.post(url, _post_data(name))
 
     login_url = reverse("login")
     if expected == "L":
@@ -193,8 +192,15 @@ def test_every_url_is_in_the_matrix() -> None:
     from apps.accounts import urls as account_urls
     from apps.core import urls as core_urls
 
-    public = {"login", "logout", "password_reset", "password_reset_done", "password_reset_confirm",
-              "password_reset_complete", "invitation-accept"}
+    public = {
+        "login",
+        "logout",
+        "password_reset",
+        "password_reset_done",
+        "password_reset_confirm",
+        "password_reset_complete",
+        "invitation-accept",
+    }
     named = {p.name for p in [*account_urls.urlpatterns, *core_urls.urlpatterns]} - public
     covered = {name for name, _, _ in MATRIX}
     assert named == covered

@@ -5,20 +5,28 @@ from io import StringIO
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from apps.accounts.management.commands.seed_demo import DEMO_PASSWORD
 from apps.accounts.models import Company, Membership, Role, ShipToAddress, StaffRole
 from apps.accounts.permissions import user_staff_roles
-from apps.accounts.management.commands.seed_demo import DEMO_PASSWORD
 
 
 def test_seed_demo_is_complete_and_idempotent(db: None) -> None:
     out = StringIO()
     call_command("seed_demo", stdout=out)
-    counts = (Company.objects.count(), Membership.objects.count(), ShipToAddress.objects.count(),
-              get_user_model().objects.count())
+    counts = (
+        Company.objects.count(),
+        Membership.objects.count(),
+        ShipToAddress.objects.count(),
+        get_user_model().objects.count(),
+    )
     call_command("seed_demo", stdout=StringIO())
 
-    assert counts == (Company.objects.count(), Membership.objects.count(), ShipToAddress.objects.count(),
-                      get_user_model().objects.count())
+    assert counts == (
+        Company.objects.count(),
+        Membership.objects.count(),
+        ShipToAddress.objects.count(),
+        get_user_model().objects.count(),
+    )
     assert Company.objects.count() >= 3
     for company in Company.objects.all():
         assert set(company.memberships.values_list("role", flat=True)) == set(Role.values)
@@ -27,6 +35,7 @@ def test_seed_demo_is_complete_and_idempotent(db: None) -> None:
     assert held_roles == set(StaffRole)
     printed = out.getvalue()
     assert DEMO_PASSWORD in printed
-    assert "buyer@acme.example" in printed and "finance@wholesale.example" in printed
+    assert "buyer@acme.example" in printed
+    assert "finance@wholesale.example" in printed
     user = get_user_model().objects.get(email="buyer@acme.example")
     assert user.check_password(DEMO_PASSWORD)

@@ -41,8 +41,12 @@ def test_invitation_create_sends_one_email_with_a_working_link(
 
 
 def test_invitation_create_replaces_an_open_invitation(company: Company, company_admin: Membership) -> None:
-    first = invitation_create(company=company, email="a@example.com", role=Role.BUYER, invited_by=company_admin.user)
-    second = invitation_create(company=company, email="a@example.com", role=Role.VIEWER, invited_by=company_admin.user)
+    first = invitation_create(
+        company=company, email="a@example.com", role=Role.BUYER, invited_by=company_admin.user
+    )
+    second = invitation_create(
+        company=company, email="a@example.com", role=Role.VIEWER, invited_by=company_admin.user
+    )
 
     first.refresh_from_db()
     assert first.revoked_at is not None
@@ -55,7 +59,9 @@ def test_invitation_refused_for_a_member_of_another_company(
     member_factory(other_company, Role.BUYER, email="taken@example.com")
 
     with pytest.raises(InvitationError, match="another company"):
-        invitation_create(company=company, email="taken@example.com", role=Role.BUYER, invited_by=company_admin.user)
+        invitation_create(
+            company=company, email="taken@example.com", role=Role.BUYER, invited_by=company_admin.user
+        )
     assert not Invitation.objects.filter(email="taken@example.com").exists()
 
 
@@ -66,7 +72,9 @@ def test_invitation_accept_creates_an_active_member_with_the_invited_role(
         company=company, email="bea@example.com", role=Role.APPROVER, invited_by=company_admin.user
     )
 
-    user = invitation_accept(token=invitation.token, password="a-Long-pass-77", first_name="Bea", last_name="B")
+    user = invitation_accept(
+        token=invitation.token, password="a-Long-pass-77", first_name="Bea", last_name="B"
+    )
 
     assert user.check_password("a-Long-pass-77")
     assert user.membership.company == company
@@ -80,7 +88,9 @@ def test_invitation_accept_creates_an_active_member_with_the_invited_role(
 def test_invitation_accept_rejects_weak_password_and_changes_nothing(
     company: Company, company_admin: Membership
 ) -> None:
-    invitation = invitation_create(company=company, email="weak@example.com", role=Role.BUYER, invited_by=company_admin.user)
+    invitation = invitation_create(
+        company=company, email="weak@example.com", role=Role.BUYER, invited_by=company_admin.user
+    )
 
     with pytest.raises(ValidationError):
         invitation_accept(token=invitation.token, password="123")
@@ -92,7 +102,9 @@ def test_invitation_accept_rejects_weak_password_and_changes_nothing(
 
 @pytest.mark.parametrize("spoil", ["expired", "revoked"])
 def test_unusable_invitation_is_refused(company: Company, company_admin: Membership, spoil: str) -> None:
-    invitation = invitation_create(company=company, email="late@example.com", role=Role.BUYER, invited_by=company_admin.user)
+    invitation = invitation_create(
+        company=company, email="late@example.com", role=Role.BUYER, invited_by=company_admin.user
+    )
     if spoil == "expired":
         Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     else:
@@ -109,16 +121,21 @@ def test_deactivated_member_can_be_invited_back(
     member = member_factory(company, Role.BUYER, email="back@example.com")
     membership_deactivate(membership=member, actor=company_admin.user)
 
-    invitation = invitation_create(company=company, email="back@example.com", role=Role.VIEWER, invited_by=company_admin.user)
+    invitation = invitation_create(
+        company=company, email="back@example.com", role=Role.VIEWER, invited_by=company_admin.user
+    )
     user = invitation_accept(token=invitation.token, password="a-Long-pass-77")
 
     member.refresh_from_db()
     assert user.pk == member.user_id
-    assert member.is_active and user.is_active
+    assert member.is_active
+    assert user.is_active
     assert member.role == Role.VIEWER
 
 
-def test_last_admin_cannot_be_demoted_or_deactivated(company: Company, company_admin: Membership, member_factory: Callable) -> None:
+def test_last_admin_cannot_be_demoted_or_deactivated(
+    company: Company, company_admin: Membership, member_factory: Callable
+) -> None:
     other_admin_actor = member_factory(company, Role.BUYER).user
 
     with pytest.raises(MembershipError, match="at least one active admin"):
@@ -131,7 +148,9 @@ def test_last_admin_cannot_be_demoted_or_deactivated(company: Company, company_a
     assert company_admin.is_active
 
 
-def test_admin_can_be_demoted_when_another_admin_exists(company: Company, company_admin: Membership, member_factory: Callable) -> None:
+def test_admin_can_be_demoted_when_another_admin_exists(
+    company: Company, company_admin: Membership, member_factory: Callable
+) -> None:
     member_factory(company, Role.ADMIN)
 
     membership_change_role(membership=company_admin, role=Role.BUYER, actor=company_admin.user)
@@ -140,7 +159,9 @@ def test_admin_can_be_demoted_when_another_admin_exists(company: Company, compan
     assert company_admin.role == Role.BUYER
 
 
-def test_admin_cannot_deactivate_themselves(company: Company, company_admin: Membership, member_factory: Callable) -> None:
+def test_admin_cannot_deactivate_themselves(
+    company: Company, company_admin: Membership, member_factory: Callable
+) -> None:
     member_factory(company, Role.ADMIN)
 
     with pytest.raises(MembershipError, match="yourself"):
@@ -155,12 +176,16 @@ def test_deactivation_blocks_sign_in_and_reactivation_restores_it(
     member = member_factory(company, Role.BUYER, email="gone@example.com")
     membership_deactivate(membership=member, actor=company_admin.user)
 
-    response = client.post("/accounts/login/", {"username": "gone@example.com", "password": "correct-Horse-42"})
+    response = client.post(
+        "/accounts/login/", {"username": "gone@example.com", "password": "correct-Horse-42"}
+    )
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
 
     membership_reactivate(membership=member, actor=company_admin.user)
-    response = client.post("/accounts/login/", {"username": "gone@example.com", "password": "correct-Horse-42"})
+    response = client.post(
+        "/accounts/login/", {"username": "gone@example.com", "password": "correct-Horse-42"}
+    )
     assert response.status_code == 302
 
 
@@ -171,7 +196,8 @@ def test_first_address_becomes_default_and_default_moves(company: Company) -> No
 
     first.refresh_from_db()
     assert first.country == "US"
-    assert second.is_default and not first.is_default
+    assert second.is_default
+    assert not first.is_default
     assert ShipToAddress.objects.filter(company=company, is_default=True).count() == 1
 
 

@@ -31,7 +31,8 @@ def test_invite_by_htmx_returns_the_invitations_fragment_with_a_flash(
     assert '<section class="card" id="invitations">' in html
     assert "<html" not in html
     assert "bea@example.com" in html
-    assert 'hx-swap-oob="true"' in html and "Invitation sent to bea@example.com." in html
+    assert 'hx-swap-oob="true"' in html
+    assert "Invitation sent to bea@example.com." in html
     assert len(mail.outbox) == 1
 
 
@@ -54,7 +55,9 @@ def test_role_change_refused_for_last_admin_shows_reason_in_the_row(
     assert company_admin.role == Role.ADMIN
 
 
-def test_address_add_by_htmx_swaps_the_table_and_clears_the_editor(admin_client: Client, company: Company) -> None:
+def test_address_add_by_htmx_swaps_the_table_and_clears_the_editor(
+    admin_client: Client, company: Company
+) -> None:
     response = admin_client.post(
         "/company/addresses/add/",
         {"label": "Dock 9", "street": "9 Pier Rd", "city": "Boston", "postal_code": "02110", "country": "us"},
@@ -67,7 +70,8 @@ def test_address_add_by_htmx_swaps_the_table_and_clears_the_editor(admin_client:
     assert '<div id="address-editor" hx-swap-oob="true"></div>' in html
     assert "Dock 9" in html
     address = ShipToAddress.objects.get(company=company)
-    assert address.country == "US" and address.is_default
+    assert address.country == "US"
+    assert address.is_default
 
 
 def test_address_with_bad_country_keeps_the_input_and_saves_nothing(admin_client: Client) -> None:
@@ -109,7 +113,9 @@ def test_buyer_home_shows_hold_reason(client: Client, company: Company, member_f
     assert "Invoice 1042 is 75 days past due." in html
 
 
-def test_finance_hold_without_reason_changes_nothing(client: Client, company: Company, staff_factory: Callable) -> None:
+def test_finance_hold_without_reason_changes_nothing(
+    client: Client, company: Company, staff_factory: Callable
+) -> None:
     client.force_login(staff_factory(StaffRole.FINANCE))
 
     response = client.post(f"/finance/companies/{company.pk}/hold/", {"reason": ""}, **HTMX)
@@ -127,7 +133,9 @@ def test_finance_hold_without_reason_changes_nothing(client: Client, company: Co
         (Role.VIEWER, ["Home", "Company", "Ship-to addresses"]),
     ],
 )
-def test_navigation_follows_company_role(client: Client, company: Company, member_factory: Callable, role: Role, expected: list[str]) -> None:
+def test_navigation_follows_company_role(
+    client: Client, company: Company, member_factory: Callable, role: Role, expected: list[str]
+) -> None:
     client.force_login(member_factory(company, role).user)
 
     response = client.get("/buyer/")
@@ -144,7 +152,9 @@ def test_navigation_follows_company_role(client: Client, company: Company, membe
         ([StaffRole.ACCOUNT_MANAGER, StaffRole.FINANCE], ["Accounts", "Finance"]),
     ],
 )
-def test_navigation_follows_staff_roles(client: Client, staff_factory: Callable, roles: list[StaffRole], expected: list[str]) -> None:
+def test_navigation_follows_staff_roles(
+    client: Client, staff_factory: Callable, roles: list[StaffRole], expected: list[str]
+) -> None:
     client.force_login(staff_factory(*roles))
 
     response = client.get("/", follow=True)
@@ -153,7 +163,11 @@ def test_navigation_follows_staff_roles(client: Client, staff_factory: Callable,
 
 
 def test_account_manager_sees_only_assigned_accounts(
-    client: Client, company: Company, other_company: Company, staff_factory: Callable, django_assert_max_num_queries: Callable
+    client: Client,
+    company: Company,
+    other_company: Company,
+    staff_factory: Callable,
+    django_assert_max_num_queries: Callable,
 ) -> None:
     manager = staff_factory(StaffRole.ACCOUNT_MANAGER)
     company.account_manager = manager

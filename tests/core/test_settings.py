@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}}
+    clean = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}
+    }
     return subprocess.run(  # noqa: S603
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -40,7 +42,7 @@ def _settings_json(module: str, expression: str, **env: str) -> object:
 
 
 def test_check_deploy_is_clean_under_production_settings(tmp_path: Path) -> None:
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env={
@@ -95,7 +97,8 @@ def test_sqlite_default_uses_wal_and_immediate_transactions(tmp_path: Path) -> N
 def test_redis_url_switches_the_broker_and_cache() -> None:
     values = _settings_json(
         "config.settings.local",
-        "[settings.Q_CLUSTER.get('redis'), settings.Q_CLUSTER.get('orm'), settings.CACHES['default']['BACKEND']]",
+        "[settings.Q_CLUSTER.get('redis'), settings.Q_CLUSTER.get('orm'),"
+        " settings.CACHES['default']['BACKEND']]",
         REDIS_URL="redis://127.0.0.1:6379/3",
     )
 
@@ -103,7 +106,9 @@ def test_redis_url_switches_the_broker_and_cache() -> None:
 
 
 def test_without_redis_the_orm_broker_is_used() -> None:
-    values = _settings_json("config.settings.local", "[settings.Q_CLUSTER.get('redis'), settings.Q_CLUSTER.get('orm')]")
+    values = _settings_json(
+        "config.settings.local", "[settings.Q_CLUSTER.get('redis'), settings.Q_CLUSTER.get('orm')]"
+    )
 
     assert values == [None, "default"]
 

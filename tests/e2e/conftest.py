@@ -1,4 +1,4 @@
-"""Browser journeys in Debian's headless Chromium, driven by Playwright against pytest-django's live server."""
+"""Browser journeys in Debian's headless Chromium, driven by Playwright against the live server."""
 
 from __future__ import annotations
 

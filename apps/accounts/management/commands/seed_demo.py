@@ -79,7 +79,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
             logins = self._seed()
-        self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in with any of these (password for all):"))
+        self.stdout.write(
+            self.style.SUCCESS("Demo data ready. Sign in with any of these (password for all):")
+        )
         self.stdout.write(f"  password: {DEMO_PASSWORD}")
         for email, description in logins:
             self.stdout.write(f"  {email:<34} {description}")
@@ -131,7 +133,8 @@ class Command(BaseCommand):
                 first, last = ROLE_NAMES[role]
                 user = self._user(email, first, last)
                 Membership.objects.update_or_create(
-                    user=user, defaults={"company": company, "role": role, "is_active": True, "deactivated_at": None}
+                    user=user,
+                    defaults={"company": company, "role": role, "is_active": True, "deactivated_at": None},
                 )
                 logins.append((email, f"{role.label} at {company.name}"))
         return logins
