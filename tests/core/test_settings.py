@@ -11,6 +11,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# Variables of the test process that must not leak into a "deployment" started from here.
+NOT_INHERITED = {
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "DEBUG",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "DJANGO_SETTINGS_MODULE",
+}
+
+
+def _base_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
 
 
 def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -46,7 +59,7 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path: Path) -> None
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env={
-            **{k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}},
+            **_base_env(),
             "DJANGO_SETTINGS_MODULE": "config.settings.production",
             "SECRET_KEY": "x" * 20 + "-production-grade-secret-key-with-entropy-1f9a8b7c6d",
             "ALLOWED_HOSTS": "portal.example.com",

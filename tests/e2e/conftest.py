@@ -9,14 +9,15 @@ import pytest
 
 CHROMIUM = os.environ.get("PORTAL_CHROMIUM", "/usr/bin/chromium")
 
-# Playwright's sync API runs an event loop in the test thread; the ORM calls made by the test itself
-# (fixtures, assertions) are still plain synchronous code, so Django's async guard must stand aside.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in the test thread; the ORM calls made by the test
+    # itself (fixtures, assertions) are still plain synchronous code, so Django's guard stands aside
+    # for the browser tests only.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium not found at {CHROMIUM}; .ci/run installs Debian's chromium package.")
@@ -36,6 +37,7 @@ def browser() -> Iterator[object]:
         )
         yield browser
         browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture
