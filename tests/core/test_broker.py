@@ -30,7 +30,7 @@ def test_redis_broker_round_trip(redis_broker: Redis) -> None:
 
     redis_broker.enqueue("payload-1")
     assert redis_broker.queue_size() == 1
-    task_id, payload = redis_broker.dequeue()[0]
+    _task_id, payload = redis_broker.dequeue()[0]
 
     assert payload == b"payload-1"
     assert redis_broker.queue_size() == 0
