@@ -66,6 +66,7 @@ class ShipToAddressForm(forms.ModelForm):
             "contact_name",
             "contact_phone",
             "is_default",
+            "is_active",
         ]
 
     def clean_country(self) -> str:

@@ -141,8 +141,8 @@ class ShipToAddress(TimeStampedModel):
     country = models.CharField(max_length=2, help_text="ISO 3166 country code, e.g. US.")
     contact_name = models.CharField(max_length=100, blank=True)
     contact_phone = models.CharField(max_length=40, blank=True)
-    is_default = models.BooleanField(default=False)
-    is_active = models.BooleanField(default=True)
+    is_default = models.BooleanField("default ship-to address", default=False)
+    is_active = models.BooleanField("in use", default=True, help_text="Untick to archive the address.")
     erp_address_id = models.CharField(max_length=64, blank=True)
 
     class Meta:

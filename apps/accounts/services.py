@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission, User
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -290,6 +291,7 @@ SHIP_TO_FIELDS = (
     "contact_name",
     "contact_phone",
     "is_default",
+    "is_active",
 )
 
 
@@ -309,6 +311,10 @@ def ship_to_address_save(
         setattr(address, name, value)
     address.country = address.country.upper()
     has_default = ShipToAddress.objects.filter(company=company, is_default=True).exclude(pk=address.pk)
+    if not address.is_active and address.is_default:
+        raise ValidationError(
+            {"is_active": "The default address cannot be archived; make another the default."}
+        )
     if address.is_default:
         has_default.update(is_default=False)
     elif not has_default.exists():

@@ -208,3 +208,13 @@ def test_duplicate_address_label_is_a_validation_error(company: Company) -> None
     with pytest.raises(ValidationError):
         ship_to_address_save(company=company, label="Dock A", **fields)
     assert ShipToAddress.objects.filter(company=company).count() == 1
+
+
+def test_default_address_cannot_be_archived(company: Company) -> None:
+    fields = {"street": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"}
+    address = ship_to_address_save(company=company, label="Dock A", **fields)
+
+    with pytest.raises(ValidationError, match="cannot be archived"):
+        ship_to_address_save(company=company, address=address, label="Dock A", is_active=False, **fields)
+    address.refresh_from_db()
+    assert address.is_active
