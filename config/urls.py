@@ -7,6 +7,8 @@ from drf_spectacular.views import SpectacularAPIView
 urlpatterns = [
     path("", include("apps.accounts.urls")),
     path("", include("apps.core.urls")),
+    path("", include("apps.catalog.urls")),
+    path("", include("apps.erp.urls")),
     path("django-admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

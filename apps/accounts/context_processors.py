@@ -33,9 +33,11 @@ def navigation_for(request: HttpRequest) -> list[NavItem]:
     admin = StaffRole.ADMIN in roles
     if admin or StaffRole.ACCOUNT_MANAGER in roles:
         items.append(NavItem("Accounts", reverse("manager-home"), "manager"))
+        items.append(NavItem("Products", reverse("manager-products"), "products"))
     if admin or StaffRole.FINANCE in roles:
         items.append(NavItem("Finance", reverse("finance-home"), "finance"))
     if admin:
+        items.append(NavItem("ERP sync", reverse("sync-monitor"), "sync"))
         items.append(NavItem("Staff", reverse("staff-home"), "staff"))
     return items
 

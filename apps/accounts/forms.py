@@ -78,3 +78,24 @@ class ShipToAddressForm(forms.ModelForm):
 
 class HoldForm(forms.Form):
     reason = forms.CharField(max_length=500, widget=forms.TextInput)
+
+
+class CompanyCreateForm(forms.Form):
+    name = forms.CharField(max_length=200, label="Company name")
+    street = forms.CharField(max_length=200, required=False, label="Ship-to street")
+    city = forms.CharField(max_length=100, required=False)
+    postal_code = forms.CharField(max_length=20, required=False)
+    country = forms.CharField(max_length=2, required=False, initial="US", help_text="Two-letter ISO code.")
+
+    def clean(self) -> dict[str, object]:
+        cleaned = super().clean() or {}
+        address = [cleaned.get(name) for name in ("street", "city", "postal_code")]
+        if any(address) and not all(address):
+            self.add_error(
+                None, "Give street, city and postal code for the ship-to address, or none of them."
+            )
+        country = str(cleaned.get("country") or "").strip().upper()
+        if country and (len(country) != 2 or not country.isalpha()):
+            self.add_error("country", "Use the two-letter ISO country code, e.g. US or DE.")
+        cleaned["country"] = country or "US"
+        return cleaned

@@ -38,6 +38,8 @@ class Company(TimeStampedModel):
         blank=True,
         help_text="The customer's code in the ERP; empty until the ERP has the customer.",
     )
+    erp_party_id = models.CharField("ERP party id", max_length=64, blank=True, db_index=True)
+    erp_updated_at = models.DateTimeField(null=True, blank=True, help_text="The ERP's own change time.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     hold_reason = models.CharField(max_length=500, blank=True)
     account_manager = models.ForeignKey(

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -13,6 +14,7 @@ from apps.accounts import selectors, services
 from apps.accounts.exceptions import InvitationError, MembershipError
 from apps.accounts.forms import (
     CompanyContactForm,
+    CompanyCreateForm,
     HoldForm,
     InvitationAcceptForm,
     InvitationForm,
@@ -28,6 +30,8 @@ from apps.accounts.permissions import (
     user_staff_roles,
 )
 from apps.core.http import AuthenticatedRequest, HtmxRequest
+from apps.credit.models import CreditAccount
+from apps.erp.selectors import sync_state_for, sync_states_for, timeline_for
 
 
 @require_GET
@@ -327,11 +331,53 @@ def company_address_edit(request: MemberRequest, address_id: int) -> HttpRespons
 # --- Staff homes ----------------------------------------------------------------------------------------
 
 
+def _manager_home_context(
+    request: AuthenticatedRequest, form: CompanyCreateForm | None = None
+) -> dict[str, object]:
+    companies = list(selectors.company_list_for_staff(user=request.user))
+    return {
+        "companies": companies,
+        "sync_states": sync_states_for(Company, [company.pk for company in companies]),
+        "create_form": form or CompanyCreateForm(),
+    }
+
+
 @require_GET
 @staff_role_required(StaffRole.ACCOUNT_MANAGER)
 def manager_home(request: AuthenticatedRequest) -> HttpResponse:
-    companies = selectors.company_list_for_staff(user=request.user)
-    return render(request, "accounts/manager_home.html", {"companies": companies})
+    return render(request, "accounts/manager_home.html", _manager_home_context(request))
+
+
+@require_POST
+@staff_role_required(StaffRole.ACCOUNT_MANAGER)
+def manager_company_create(request: AuthenticatedRequest) -> HttpResponse:
+    """An account manager opens a new account; the portal creates the ERP customer once, in the background."""
+    form = CompanyCreateForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                company = services.company_create(
+                    name=data["name"], account_manager=request.user, push_to_erp=True
+                )
+                if data["street"]:
+                    services.ship_to_address_save(
+                        company=company,
+                        label="Main address",
+                        street=data["street"],
+                        city=data["city"],
+                        postal_code=data["postal_code"],
+                        country=data["country"],
+                    )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(
+                request,
+                f"{company.name} created; the ERP customer {company.erp_customer_code} is being created.",
+            )
+            return redirect("manager-company-detail", company_id=company.pk)
+    return render(request, "accounts/manager_home.html", _manager_home_context(request, form), status=400)
 
 
 @require_GET
@@ -341,15 +387,18 @@ def manager_company_detail(request: AuthenticatedRequest, company_id: int) -> Ht
         company = selectors.company_get_for_staff(user=request.user, company_id=company_id)
     except Company.DoesNotExist as exc:
         raise Http404("No such account among yours.") from exc
-    return render(
-        request,
-        "accounts/manager_company_detail.html",
-        {
-            "company": company,
-            "memberships": selectors.membership_list(company=company),
-            "addresses": selectors.ship_to_address_list(company=company),
-        },
-    )
+    context: dict[str, object] = {
+        "company": company,
+        "credit": CreditAccount.objects.select_related("payment_term").filter(company=company).first(),
+        "addresses": selectors.ship_to_address_list(company=company),
+        "sync_state": sync_state_for(company),
+        "events": timeline_for(company),
+    }
+    if request.htmx:
+        # The live panel: ERP-owned data, sync badge and timeline, polled while the page is open.
+        return render(request, "accounts/manager_company_detail.html#erp-panel", context)
+    context["memberships"] = selectors.membership_list(company=company)
+    return render(request, "accounts/manager_company_detail.html", context)
 
 
 @require_GET

@@ -46,6 +46,9 @@ THIRD_PARTY_APPS = [
 LOCAL_APPS = [
     "apps.core",
     "apps.accounts",
+    "apps.catalog",
+    "apps.credit",
+    "apps.erp",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -133,6 +136,37 @@ else:
 # stale past HEARTBEAT_STALE_AFTER.
 HEARTBEAT_INTERVAL_MINUTES = 1
 HEARTBEAT_STALE_AFTER_SECONDS = env.int("PORTAL_HEARTBEAT_STALE_AFTER", default=180)
+
+# --- ERP sync ------------------------------------------------------------------------------------------
+# The connection itself (URL, database, user) is read from these on start and kept as a row; the
+# password stays in the environment variable that the row names.
+ERP_SYNC_ENABLED = env.bool("ERP_SYNC_ENABLED", default=True)
+ERP_KIND = env.str("ERP_KIND", default="tryton")
+ERP_URL = env.str("ERP_URL", default="http://127.0.0.1:8800")
+ERP_DATABASE = env.str("ERP_DATABASE", default="erp")
+ERP_USERNAME = env.str("ERP_USERNAME", default="portal")
+ERP_CONCURRENCY_LIMIT = env.int("ERP_CONCURRENCY_LIMIT", default=2)
+# Inbound: every stream is pulled at most this often; the scheduler ticks every 30 s, so a change in
+# the ERP reaches the portal within one interval (30 s) plus one tick.
+ERP_SYNC_INTERVAL_SECONDS = env.int("ERP_SYNC_INTERVAL_SECONDS", default=30)
+# Tryton stamps rows with their transaction's start time, so a row can commit "in the past":
+# each pull re-reads this far behind its cursor and skips what it already has.
+ERP_PULL_OVERLAP_SECONDS = env.int("ERP_PULL_OVERLAP_SECONDS", default=300)
+# 500 rows is about 0.3 s of Tryton time per page: long enough to amortise a call, short enough to
+# commit progress often.
+ERP_PULL_PAGE_SIZE = env.int("ERP_PULL_PAGE_SIZE", default=500)
+# Outbound batch: one create call for up to 50 records (Tryton is ~10x faster per record in batches).
+ERP_PUSH_BATCH_SIZE = env.int("ERP_PUSH_BATCH_SIZE", default=50)
+ERP_JOB_MAX_ATTEMPTS = env.int("ERP_JOB_MAX_ATTEMPTS", default=8)
+ERP_BACKOFF_BASE_SECONDS = env.float("ERP_BACKOFF_BASE_SECONDS", default=10.0)
+ERP_BACKOFF_MAX_SECONDS = env.float("ERP_BACKOFF_MAX_SECONDS", default=3600.0)
+# A job claimed longer ago than this is taken to belong to a dead worker and may be claimed again.
+ERP_JOB_LEASE_SECONDS = env.int("ERP_JOB_LEASE_SECONDS", default=600)
+ERP_STREAM_STALL_ALERT_SECONDS = env.int("ERP_STREAM_STALL_ALERT_SECONDS", default=600)
+ERP_ALERT_EMAILS = env.list("ERP_ALERT_EMAILS", default=[])
+ERP_CUSTOMER_CODE_PREFIX = env.str("ERP_CUSTOMER_CODE_PREFIX", default="WEB-")
+# New ERP customers (parties with a customer payment term) become portal companies.
+ERP_IMPORT_NEW_CUSTOMERS = env.bool("ERP_IMPORT_NEW_CUSTOMERS", default=True)
 
 # --- Authentication --------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

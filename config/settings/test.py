@@ -23,3 +23,6 @@ Q_CLUSTER.pop("redis", None)
 Q_CLUSTER["orm"] = "default"
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 LOGGING["root"]["level"] = "WARNING"  # type: ignore[index]
+# Tests drive the sync engine explicitly (against a real Tryton they start); nothing reaches for the
+# ERP of the environment on its own.
+ERP_SYNC_ENABLED = False

@@ -17,7 +17,10 @@ from django.urls import reverse
 
 from apps.accounts.models import Company, Invitation, Membership, Role, ShipToAddress, StaffRole
 from apps.accounts.services import staff_user_set_roles
+from apps.erp.models import SyncJob
+from apps.erp.services import job_enqueue
 from tests.accounts.factories import CompanyFactory, MembershipFactory, ShipToAddressFactory, UserFactory
+from tests.catalog.factories import ProductFactory
 
 ACTORS = ["anon", "admin", "buyer", "approver", "viewer", "norole", "manager", "finance", "staff"]
 
@@ -83,7 +86,17 @@ def _targets(company: Company) -> dict[str, Any]:
         token=f"token-{company.pk}",
         expires_at="2099-01-01T00:00:00Z",
     )
-    return {"company": company, "member": target_member, "address": address, "invitation": invitation}
+    product = ProductFactory()
+    job = job_enqueue(kind="customer.push", target=company, idempotency_key=f"test:{company.pk}")
+    SyncJob.objects.filter(pk=job.pk).update(status=SyncJob.Status.FAILED, last_error="refused")
+    return {
+        "company": company,
+        "member": target_member,
+        "address": address,
+        "invitation": invitation,
+        "product": product,
+        "job": job,
+    }
 
 
 @pytest.fixture
@@ -119,8 +132,12 @@ def _url(name: str, targets: dict[str, Any]) -> str:
         kwargs["invitation_id"] = targets["invitation"].pk
     elif name == "company-address-edit":
         kwargs["address_id"] = targets["address"].pk
-    elif name.startswith(("manager-company-", "finance-company-")):
+    elif name in ("manager-company-detail", "finance-company-hold", "finance-company-release"):
         kwargs["company_id"] = targets["company"].pk
+    elif name == "manager-product-detail":
+        kwargs["product_id"] = targets["product"].pk
+    elif name == "sync-job-retry":
+        kwargs["job_id"] = targets["job"].pk
     return reverse(name, kwargs=kwargs)
 
 
@@ -132,6 +149,7 @@ def _post_data(name: str) -> dict[str, str]:
         "company-address-add": ADDRESS_DATA,
         "company-address-edit": {**ADDRESS_DATA, "label": "Renamed dock"},
         "finance-company-hold": {"reason": "Invoices past due"},
+        "manager-company-create": {"name": "Brand New Co", "country": "US"},
     }.get(name, {})
 
 
@@ -190,7 +208,9 @@ def test_foreign_objects_are_untouched(world: World, name: str) -> None:
 def test_every_url_is_in_the_matrix() -> None:
     """A new page or action must be added to the matrix before it can land."""
     from apps.accounts import urls as account_urls
+    from apps.catalog import urls as catalog_urls
     from apps.core import urls as core_urls
+    from apps.erp import urls as erp_urls
 
     public = {
         "login",
@@ -201,6 +221,7 @@ def test_every_url_is_in_the_matrix() -> None:
         "password_reset_complete",
         "invitation-accept",
     }
-    named = {p.name for p in [*account_urls.urlpatterns, *core_urls.urlpatterns]} - public
+    patterns = [*account_urls.urlpatterns, *core_urls.urlpatterns, *catalog_urls.urlpatterns, *erp_urls.urlpatterns]
+    named = {p.name for p in patterns} - public
     covered = {name for name, _, _ in MATRIX}
     assert named == covered

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from apps.accounts.models import StaffRole
+from apps.accounts.permissions import staff_role_required
+from apps.catalog import selectors
+from apps.catalog.models import Product
+from apps.core.http import AuthenticatedRequest
+from apps.erp.selectors import sync_state_for, timeline_for
+
+PAGE_SIZE = 50
+
+
+@require_GET
+@staff_role_required(StaffRole.ACCOUNT_MANAGER)
+def product_list(request: AuthenticatedRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()
+    category = request.GET.get("category", "")
+    category_id = int(category) if category.isdigit() else None
+    include_inactive = request.GET.get("inactive") == "1"
+    products = selectors.product_list(
+        search=search, category_id=category_id, include_inactive=include_inactive
+    )
+    page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "search": search,
+        "category_id": category_id,
+        "include_inactive": include_inactive,
+        "categories": selectors.category_list(),
+    }
+    template = "catalog/product_list.html#product-table" if request.htmx else "catalog/product_list.html"
+    return render(request, template, context)
+
+
+@require_GET
+@staff_role_required(StaffRole.ACCOUNT_MANAGER)
+def product_detail(request: AuthenticatedRequest, product_id: int) -> HttpResponse:
+    product = Product.objects.select_related("category", "stock").filter(pk=product_id).first()
+    if product is None:
+        raise Http404("No such product.")
+    context = {"product": product, "sync_state": sync_state_for(product), "events": timeline_for(product, 20)}
+    template = "catalog/product_detail.html#product-panel" if request.htmx else "catalog/product_detail.html"
+    return render(request, template, context)

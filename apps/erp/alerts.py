@@ -1,0 +1,83 @@
+"""Alerts to staff: one email when an incident opens (a stream stalls, a job dies), none per retry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.accounts.models import STAFF_GROUP_NAMES, StaffRole
+from apps.erp.models import ErpConnection, Incident, SyncCursor, SyncJob
+
+
+def alert_recipients() -> list[str]:
+    admins = (
+        User.objects.filter(is_active=True, groups__name=STAFF_GROUP_NAMES[StaffRole.ADMIN])
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    return sorted({*admins, *settings.ERP_ALERT_EMAILS})
+
+
+def _open(key: str, summary: str, body: str) -> bool:
+    """Open an incident and email it; False (no email) when it is already open."""
+    try:
+        with transaction.atomic():
+            incident = Incident.objects.create(key=key, summary=summary[:500])
+    except IntegrityError:
+        return False
+    recipients = alert_recipients()
+    if recipients:
+        send_mail(
+            subject=f"[B2B Portal] {summary}"[:200], message=body, from_email=None, recipient_list=recipients
+        )
+    incident.notified_at = timezone.now()
+    incident.save(update_fields=["notified_at"])
+    return True
+
+
+def _close(key: str) -> None:
+    Incident.objects.filter(key=key, closed_at__isnull=True).update(closed_at=timezone.now())
+
+
+def _monitor_url() -> str:
+    return settings.SITE_URL.rstrip("/") + "/staff/sync/"
+
+
+def alerts_check() -> int:
+    """Open incidents for stalled streams and dead jobs, close the ones that cleared. Returns new ones."""
+    opened = 0
+    now = timezone.now()
+    stall_after = timedelta(seconds=settings.ERP_STREAM_STALL_ALERT_SECONDS)
+    for connection in ErpConnection.objects.filter(is_active=True):
+        for cursor in SyncCursor.objects.filter(connection=connection):
+            key = f"stream:{connection.pk}:{cursor.stream}"
+            reference = cursor.last_success_at or cursor.created_at
+            if now - reference > stall_after:
+                last = cursor.last_success_at.isoformat() if cursor.last_success_at else "never"
+                opened += _open(
+                    key,
+                    f"ERP stream {cursor.get_stream_display()} has not synced since {last}",
+                    f"The {cursor.get_stream_display()} stream of {connection} "
+                    f"has not succeeded since {last}.\n"
+                    f"Last error: {cursor.last_error or 'none recorded'}\n\nSync monitor: {_monitor_url()}\n",
+                )
+            else:
+                _close(key)
+    dead_ids = set()
+    for job in SyncJob.objects.filter(status=SyncJob.Status.DEAD).select_related("connection"):
+        dead_ids.add(job.pk)
+        opened += _open(
+            f"job:{job.pk}",
+            f"ERP job {job.kind} for {job.target_id} is dead after {job.attempts} attempts",
+            f"The {job.kind} job for record {job.target_id} gave up after {job.attempts} attempts.\n"
+            f"Last error: {job.last_error}\n\nReplay it from the sync monitor: {_monitor_url()}\n",
+        )
+    for incident in Incident.objects.filter(key__startswith="job:", closed_at__isnull=True):
+        if int(incident.key.split(":", 1)[1]) not in dead_ids:
+            _close(incident.key)
+    return opened

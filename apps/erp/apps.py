@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ErpConfig(AppConfig):
+    name = "apps.erp"
+    label = "erp"
+    verbose_name = "ERP sync"

@@ -1,0 +1,127 @@
+"""What every ERP connector offers the sync engine, and the plain records that cross the boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Generic, Protocol, TypeVar
+
+
+class ErpError(Exception):
+    """Base of every failure talking to an ERP; ``message`` is what a person reads."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ErpTransientError(ErpError):
+    """Worth retrying: timeouts, connection failures, 5xx, 503 lock contention, 429 rate limits."""
+
+
+class ErpBusinessError(ErpError):
+    """The ERP refused the content (validation, credit limit, workflow): a person must act."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A stream position by the ERP's clock: records changed at or after ``since`` (None: from the start)."""
+
+    since: datetime | None = None
+    after_id: int = 0
+
+
+@dataclass(frozen=True)
+class AddressRecord:
+    erp_id: str
+    street: str
+    city: str
+    postal_code: str
+    region: str
+    country: str
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    erp_id: str
+    code: str
+    name: str
+    addresses: list[AddressRecord]
+    payment_term_id: str | None
+    payment_term_name: str | None
+    credit_limit: Decimal | None
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
+class ProductRecord:
+    erp_id: str
+    sku: str
+    name: str
+    category_id: str | None
+    category_name: str | None
+    unit: str
+    list_price: Decimal
+    is_active: bool
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
+class StockRecord:
+    product_erp_id: str
+    quantity: Decimal
+    as_of: datetime
+    changed_at: datetime | None = None
+
+
+RecordT = TypeVar("RecordT")
+
+
+@dataclass(frozen=True)
+class Page(Generic[RecordT]):
+    """One page of a pull; ``last_id`` is the highest ERP id in it (pages go by ascending id)."""
+
+    records: list[RecordT]
+    last_id: int
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class CustomerPush:
+    """A customer to create in the ERP; ``code`` doubles as the ERP-side idempotency key."""
+
+    code: str
+    name: str
+    addresses: list[AddressRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PushResult:
+    code: str
+    erp_id: str
+    created: bool  # False: found by its key, created by an earlier attempt
+
+
+@dataclass(frozen=True)
+class ErpHealth:
+    reachable: bool
+    version: str
+    detail: str
+
+
+class Connector(Protocol):
+    def health(self) -> ErpHealth: ...
+
+    def pull_customers(self, cursor: Cursor, limit: int) -> Page[CustomerRecord]: ...
+
+    def pull_products(self, cursor: Cursor, limit: int) -> Page[ProductRecord]: ...
+
+    def pull_stock(self, cursor: Cursor, limit: int) -> Page[StockRecord]: ...
+
+    def push_customers(
+        self, customers: Sequence[CustomerPush], on_created: Callable[[PushResult], None] | None = None
+    ) -> list[PushResult]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import os
+
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+
+from apps.core.models import TimeStampedModel
+
+
+class ErpConnection(TimeStampedModel):
+    """One ERP the portal talks to. Secrets stay in the environment; the row names the variable."""
+
+    class Kind(models.TextChoices):
+        TRYTON = "tryton", "Tryton (JSON-RPC)"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.TRYTON)
+    url = models.URLField(help_text="Base URL, e.g. http://127.0.0.1:8000")
+    database = models.CharField(max_length=100)
+    username = models.CharField(max_length=100)
+    password_env = models.CharField(
+        max_length=100,
+        default="ERP_PASSWORD",
+        help_text="Name of the environment variable holding the password.",
+    )
+    is_active = models.BooleanField(default=True)
+    concurrency_limit = models.PositiveSmallIntegerField(
+        default=2, help_text="Most requests in flight to this ERP at once, per worker process."
+    )
+    timeout_seconds = models.PositiveSmallIntegerField(default=30)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def password(self) -> str:
+        return os.environ.get(self.password_env, "")
+
+
+class SyncJob(TimeStampedModel):
+    """The outbox: one change the ERP must learn, written in the same transaction as the change."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"  # waiting for its first try or for a retry at next_attempt_at
+        IN_FLIGHT = "in_flight", "In flight"  # claimed by a worker (lease: claimed_at)
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"  # the ERP refused it (validation, credit): a person must act
+        DEAD = "dead", "Dead"  # transient failures exhausted its attempts: dead-lettered
+
+    class ErrorKind(models.TextChoices):
+        NONE = "", "None"
+        TRANSIENT = "transient", "Transient"
+        BUSINESS = "business", "Business"
+
+    connection = models.ForeignKey(ErpConnection, on_delete=models.PROTECT, related_name="jobs")
+    kind = models.CharField(max_length=50, db_index=True)
+    target_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    target_id = models.CharField(max_length=64)
+    target = GenericForeignKey("target_type", "target_id")
+    payload_version = models.PositiveIntegerField(default=1)
+    idempotency_key = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=8)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=200, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_kind = models.CharField(max_length=20, choices=ErrorKind.choices, blank=True, default="")
+    erp_reference = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "idempotency_key"], name="sync_job_idempotency_key_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="sync_job_due_idx"),
+            models.Index(fields=["target_type", "target_id"], name="sync_job_target_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.target_id} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED, self.Status.DEAD)
+
+
+class SyncCursor(TimeStampedModel):
+    """Where an inbound stream stands, by the ERP's own clock, and how its last runs went."""
+
+    class Stream(models.TextChoices):
+        CUSTOMERS = "customers", "Customers"
+        PRODUCTS = "products", "Products"
+        STOCK = "stock", "Stock"
+
+    connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="cursors")
+    stream = models.CharField(max_length=30, choices=Stream.choices)
+    # Position: everything the ERP changed up to position_time (its clock) has been applied.
+    position_time = models.DateTimeField(null=True, blank=True)
+    position_id = models.BigIntegerField(default=0)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    items_last_run = models.PositiveIntegerField(default=0)
+    items_total = models.PositiveBigIntegerField(default=0)
+    # Progress of the run under way (a long first pull shows how far it got).
+    run_started_at = models.DateTimeField(null=True, blank=True)
+    run_items_done = models.PositiveIntegerField(default=0)
+    # Only one worker pulls a stream at a time: it holds the stream until this time (renewed per page).
+    run_locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["connection", "stream"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "stream"], name="sync_cursor_stream_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection}:{self.stream}"
+
+
+class SyncEvent(models.Model):
+    """One line in a record's sync timeline: a push, a pull that changed it, a failure."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "in", "From ERP"
+        OUTBOUND = "out", "To ERP"
+
+    class Outcome(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SUCCEEDED = "succeeded", "Succeeded"
+        RETRYING = "retrying", "Will retry"
+        FAILED = "failed", "Failed"
+        DEAD = "dead", "Dead"
+        UPDATED = "updated", "Updated"
+        CREATED = "created", "Created"
+
+    connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="events")
+    target_type = models.ForeignKey(ContentType, on_delete=models.CASCADE)
+    target_id = models.CharField(max_length=64)
+    target = GenericForeignKey("target_type", "target_id")
+    job = models.ForeignKey(SyncJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    message = models.TextField(blank=True)
+    erp_reference = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["target_type", "target_id", "-created_at"], name="sync_event_target_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.outcome}: {self.message[:60]}"
+
+
+class Incident(models.Model):
+    """An alert raised once per incident (a stalled stream, a dead job) and closed when it clears."""
+
+    key = models.CharField(max_length=200)
+    summary = models.CharField(max_length=500)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"], condition=Q(closed_at__isnull=True), name="incident_one_open_per_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.summary

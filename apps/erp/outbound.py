@@ -1,0 +1,78 @@
+"""Outbound handlers: one per job kind, each pushing a batch of jobs through the connector."""
+
+from __future__ import annotations
+
+from apps.accounts.models import Company
+from apps.erp.connectors.base import (
+    AddressRecord,
+    Connector,
+    CustomerPush,
+    ErpBusinessError,
+    ErpError,
+    PushResult,
+)
+from apps.erp.models import SyncJob
+from apps.erp.services import JobHandler, job_fail, job_succeed
+
+CUSTOMER_PUSH = "customer.push"
+
+
+def _customer_push(company: Company) -> CustomerPush:
+    return CustomerPush(
+        code=company.erp_customer_code,
+        name=company.name,
+        addresses=[
+            AddressRecord(
+                erp_id="",
+                street=address.street,
+                city=address.city,
+                postal_code=address.postal_code,
+                region=address.region,
+                country=address.country,
+            )
+            for address in company.ship_to_addresses.all()
+        ],
+    )
+
+
+def push_customers(connector: Connector, jobs: list[SyncJob]) -> None:
+    """Create the ERP customer of each new company, once: the ERP is searched by code before creating."""
+    companies = Company.objects.prefetch_related("ship_to_addresses").in_bulk(
+        [int(job.target_id) for job in jobs]
+    )
+    ready: list[SyncJob] = []
+    for job in jobs:
+        company = companies.get(int(job.target_id))
+        if company is None or not company.erp_customer_code:
+            job_fail(job=job, error=ErpBusinessError("The company no longer exists or has no customer code."))
+            continue
+        ready.append(job)
+    if not ready:
+        return
+    try:
+        results = connector.push_customers([_customer_push(companies[int(job.target_id)]) for job in ready])
+    except ErpError as exc:
+        for job in ready:
+            job_fail(job=job, error=exc)
+        return
+    by_code: dict[str, PushResult] = {result.code: result for result in results}
+    for job in ready:
+        company = companies[int(job.target_id)]
+        result = by_code.get(company.erp_customer_code)
+        if result is None:
+            job_fail(job=job, error=ErpBusinessError("The ERP returned no customer for this company."))
+            continue
+
+        def apply(company: Company = company, result: PushResult = result) -> None:
+            Company.objects.filter(pk=company.pk).update(erp_party_id=result.erp_id)
+
+        verb = "created" if result.created else "found (created by an earlier attempt)"
+        job_succeed(
+            job=job,
+            erp_reference=result.erp_id,
+            message=f"ERP customer {company.erp_customer_code} {verb}, party id {result.erp_id}",
+            apply=apply,
+        )
+
+
+HANDLERS: dict[str, JobHandler] = {CUSTOMER_PUSH: push_customers}

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Count, Min, Q, QuerySet
+from django.utils import timezone
+
+from apps.erp.models import ErpConnection, SyncCursor, SyncEvent, SyncJob
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """What a record's sync badge shows."""
+
+    state: str  # "pending" | "synced" | "failed" | "never"
+    at: datetime | None = None
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        return {
+            "pending": "Sync pending",
+            "synced": "Synced",
+            "failed": "Sync failed",
+            "never": "Not synced",
+        }[self.state]
+
+
+def sync_states_for(model: type[models.Model], ids: Iterable[object]) -> dict[str, SyncState]:
+    """Badge state of many records of one model in two queries (for list pages)."""
+    keys = [str(pk) for pk in ids]
+    content_type = ContentType.objects.get_for_model(model)
+    open_jobs: dict[str, SyncJob] = {}
+    for open_job in (
+        SyncJob.objects.filter(target_type=content_type, target_id__in=keys)
+        .exclude(status=SyncJob.Status.SUCCEEDED)
+        .order_by("created_at")
+    ):
+        open_jobs[open_job.target_id] = open_job
+    last_success = dict(
+        SyncEvent.objects.filter(
+            target_type=content_type,
+            target_id__in=keys,
+            outcome__in=[SyncEvent.Outcome.SUCCEEDED, SyncEvent.Outcome.UPDATED, SyncEvent.Outcome.CREATED],
+        )
+        .values("target_id")
+        .annotate(at=models.Max("created_at"))
+        .values_list("target_id", "at")
+    )
+    states = {}
+    for key in keys:
+        job = open_jobs.get(key)
+        if job is not None and job.status in (SyncJob.Status.FAILED, SyncJob.Status.DEAD):
+            states[key] = SyncState("failed", job.updated_at, job.last_error)
+        elif job is not None:
+            reason = f"retrying: {job.last_error}" if job.last_error else ""
+            states[key] = SyncState("pending", job.created_at, reason)
+        elif key in last_success:
+            states[key] = SyncState("synced", last_success[key])
+        else:
+            states[key] = SyncState("never")
+    return states
+
+
+def sync_state_for(record: models.Model) -> SyncState:
+    return sync_states_for(type(record), [record.pk])[str(record.pk)]
+
+
+def timeline_for(record: models.Model, limit: int = 50) -> QuerySet[SyncEvent]:
+    content_type = ContentType.objects.get_for_model(record)
+    return SyncEvent.objects.filter(target_type=content_type, target_id=str(record.pk)).select_related("job")[
+        :limit
+    ]
+
+
+@dataclass(frozen=True)
+class StreamView:
+    cursor: SyncCursor
+    lag_seconds: int | None
+    running: bool
+
+
+@dataclass(frozen=True)
+class QueueView:
+    pending: int
+    due_now: int
+    in_flight: int
+    failed: int
+    dead: int
+    oldest_pending_age_seconds: int | None
+
+
+@dataclass(frozen=True)
+class MonitorView:
+    connection: ErpConnection | None
+    streams: list[StreamView]
+    queue: QueueView
+    problem_jobs: list[SyncJob]
+    checked_at: datetime
+
+
+def monitor_view() -> MonitorView:
+    now = timezone.now()
+    connection = ErpConnection.objects.filter(is_active=True).first()
+    streams = [
+        StreamView(
+            cursor=cursor,
+            lag_seconds=int((now - cursor.last_success_at).total_seconds())
+            if cursor.last_success_at
+            else None,
+            running=bool(cursor.run_locked_until and cursor.run_locked_until > now),
+        )
+        for cursor in SyncCursor.objects.select_related("connection").order_by("connection__name", "stream")
+    ]
+    counts = SyncJob.objects.aggregate(
+        pending=Count("id", filter=Q(status=SyncJob.Status.PENDING)),
+        due_now=Count("id", filter=Q(status=SyncJob.Status.PENDING, next_attempt_at__lte=now)),
+        in_flight=Count("id", filter=Q(status=SyncJob.Status.IN_FLIGHT)),
+        failed=Count("id", filter=Q(status=SyncJob.Status.FAILED)),
+        dead=Count("id", filter=Q(status=SyncJob.Status.DEAD)),
+        oldest=Min("created_at", filter=Q(status__in=[SyncJob.Status.PENDING, SyncJob.Status.IN_FLIGHT])),
+    )
+    oldest = counts.pop("oldest")
+    problem_jobs = list(
+        SyncJob.objects.filter(
+            Q(status__in=[SyncJob.Status.FAILED, SyncJob.Status.DEAD])
+            | Q(status=SyncJob.Status.PENDING, attempts__gt=0)
+        )
+        .select_related("target_type", "connection")
+        .order_by("-updated_at")[:100]
+    )
+    return MonitorView(
+        connection=connection,
+        streams=streams,
+        queue=QueueView(
+            **counts,
+            oldest_pending_age_seconds=int((now - oldest).total_seconds()) if oldest else None,
+        ),
+        problem_jobs=problem_jobs,
+        checked_at=now,
+    )
+
+
+def stale_after() -> timedelta:
+    from django.conf import settings
+
+    return timedelta(seconds=settings.ERP_STREAM_STALL_ALERT_SECONDS)
