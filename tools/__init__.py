@@ -1,0 +1,1 @@
+"""Developer tooling for the B2B portal (not part of the Django apps)."""

@@ -1,0 +1,1 @@
+"""Local Tryton 8.2 ERP for development and tests (see erp.py)."""
