@@ -22,7 +22,8 @@ Library use::
     server.restart()              # same port, same database (no reset)
     server.stop()
 
-CLI (prints shell-style KEY=value lines for ``up``)::
+CLI (``up`` prints shell-quoted KEY=value lines: ERP_URL, ERP_DATABASE, ERP_USERNAME,
+ERP_PASSWORD, ...; progress goes to stderr)::
 
     python tools/tryton/erp.py install | template | up | down | status
         [--root DIR] [--workdir DIR] [--port N]
@@ -84,6 +85,7 @@ MODULES = (
     "stock",
 )
 SEED_PRODUCTS = 1200
+CLI_PORT = 8800  # `erp.py up` default: matches ERP_URL's default in config/settings/base.py
 START_TIMEOUT = 30.0  # seconds until common.server.version must answer
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 
@@ -584,11 +586,14 @@ def stop(workdir: Path | str) -> bool:
 
 
 def _print_env(server: ErpServer) -> None:
+    """KEY=value lines named like the portal's settings (config/settings/base.py reads
+    ERP_URL, ERP_DATABASE, ERP_USERNAME and the password from ERP_PASSWORD), so a run
+    script can do ``set -a; eval "$(python tools/tryton/erp.py up)"; set +a``."""
     values = {
         "ERP_URL": server.url,
         "ERP_RPC_URL": server.rpc_url,
         "ERP_DATABASE": server.database,
-        "ERP_USER": server.user,
+        "ERP_USERNAME": server.user,
         "ERP_PASSWORD": server.password,
         "ERP_FINANCE_USER": ERP_FINANCE_USER,
         "ERP_ADMIN_USER": ERP_ADMIN_USER,
@@ -596,8 +601,7 @@ def _print_env(server: ErpServer) -> None:
         "ERP_PID": str(server.pid),
         "ERP_LOG": str(server.log_path),
     }
-    for key, value in values.items():
-        print(f"{key}={shlex.quote(value)}")
+    print("\n".join(f"{key}={shlex.quote(value)}" for key, value in values.items()), flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -611,7 +615,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--root", type=Path, help=f"work root (default $ERP_ROOT or {DEFAULT_ROOT})")
     parser.add_argument("--workdir", type=Path, help="server workdir (default <root>/run)")
-    parser.add_argument("--port", type=int, help="port for `up` (default: a free one)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=CLI_PORT,
+        help=f"port for `up` (default {CLI_PORT}, the portal's default ERP_URL; 0 = any free port)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="erp: %(message)s", stream=sys.stderr)
 
@@ -628,7 +637,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if server is not None and server.is_running():
                 log.info("already running (pid %s)", server.pid)
             else:
-                server = start(workdir, port=args.port, root=root)
+                server = start(workdir, port=args.port or None, root=root)
                 log.info(
                     "up in %.1f s; stop with: erp.py down --workdir %s", time.monotonic() - started, workdir
                 )
