@@ -315,7 +315,7 @@ def ensure_template(root: Path | str | None = None) -> Path:
         if ready():
             return template
         started = time.monotonic()
-        log.info("building ERP template database (takes about a minute)")
+        log.info("building the ERP template database (about 35 s)")
         build = root / "template-build"
         shutil.rmtree(build, ignore_errors=True)
         db_dir = build / "db"
