@@ -93,13 +93,24 @@ def company_create(
     name: str,
     erp_customer_code: str = "",
     account_manager: User | None = None,
+    push_to_erp: bool = False,
     **fields: Any,
 ) -> Company:
+    """Create a company. With ``push_to_erp`` it gets a portal-reserved customer code and an outbox job
+    that creates the ERP customer once; the code is the ERP-side idempotency key."""
     company = Company(
         name=name, erp_customer_code=erp_customer_code, account_manager=account_manager, **fields
     )
     company.full_clean()
     company.save()
+    if push_to_erp:
+        from apps.erp.outbound import CUSTOMER_PUSH
+        from apps.erp.services import job_enqueue
+
+        if not company.erp_customer_code:
+            company.erp_customer_code = f"{settings.ERP_CUSTOMER_CODE_PREFIX}{company.pk:06d}"
+            company.save(update_fields=["erp_customer_code", "updated_at"])
+        job_enqueue(kind=CUSTOMER_PUSH, target=company, idempotency_key=f"{CUSTOMER_PUSH}:{company.pk}")
     return company
 
 
