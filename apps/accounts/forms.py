@@ -82,6 +82,13 @@ class HoldForm(forms.Form):
 
 class CompanyCreateForm(forms.Form):
     name = forms.CharField(max_length=200, label="Company name")
+    tax_identifier = forms.RegexField(
+        regex=r"^\d{2}-?\d{7}$",
+        required=False,
+        label="Tax ID (EIN)",
+        help_text="Nine digits, e.g. 12-3456789. The ERP checks it is a valid EIN.",
+        error_messages={"invalid": "An EIN has nine digits, e.g. 12-3456789."},
+    )
     street = forms.CharField(max_length=200, required=False, label="Ship-to street")
     city = forms.CharField(max_length=100, required=False)
     postal_code = forms.CharField(max_length=20, required=False)

@@ -38,6 +38,12 @@ class Company(TimeStampedModel):
         blank=True,
         help_text="The customer's code in the ERP; empty until the ERP has the customer.",
     )
+    tax_identifier = models.CharField(
+        "tax ID",
+        max_length=50,
+        blank=True,
+        help_text="The customer's tax identifier, e.g. a US EIN 12-3456789.",
+    )
     erp_party_id = models.CharField("ERP party id", max_length=64, blank=True, db_index=True)
     erp_updated_at = models.DateTimeField(null=True, blank=True, help_text="The ERP's own change time.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, db_index=True)

@@ -358,7 +358,10 @@ def manager_company_create(request: AuthenticatedRequest) -> HttpResponse:
         try:
             with transaction.atomic():
                 company = services.company_create(
-                    name=data["name"], account_manager=request.user, push_to_erp=True
+                    name=data["name"],
+                    tax_identifier=data["tax_identifier"],
+                    account_manager=request.user,
+                    push_to_erp=True,
                 )
                 if data["street"]:
                     services.ship_to_address_save(

@@ -21,6 +21,7 @@ def _customer_push(company: Company) -> CustomerPush:
     return CustomerPush(
         code=company.erp_customer_code,
         name=company.name,
+        tax_identifier=company.tax_identifier,
         addresses=[
             AddressRecord(
                 erp_id="",

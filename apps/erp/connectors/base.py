@@ -95,6 +95,7 @@ class CustomerPush:
     code: str
     name: str
     addresses: list[AddressRecord] = field(default_factory=list)
+    tax_identifier: str = ""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from apps.erp.connectors.tryton_rpc import TrytonClient
 from apps.erp.models import ErpConnection
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Tax identifiers go to the ERP as US EINs, which Tryton validates (python-stdnum).
+TAX_IDENTIFIER_TYPE = "us_ein"
 
 
 def _changed_since(since: datetime | None, *paths: str) -> list[Any]:
@@ -176,6 +178,11 @@ class TrytonConnector:
                 {
                     "name": customer.name,
                     "code": customer.code,
+                    "identifiers": [
+                        ["create", [{"type": TAX_IDENTIFIER_TYPE, "code": customer.tax_identifier}]]
+                    ]
+                    if customer.tax_identifier
+                    else [],
                     "addresses": [
                         [
                             "create",

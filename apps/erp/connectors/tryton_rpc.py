@@ -163,6 +163,8 @@ class TrytonClient:
                 raise ErpTransientError("The ERP refused the session right after a fresh login.") from exc
 
     def model(self, model: str, method: str, *args: Any, context: dict[str, Any] | None = None) -> Any:
+        if self._session_header is None:
+            self.login()  # first: the user's preferences (company, …) are the base of every context
         return self.call(f"model.{model}.{method}", *args, {**self.context, **(context or {})})
 
     def login(self, force: bool = False) -> None:
