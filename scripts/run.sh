@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
-# Start the embedded portal: SQLite (WAL), the django-q2 ORM broker, one qcluster and the web server.
-# Ctrl-C stops everything this script started.
+# Start the embedded portal: a local Tryton ERP (its own venv, SQLite), the portal on SQLite (WAL)
+# with the django-q2 ORM broker, one qcluster and the web server. Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HOST=${1:-127.0.0.1}
 PORT=${2:-8000}
+ERP_PORT=${ERP_PORT:-8800}
 PY=.venv/bin/python
 mkdir -p var
-
-$PY manage.py migrate --noinput -v 0
-$PY manage.py seed_demo | tee var/demo-logins.txt
 
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  $PY tools/tryton/erp.py down >/dev/null 2>&1 || true
 }
 trap cleanup EXIT INT TERM
+
+echo "Starting the local Tryton ERP on port $ERP_PORT (the first run builds it: about a minute)…"
+$PY tools/tryton/erp.py up --port "$ERP_PORT" > var/erp.env
+set -a
+# shellcheck disable=SC1091
+source var/erp.env
+set +a
+echo "ERP at $ERP_URL (database $ERP_DATABASE, user $ERP_USERNAME)"
+
+$PY manage.py migrate --noinput -v 0
+$PY manage.py seed_demo | tee var/demo-logins.txt
+$PY manage.py erp_sync --pull || echo "The first pull failed; the worker will retry every 30 s."
 
 $PY manage.py qcluster >var/qcluster.log 2>&1 &
 pids+=($!)
@@ -32,8 +43,9 @@ cat <<MSG
 
   The portal is running at http://$HOST:$PORT/
   Sign in with one of the demo logins above (they are saved in var/demo-logins.txt).
-  Staff health page: http://$HOST:$PORT/staff/health/  (sign in as admin@wholesale.example)
-  Logs: var/web.log, var/qcluster.log.  Press Ctrl-C to stop.
+  ERP sync monitor: http://$HOST:$PORT/staff/sync/ and health: http://$HOST:$PORT/staff/health/
+  (sign in as admin@wholesale.example). The ERP itself: $ERP_URL (admin / admin).
+  Logs: var/web.log, var/qcluster.log, .erp/run/trytond.log.  Press Ctrl-C to stop.
 
 MSG
 wait -n "${pids[@]}"

@@ -9,6 +9,8 @@ from apps.accounts.models import Company, Membership, Role, StaffRole
 from apps.accounts.services import staff_user_set_roles
 from tests.accounts.factories import CompanyFactory, MembershipFactory, UserFactory
 
+pytest_plugins = ["tests.erp_fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _no_secure_redirect(settings: pytest.FixtureRequest) -> None:

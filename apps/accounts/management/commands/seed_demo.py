@@ -47,21 +47,21 @@ COMPANIES: list[dict[str, Any]] = [
         ],
     },
     {
-        "name": "Initech Facilities",
+        "name": "Harbor Point Builders Inc.",
         "code": "CUST-003",
-        "slug": "initech",
+        "slug": "harborpoint",
         "manager": "manager2@wholesale.example",
         "phone": "+1 512 555 0110",
         "addresses": [("Austin HQ", "4800 Riverside Dr", "Austin", "78741", "TX", "US", True)],
     },
     {
-        "name": "Umbrella Maintenance Ltd",
+        "name": "Midwest Facility Services LLC",
         "code": "CUST-004",
-        "slug": "umbrella",
+        "slug": "midwest",
         "manager": "manager2@wholesale.example",
-        "phone": "+44 20 7946 0321",
+        "phone": "+1 614 555 0321",
         "on_hold": "Two invoices more than 60 days past due.",
-        "addresses": [("London depot", "14 Thames Wharf", "London", "E16 2QU", "", "GB", True)],
+        "addresses": [("Columbus depot", "14 Harbor Wharf", "Columbus", "43215", "OH", "US", True)],
     },
 ]
 
