@@ -1,4 +1,4 @@
-"""Fixtures for a real Tryton ERP: each test that asks gets a fresh copy of the seeded template (about 1 s)."""
+"""Fixtures for a real Tryton ERP: each test that asks gets a fresh copy of the template (about 1 s)."""
 
 from __future__ import annotations
 

@@ -38,7 +38,8 @@ class Command(BaseCommand):
             if options["dispatch"] or not options["pull"]:
                 result = services.dispatch(connection=connection, connector=connector)
                 self.stdout.write(
-                    f"  pushed: {result.succeeded} succeeded, {result.failed} failed, {result.retrying} retrying"
+                    f"  pushed: {result.succeeded} succeeded, {result.failed} failed, "
+                    f"{result.retrying} retrying"
                 )
         finally:
             connector.close()
