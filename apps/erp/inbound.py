@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -352,29 +353,37 @@ def _pull(
         update_fields=["run_started_at", "run_items_done", "position_id", "last_run_at", "updated_at"]
     )
     high_water: datetime | None = cursor.position_time
-    after_id = cursor.position_id
+    fetch = getattr(connector, method_name)
+
+    def fetch_after(after_id: int) -> Page[Any]:
+        return fetch(Cursor(since=since, after_id=after_id), page_size)
+
     try:
-        while True:
-            page: Page[Any] = getattr(connector, method_name)(
-                Cursor(since=since, after_id=after_id), page_size
-            )
-            with transaction.atomic():
-                changed = apply(connection, page.records)
-                stamps = [r.changed_at for r in page.records if getattr(r, "changed_at", None)]
-                if stamps:
-                    high_water = max([*stamps, *([high_water] if high_water else [])])
-                after_id = page.last_id
-                cursor.position_id = after_id if page.has_more else 0
-                cursor.run_items_done += len(page.records)
-                cursor.run_locked_until = timezone.now() + lease
-                cursor.save(update_fields=["position_id", "run_items_done", "run_locked_until", "updated_at"])
-            report.pages += 1
-            report.seen += len(page.records)
-            report.changed += changed
-            if after_page is not None:
-                after_page(report.pages)
-            if not page.has_more:
-                break
+        # The next page is fetched from the ERP while this one is written to the database.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"erp-pull-{stream}") as prefetch:
+            upcoming = prefetch.submit(fetch_after, cursor.position_id)
+            while True:
+                page: Page[Any] = upcoming.result()
+                if page.has_more:
+                    upcoming = prefetch.submit(fetch_after, page.last_id)
+                with transaction.atomic():
+                    changed = apply(connection, page.records)
+                    stamps = [r.changed_at for r in page.records if getattr(r, "changed_at", None)]
+                    if stamps:
+                        high_water = max([*stamps, *([high_water] if high_water else [])])
+                    cursor.position_id = page.last_id if page.has_more else 0
+                    cursor.run_items_done += len(page.records)
+                    cursor.run_locked_until = timezone.now() + lease
+                    cursor.save(
+                        update_fields=["position_id", "run_items_done", "run_locked_until", "updated_at"]
+                    )
+                report.pages += 1
+                report.seen += len(page.records)
+                report.changed += changed
+                if after_page is not None:
+                    after_page(report.pages)
+                if not page.has_more:
+                    break
     except ErpError as exc:
         report.error = exc.message
         cursor.last_error, cursor.last_error_at = exc.message[:5000], timezone.now()
