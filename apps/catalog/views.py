@@ -10,7 +10,7 @@ from apps.accounts.permissions import staff_role_required
 from apps.catalog import selectors
 from apps.catalog.models import Product
 from apps.core.http import AuthenticatedRequest
-from apps.erp.selectors import sync_state_for, timeline_for
+from apps.erp.selectors import sync_state_for, sync_states_for, timeline_for
 
 PAGE_SIZE = 50
 
@@ -28,6 +28,7 @@ def product_list(request: AuthenticatedRequest) -> HttpResponse:
     page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
+        "sync_states": sync_states_for(Product, [product.pk for product in page]),
         "search": search,
         "category_id": category_id,
         "include_inactive": include_inactive,

@@ -262,3 +262,37 @@ def test_monitor_shows_streams_queue_and_failed_jobs_and_retry_works(
     assert replayed.status == SyncJob.Status.PENDING
     assert replayed.attempts == 0
     assert "replayed" in response.content.decode()
+
+
+def test_concurrency_limit_caps_requests_in_flight_per_connection() -> None:
+    import time
+
+    state = {"now": 0, "peak": 0}
+    lock = threading.Lock()
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.05)
+        with lock:
+            state["now"] -= 1
+        return httpx.Response(200, json={"id": 1, "result": []})
+
+    clients = [
+        TrytonClient(
+            "http://limited.invalid", "erp", "portal", "x", concurrency_limit=2, transport=httpx.MockTransport(slow)
+        )
+        for _ in range(6)
+    ]
+    for client in clients:
+        client._session_header = "Session x"
+    threads = [
+        threading.Thread(target=client.call, args=("model.party.party.search", [], {})) for client in clients
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert state["peak"] == 2
