@@ -281,7 +281,12 @@ def test_concurrency_limit_caps_requests_in_flight_per_connection() -> None:
 
     clients = [
         TrytonClient(
-            "http://limited.invalid", "erp", "portal", "x", concurrency_limit=2, transport=httpx.MockTransport(slow)
+            "http://limited.invalid",
+            "erp",
+            "portal",
+            "x",
+            concurrency_limit=2,
+            transport=httpx.MockTransport(slow),
         )
         for _ in range(6)
     ]
