@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Generic, Protocol, TypeVar
 
@@ -112,6 +112,41 @@ class ErpHealth:
     detail: str
 
 
+@dataclass(frozen=True)
+class PriceListLine:
+    """One rule of an ERP price list. ``product_erp_id`` None applies to every product.
+
+    Exactly one of ``unit_price`` (a fixed price) and ``discount`` (a fraction off the list price,
+    e.g. Decimal("0.10")) is set. Lines are evaluated in the order given; the first that matches the
+    product, a quantity of at least ``min_quantity`` and the date (``start``..``end``, inclusive, None
+    open) gives the price.
+    """
+
+    product_erp_id: str | None
+    min_quantity: Decimal
+    unit_price: Decimal | None = None
+    discount: Decimal | None = None
+    start: date | None = None
+    end: date | None = None
+
+
+@dataclass(frozen=True)
+class PriceListPush:
+    """A whole price list, replaced in the ERP; ``key`` names it there (idempotency key)."""
+
+    key: str
+    name: str
+    lines: list[PriceListLine]
+    customer_erp_ids: list[str]
+
+
+@dataclass(frozen=True)
+class PriceListResult:
+    key: str
+    erp_id: str
+    created: bool
+
+
 class Connector(Protocol):
     def health(self) -> ErpHealth: ...
 
@@ -124,5 +159,7 @@ class Connector(Protocol):
     def push_customers(
         self, customers: Sequence[CustomerPush], on_created: Callable[[PushResult], None] | None = None
     ) -> list[PushResult]: ...
+
+    def push_price_lists(self, price_lists: Sequence[PriceListPush]) -> list[PriceListResult]: ...
 
     def close(self) -> None: ...
