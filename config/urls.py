@@ -9,6 +9,8 @@ urlpatterns = [
     path("", include("apps.core.urls")),
     path("", include("apps.catalog.urls")),
     path("", include("apps.erp.urls")),
+    path("", include("apps.pricing.urls")),
+    path("api/v1/", include("apps.catalog.api_urls")),
     path("django-admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

@@ -25,6 +25,7 @@ def navigation_for(request: HttpRequest) -> list[NavItem]:
     membership = user_membership(user)
     if membership is not None:
         items.append(NavItem("Home", reverse("buyer-home"), "buyer"))
+        items.append(NavItem("Catalog", reverse("buyer-catalog"), "catalog"))
         items.append(NavItem("Company", reverse("company-profile"), "company"))
         items.append(NavItem("Ship-to addresses", reverse("company-addresses"), "addresses"))
         if membership.role == Role.ADMIN:
@@ -34,6 +35,7 @@ def navigation_for(request: HttpRequest) -> list[NavItem]:
     if admin or StaffRole.ACCOUNT_MANAGER in roles:
         items.append(NavItem("Accounts", reverse("manager-home"), "manager"))
         items.append(NavItem("Products", reverse("manager-products"), "products"))
+        items.append(NavItem("Pricing", reverse("pricing-tiers"), "pricing"))
     if admin or StaffRole.FINANCE in roles:
         items.append(NavItem("Finance", reverse("finance-home"), "finance"))
     if admin:

@@ -9,6 +9,8 @@ from apps.erp.connectors.base import (
     CustomerPush,
     ErpBusinessError,
     ErpError,
+    ErpTransientError,
+    PriceListPush,
     PushResult,
 )
 from apps.erp.models import SyncJob
@@ -76,4 +78,43 @@ def push_customers(connector: Connector, jobs: list[SyncJob]) -> None:
         )
 
 
-HANDLERS: dict[str, JobHandler] = {CUSTOMER_PUSH: push_customers}
+def push_price_lists(connector: Connector, jobs: list[SyncJob]) -> None:
+    """Replace each company's ERP price list with the portal's current prices, assigned to the customer."""
+    from apps.pricing.erp import price_list_for_company
+
+    companies = Company.objects.in_bulk([int(job.target_id) for job in jobs])
+    ready: list[tuple[SyncJob, PriceListPush]] = []
+    for job in jobs:
+        company = companies.get(int(job.target_id))
+        if company is None:
+            job_fail(job=job, error=ErpBusinessError("The company no longer exists."))
+        elif not company.erp_party_id:
+            # The customer is still on its way to the ERP (or not pulled yet): wait, with backoff.
+            job_fail(job=job, error=ErpTransientError("Waiting for the company's ERP customer to exist."))
+        else:
+            ready.append((job, price_list_for_company(company)))
+    if not ready:
+        return
+    try:
+        results = {result.key: result for result in connector.push_price_lists([push for _, push in ready])}
+    except ErpError as exc:
+        for job, _ in ready:
+            job_fail(job=job, error=exc)
+        return
+    for job, push in ready:
+        result = results.get(push.key)
+        if result is None:
+            job_fail(job=job, error=ErpBusinessError("The ERP returned no price list."))
+            continue
+        job_succeed(
+            job=job,
+            erp_reference=result.erp_id,
+            message=(
+                f"price list {result.erp_id} {'created' if result.created else 'replaced'}: "
+                f"{len(push.lines)} lines"
+            ),
+        )
+
+
+PRICE_LIST_PUSH = "pricelist.push"
+HANDLERS: dict[str, JobHandler] = {CUSTOMER_PUSH: push_customers, PRICE_LIST_PUSH: push_price_lists}

@@ -48,6 +48,7 @@ LOCAL_APPS = [
     "apps.accounts",
     "apps.catalog",
     "apps.credit",
+    "apps.pricing",
     "apps.erp",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS

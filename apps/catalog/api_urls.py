@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from apps.catalog.api import CatalogProductListApi
+
+urlpatterns = [
+    path("catalog/products/", CatalogProductListApi.as_view(), name="api-catalog-products"),
+]

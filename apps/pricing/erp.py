@@ -1,0 +1,76 @@
+"""How the portal's prices become one ERP price list per company.
+
+The portal's rule: a contract price that applies (valid on the date, minimum quantity reached) wins,
+lowest first; otherwise the lowest of the tier's applicable breaks and the tier default. Tryton takes
+the first line that matches, in sequence, so each product's lines are written cheapest first:
+contract lines, then tier lines with that product's tier default among them, then one catch-all line
+with the tier's default discount for every other product.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.accounts.models import Company
+from apps.erp.connectors.base import PriceListLine, PriceListPush
+from apps.pricing.models import ContractPrice, TierPrice
+from apps.pricing.selectors import HUNDRED, company_tier, tier_default_price
+
+ZERO = Decimal("0")
+
+
+def price_list_key(company: Company) -> str:
+    return f"portal-company-{company.pk}"
+
+
+def price_list_for_company(company: Company) -> PriceListPush:
+    today = timezone.localdate()
+    current = Q(valid_to__isnull=True) | Q(valid_to__gte=today)
+    tier = company_tier(company)
+    lines: list[PriceListLine] = []
+
+    contract: dict[str, list[ContractPrice]] = defaultdict(list)
+    for row in ContractPrice.objects.filter(current, company=company).select_related("product"):
+        contract[row.product.erp_id].append(row)
+    for erp_id, rows in sorted(contract.items()):
+        for row in sorted(rows, key=lambda r: (r.unit_price, -r.min_quantity)):
+            lines.append(
+                PriceListLine(
+                    erp_id,
+                    row.min_quantity,
+                    unit_price=row.unit_price,
+                    start=row.valid_from,
+                    end=row.valid_to,
+                )
+            )
+
+    discount = (tier.default_discount_percent / HUNDRED) if tier else ZERO
+    if tier is not None:
+        tiered: dict[str, list[TierPrice]] = defaultdict(list)
+        list_prices: dict[str, Decimal] = {}
+        for tier_row in TierPrice.objects.filter(current, tier=tier).select_related("product"):
+            tiered[tier_row.product.erp_id].append(tier_row)
+            list_prices[tier_row.product.erp_id] = tier_row.product.list_price
+        for erp_id, tier_rows in sorted(tiered.items()):
+            default = tier_default_price(list_prices[erp_id], tier)
+            entries: list[tuple[Decimal, int, PriceListLine]] = [
+                (
+                    r.unit_price,
+                    0,
+                    PriceListLine(
+                        erp_id, r.min_quantity, unit_price=r.unit_price, start=r.valid_from, end=r.valid_to
+                    ),
+                )
+                for r in tier_rows
+            ]
+            entries.append((default, 1, PriceListLine(erp_id, ZERO, discount=discount)))
+            lines.extend(line for _, _, line in sorted(entries, key=lambda e: (e[0], e[1])))
+    lines.append(PriceListLine(None, ZERO, discount=discount))
+    name = f"{company.name} ({tier.name if tier else 'list price'})"
+    return PriceListPush(
+        key=price_list_key(company), name=name, lines=lines, customer_erp_ids=[company.erp_party_id]
+    )

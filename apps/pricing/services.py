@@ -1,0 +1,236 @@
+"""Writes to prices: validated, audited, and followed by a push of the affected ERP price lists."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+
+from apps.accounts.models import Company
+from apps.catalog.models import Product
+from apps.core.money import PRICE_DECIMAL_PLACES
+from apps.erp.outbound import PRICE_LIST_PUSH
+from apps.pricing.models import (
+    CompanyPricing,
+    ContractPrice,
+    EffectivePrice,
+    PriceChange,
+    PriceTier,
+    TierPrice,
+)
+
+
+def _fmt(row: EffectivePrice | None) -> str:
+    if row is None:
+        return ""
+    window = (
+        f"{row.valid_from:%Y-%m-%d} to {row.valid_to:%Y-%m-%d}"
+        if row.valid_to
+        else f"from {row.valid_from:%Y-%m-%d}"
+    )
+    return f"{row.unit_price} {row.currency} ≥{row.min_quantity.normalize():f} {window}"
+
+
+def _check_row(row: EffectivePrice, siblings: Any) -> None:
+    """Field rules every price obeys, with messages for the form field concerned."""
+    errors: dict[str, str] = {}
+    if row.unit_price is None or row.unit_price < 0:
+        errors["unit_price"] = "A price cannot be negative."
+    elif row.unit_price.as_tuple().exponent < -PRICE_DECIMAL_PLACES:  # type: ignore[operator]
+        errors["unit_price"] = f"Use at most {PRICE_DECIMAL_PLACES} decimals."
+    if row.min_quantity is None or row.min_quantity <= 0:
+        errors["min_quantity"] = "The minimum quantity must be more than zero."
+    if row.valid_to is not None and row.valid_to < row.valid_from:
+        errors["valid_to"] = "The end date is before the start date."
+    if errors:
+        raise ValidationError(errors)
+    overlapping = siblings.filter(product=row.product, min_quantity=row.min_quantity).exclude(pk=row.pk)
+    overlapping = overlapping.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=row.valid_from))
+    if row.valid_to is not None:
+        overlapping = overlapping.filter(valid_from__lte=row.valid_to)
+    clash = overlapping.first()
+    if clash is not None:
+        raise ValidationError(
+            {"valid_from": f"Overlaps an existing price for this SKU and quantity ({_fmt(clash)})."}
+        )
+
+
+def companies_for_tier(tier: PriceTier) -> list[Company]:
+    return list(Company.objects.filter(pricing__tier=tier))
+
+
+def price_lists_enqueue(companies: list[Company]) -> None:
+    """Queue a push of each company's ERP price list; a push still waiting is reused, not doubled."""
+    from apps.erp.models import SyncJob
+    from apps.erp.services import job_enqueue
+
+    for company in companies:
+        if not company.erp_party_id and not company.erp_customer_code:
+            continue
+        waiting = SyncJob.objects.filter(
+            kind=PRICE_LIST_PUSH, target_id=str(company.pk), status=SyncJob.Status.PENDING, attempts=0
+        ).exists()
+        if waiting:
+            continue
+        generation = SyncJob.objects.filter(kind=PRICE_LIST_PUSH, target_id=str(company.pk)).count() + 1
+        job_enqueue(
+            kind=PRICE_LIST_PUSH,
+            target=company,
+            idempotency_key=f"{PRICE_LIST_PUSH}:{company.pk}:{generation}",
+        )
+
+
+def _audit(**fields: Any) -> PriceChange:
+    return PriceChange.objects.create(**fields)
+
+
+@transaction.atomic
+def tier_price_save(
+    *,
+    actor: User,
+    tier: PriceTier,
+    product: Product,
+    min_quantity: Decimal,
+    unit_price: Decimal,
+    valid_from: date,
+    valid_to: date | None,
+    row: TierPrice | None = None,
+    upload: Any = None,
+    push: bool = True,
+) -> TierPrice:
+    Product.objects.select_for_update().filter(pk=product.pk).first()  # serialise overlap checks per SKU
+    old = _fmt(row) if row is not None else ""
+    row = row or TierPrice(tier=tier, product=product)
+    if row.tier_id != tier.pk:
+        raise ValidationError("That price belongs to another tier.")
+    row.product, row.min_quantity, row.unit_price = product, min_quantity, unit_price
+    row.valid_from, row.valid_to, row.currency = valid_from, valid_to, product.currency
+    _check_row(row, TierPrice.objects.filter(tier=tier))
+    row.save()
+    _audit(
+        kind=PriceChange.Kind.TIER_PRICE,
+        actor=actor,
+        tier=tier,
+        product=product,
+        description=f"{tier.name} price of {product.sku}",
+        old_value=old,
+        new_value=_fmt(row),
+        upload=upload,
+    )
+    if push:
+        price_lists_enqueue(companies_for_tier(tier))
+    return row
+
+
+@transaction.atomic
+def tier_price_delete(*, actor: User, row: TierPrice) -> None:
+    _audit(
+        kind=PriceChange.Kind.TIER_PRICE,
+        actor=actor,
+        tier=row.tier,
+        product=row.product,
+        description=f"{row.tier.name} price of {row.product.sku} removed",
+        old_value=_fmt(row),
+    )
+    tier = row.tier
+    row.delete()
+    price_lists_enqueue(companies_for_tier(tier))
+
+
+@transaction.atomic
+def contract_price_save(
+    *,
+    actor: User,
+    company: Company,
+    product: Product,
+    min_quantity: Decimal,
+    unit_price: Decimal,
+    valid_from: date,
+    valid_to: date | None,
+    row: ContractPrice | None = None,
+    upload: Any = None,
+    push: bool = True,
+) -> ContractPrice:
+    Product.objects.select_for_update().filter(pk=product.pk).first()
+    old = _fmt(row) if row is not None else ""
+    row = row or ContractPrice(company=company, product=product)
+    if row.company_id != company.pk:
+        raise ValidationError("That price belongs to another company.")
+    row.product, row.min_quantity, row.unit_price = product, min_quantity, unit_price
+    row.valid_from, row.valid_to, row.currency = valid_from, valid_to, product.currency
+    _check_row(row, ContractPrice.objects.filter(company=company))
+    row.save()
+    _audit(
+        kind=PriceChange.Kind.CONTRACT_PRICE,
+        actor=actor,
+        company=company,
+        product=product,
+        description=f"Contract price of {product.sku} for {company.name}",
+        old_value=old,
+        new_value=_fmt(row),
+        upload=upload,
+    )
+    if push:
+        price_lists_enqueue([company])
+    return row
+
+
+@transaction.atomic
+def contract_price_delete(*, actor: User, row: ContractPrice) -> None:
+    _audit(
+        kind=PriceChange.Kind.CONTRACT_PRICE,
+        actor=actor,
+        company=row.company,
+        product=row.product,
+        description=f"Contract price of {row.product.sku} for {row.company.name} removed",
+        old_value=_fmt(row),
+    )
+    company = row.company
+    row.delete()
+    price_lists_enqueue([company])
+
+
+@transaction.atomic
+def company_tier_assign(*, actor: User, company: Company, tier: PriceTier | None) -> CompanyPricing:
+    pricing, _ = CompanyPricing.objects.select_for_update().get_or_create(company=company)
+    if pricing.tier_id == (tier.pk if tier else None):
+        return pricing
+    old = pricing.tier.name if pricing.tier else "list price"
+    pricing.tier = tier
+    pricing.save(update_fields=["tier", "updated_at"])
+    _audit(
+        kind=PriceChange.Kind.TIER_ASSIGNMENT,
+        actor=actor,
+        company=company,
+        tier=tier,
+        description=f"Tier of {company.name}",
+        old_value=old,
+        new_value=tier.name if tier else "list price",
+    )
+    price_lists_enqueue([company])
+    return pricing
+
+
+@transaction.atomic
+def tier_default_update(*, actor: User, tier: PriceTier, default_discount_percent: Decimal) -> PriceTier:
+    if not Decimal("0") <= default_discount_percent <= Decimal("100"):
+        raise ValidationError({"default_discount_percent": "A discount is between 0 and 100 percent."})
+    old = f"{tier.default_discount_percent}%"
+    tier.default_discount_percent = default_discount_percent
+    tier.full_clean()
+    tier.save(update_fields=["default_discount_percent", "updated_at"])
+    _audit(
+        kind=PriceChange.Kind.TIER_DEFAULT,
+        actor=actor,
+        tier=tier,
+        description=f"Default discount of {tier.name}",
+        old_value=old,
+        new_value=f"{default_discount_percent}%",
+    )
+    price_lists_enqueue(companies_for_tier(tier))
+    return tier
