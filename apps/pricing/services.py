@@ -13,7 +13,7 @@ from django.db.models import Q
 
 from apps.accounts.models import Company
 from apps.catalog.models import Product
-from apps.core.money import PRICE_DECIMAL_PLACES
+from apps.core.money import PRICE_DECIMAL_PLACES, QUANTITY_DECIMAL_PLACES
 from apps.erp.outbound import PRICE_LIST_PUSH
 from apps.pricing.models import (
     CompanyPricing,
@@ -49,6 +49,9 @@ def _check_row(row: EffectivePrice, siblings: Any) -> None:
         errors["valid_to"] = "The end date is before the start date."
     if errors:
         raise ValidationError(errors)
+    # Stored as the database will hold them, so what is shown after a save is what was saved.
+    row.unit_price = row.unit_price.quantize(Decimal(1).scaleb(-PRICE_DECIMAL_PLACES))
+    row.min_quantity = row.min_quantity.quantize(Decimal(1).scaleb(-QUANTITY_DECIMAL_PLACES))
     overlapping = siblings.filter(product=row.product, min_quantity=row.min_quantity).exclude(pk=row.pk)
     overlapping = overlapping.filter(Q(valid_to__isnull=True) | Q(valid_to__gte=row.valid_from))
     if row.valid_to is not None:

@@ -20,7 +20,9 @@ from apps.accounts.services import staff_user_set_roles
 from apps.erp.models import SyncJob
 from apps.erp.services import job_enqueue
 from tests.accounts.factories import CompanyFactory, MembershipFactory, ShipToAddressFactory, UserFactory
+from apps.pricing.models import PriceUpload
 from tests.catalog.factories import ProductFactory
+from tests.pricing.factories import ContractPriceFactory, PriceTierFactory, TierPriceFactory
 
 ACTORS = ["anon", "admin", "buyer", "approver", "viewer", "norole", "manager", "finance", "staff"]
 
@@ -72,6 +74,28 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("finance-company-release", "POST", "own"):     "L    403  403   403  403  403    403     ok      ok",
     ("staff-home", "GET", "-"):                     "L    403  403   403  403  403    403     403     ok",
     ("staff-health", "GET", "-"):                   "L    403  403   403  403  403    403     403     ok",
+    ("buyer-catalog", "GET", "-"):                  "L    ok   ok    ok   ok   403    403     403     403",
+    ("pricing-tiers", "GET", "-"):                  "L    403  403   403  403  403    ok      403     ok",
+    ("pricing-tier", "GET", "-"):                   "L    403  403   403  403  403    ok      403     ok",
+    ("pricing-tier-default", "POST", "-"):          "L    403  403   403  403  403    ok      403     ok",
+    ("pricing-tier-price-add", "GET", "-"):         "L    403  403   403  403  403    ok      403     ok",
+    ("pricing-tier-price-add", "POST", "-"):        "L    403  403   403  403  403    ok      403     ok",
+    ("pricing-tier-price-edit", "GET", "-"):        "L    403  403   403  403  403    ok      403     ok",
+    ("pricing-tier-price-edit", "POST", "-"):       "L    403  403   403  403  403    ok      403     ok",
+    ("pricing-company", "GET", "own"):              "L    403  403   403  403  403    ok      403     ok",
+    ("pricing-company", "GET", "other"):            "L    403  403   403  403  403    404     403     ok",
+    ("pricing-company-tier", "POST", "own"):        "L    403  403   403  403  403    ok      403     ok",
+    ("pricing-company-tier", "POST", "other"):      "L    403  403   403  403  403    404     403     ok",
+    ("pricing-contract-price-add", "POST", "own"):  "L    403  403   403  403  403    ok      403     ok",
+    ("pricing-contract-price-add", "POST", "other"): "L   403  403   403  403  403    404     403     ok",
+    ("pricing-contract-price-edit", "GET", "own"):  "L    403  403   403  403  403    ok      403     ok",
+    ("pricing-contract-price-edit", "POST", "own"): "L    403  403   403  403  403    ok      403     ok",
+    ("pricing-contract-price-edit", "POST", "other"): "L  403  403   403  403  403    404     403     ok",
+    ("pricing-upload-new", "GET", "-"):             "L    403  403   403  403  403    ok      403     ok",
+    ("pricing-upload", "GET", "own"):               "L    403  403   403  403  403    ok      403     ok",
+    ("pricing-upload", "GET", "other"):             "L    403  403   403  403  403    404     403     ok",
+    ("pricing-upload-publish", "POST", "own"):      "L    403  403   403  403  403    ok      403     ok",
+    ("pricing-audit", "GET", "-"):                  "L    403  403   403  403  403    ok      403     ok",
 }
 # fmt: on
 
@@ -83,7 +107,7 @@ class World:
     other: dict[str, Any]
 
 
-def _targets(company: Company) -> dict[str, Any]:
+def _targets(company: Company, uploader: Any) -> dict[str, Any]:
     target_member = MembershipFactory(company=company, role=Role.BUYER)
     address = ShipToAddressFactory(company=company, is_default=True)
     invitation = Invitation.objects.create(
@@ -94,6 +118,10 @@ def _targets(company: Company) -> dict[str, Any]:
         expires_at="2099-01-01T00:00:00Z",
     )
     product = ProductFactory()
+    tier = PriceTierFactory(name=f"Tier of {company.pk}")
+    tier_price = TierPriceFactory(tier=tier, product=product)
+    contract_price = ContractPriceFactory(company=company, product=product)
+    upload = PriceUpload.objects.create(uploaded_by=uploader, filename="x.csv")
     job = job_enqueue(kind="customer.push", target=company, idempotency_key=f"test:{company.pk}")
     SyncJob.objects.filter(pk=job.pk).update(status=SyncJob.Status.FAILED, last_error="refused")
     return {
@@ -103,6 +131,10 @@ def _targets(company: Company) -> dict[str, Any]:
         "invitation": invitation,
         "product": product,
         "job": job,
+        "tier": tier,
+        "tier_price": tier_price,
+        "contract_price": contract_price,
+        "upload": upload,
     }
 
 
@@ -124,11 +156,16 @@ def world(db: None) -> World:
         user = UserFactory()
         staff_user_set_roles(user=user, roles=[staff_role])
         actors[name] = user
+    ProductFactory(sku="SKU-PERM")  # the product the pricing forms post
     own_company.account_manager = actors["manager"]
     own_company.save()
     other_company.account_manager = UserFactory()
     other_company.save()
-    return World(actors=actors, own=_targets(own_company), other=_targets(other_company))
+    return World(
+        actors=actors,
+        own=_targets(own_company, actors["manager"]),
+        other=_targets(other_company, actors["staff"]),
+    )
 
 
 def _url(name: str, targets: dict[str, Any]) -> str:
@@ -145,6 +182,16 @@ def _url(name: str, targets: dict[str, Any]) -> str:
         kwargs["product_id"] = targets["product"].pk
     elif name == "sync-job-retry":
         kwargs["job_id"] = targets["job"].pk
+    elif name in ("pricing-tier", "pricing-tier-default", "pricing-tier-price-add"):
+        kwargs["tier_id"] = targets["tier"].pk
+    elif name == "pricing-tier-price-edit":
+        kwargs["tier_id"], kwargs["row_id"] = targets["tier"].pk, targets["tier_price"].pk
+    elif name in ("pricing-company", "pricing-company-tier", "pricing-contract-price-add"):
+        kwargs["company_id"] = targets["company"].pk
+    elif name == "pricing-contract-price-edit":
+        kwargs["company_id"], kwargs["row_id"] = targets["company"].pk, targets["contract_price"].pk
+    elif name in ("pricing-upload", "pricing-upload-publish"):
+        kwargs["upload_id"] = targets["upload"].pk
     return reverse(name, kwargs=kwargs)
 
 
@@ -157,6 +204,31 @@ def _post_data(name: str) -> dict[str, str]:
         "company-address-edit": {**ADDRESS_DATA, "label": "Renamed dock"},
         "finance-company-hold": {"reason": "Invoices past due"},
         "manager-company-create": {"name": "Brand New Co", "country": "US"},
+        "pricing-tier-default": {"default_discount_percent": "12.5"},
+        "pricing-tier-price-add": {
+            "sku": "SKU-PERM",
+            "min_quantity": "7",
+            "unit_price": "3.2",
+            "valid_from": "2027-01-01",
+        },
+        "pricing-tier-price-edit": {
+            "sku": "SKU-PERM",
+            "min_quantity": "1",
+            "unit_price": "3.3",
+            "valid_from": "2026-01-01",
+        },
+        "pricing-contract-price-add": {
+            "sku": "SKU-PERM",
+            "min_quantity": "9",
+            "unit_price": "2.5",
+            "valid_from": "2027-01-01",
+        },
+        "pricing-contract-price-edit": {
+            "sku": "SKU-PERM",
+            "min_quantity": "1",
+            "unit_price": "2.6",
+            "valid_from": "2026-01-01",
+        },
     }.get(name, {})
 
 
@@ -218,6 +290,7 @@ def test_every_url_is_in_the_matrix() -> None:
     from apps.catalog import urls as catalog_urls
     from apps.core import urls as core_urls
     from apps.erp import urls as erp_urls
+    from apps.pricing import urls as pricing_urls
 
     public = {
         "login",
@@ -233,6 +306,7 @@ def test_every_url_is_in_the_matrix() -> None:
         *core_urls.urlpatterns,
         *catalog_urls.urlpatterns,
         *erp_urls.urlpatterns,
+        *pricing_urls.urlpatterns,
     ]
     named = {p.name for p in patterns} - public
     covered = {name for name, _, _ in MATRIX}
