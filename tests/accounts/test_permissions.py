@@ -19,8 +19,8 @@ from apps.accounts.models import Company, Invitation, Membership, Role, ShipToAd
 from apps.accounts.services import staff_user_set_roles
 from apps.erp.models import SyncJob
 from apps.erp.services import job_enqueue
-from tests.accounts.factories import CompanyFactory, MembershipFactory, ShipToAddressFactory, UserFactory
 from apps.pricing.models import PriceUpload
+from tests.accounts.factories import CompanyFactory, MembershipFactory, ShipToAddressFactory, UserFactory
 from tests.catalog.factories import ProductFactory
 from tests.pricing.factories import ContractPriceFactory, PriceTierFactory, TierPriceFactory
 

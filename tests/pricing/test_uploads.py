@@ -66,7 +66,8 @@ def test_real_world_file_gets_a_clear_answer_per_line_and_keeps_the_good_ones(wo
 
     report = {entry["line"]: entry for entry in upload.report}
     assert report[2] == {"line": 2, "ok": False, "message": "unit_price '9,00' is not a number"}
-    assert report[3]["ok"] and report[3]["message"] == "new price"
+    assert report[3]["ok"]
+    assert report[3]["message"] == "new price"
     assert report[5]["message"] == "unknown tier 'Platinum'"
     assert report[6]["message"] == "give either a tier or a company_code"
     assert report[7]["message"] == "unknown SKU 'NOPE'"
@@ -77,7 +78,8 @@ def test_real_world_file_gets_a_clear_answer_per_line_and_keeps_the_good_ones(wo
     assert report[12]["message"] == "valid_to is before valid_from"
     assert report[13]["ok"]
     assert len(upload.rows) == 2
-    assert not TierPrice.objects.exists() and not ContractPrice.objects.exists()  # preview only
+    assert not TierPrice.objects.exists()
+    assert not ContractPrice.objects.exists()
 
 
 def test_missing_columns_and_empty_files_are_explained(world: dict) -> None:

@@ -88,7 +88,11 @@ def test_contract_price_for_an_account_of_another_manager_is_404_and_unchanged(
 def test_csv_upload_preview_then_publish(manager_client: Client, django_capture_on_commit_callbacks) -> None:
     company = CompanyFactory(account_manager=manager_client.manager, erp_customer_code="CUST-77")  # type: ignore[attr-defined]
     ProductFactory(sku="SKU-1", list_price=Decimal("10"))
-    csv = b"tier,company_code,sku,min_quantity,unit_price,valid_from,valid_to\n,CUST-77,SKU-1,1,8.5,2026-01-01,\n,CUST-77,SKU-X,1,1,,\n"
+    csv = (
+        b"tier,company_code,sku,min_quantity,unit_price,valid_from,valid_to\n"
+        b",CUST-77,SKU-1,1,8.5,2026-01-01,\n"
+        b",CUST-77,SKU-X,1,1,,\n"
+    )
 
     response = manager_client.post(
         "/pricing/uploads/new/", {"file": SimpleUploadedFile("p.csv", csv)}, follow=True
