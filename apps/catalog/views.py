@@ -52,7 +52,7 @@ def product_detail(request: AuthenticatedRequest, product_id: int) -> HttpRespon
 
 # --- Buyer catalog ---------------------------------------------------------------------------------------
 
-BUYER_PAGE_SIZE = 24
+BUYER_PAGE_SIZE = 50
 
 
 @require_GET
