@@ -26,8 +26,8 @@ set +a
 echo "ERP at $ERP_URL (database $ERP_DATABASE, user $ERP_USERNAME)"
 
 $PY manage.py migrate --noinput -v 0
-$PY manage.py seed_demo | tee var/demo-logins.txt
 $PY manage.py erp_sync --pull || echo "The first pull failed; the worker will retry every 30 s."
+$PY manage.py seed_demo | tee var/demo-logins.txt
 
 $PY manage.py qcluster >var/qcluster.log 2>&1 &
 pids+=($!)

@@ -39,3 +39,20 @@ def test_seed_demo_is_complete_and_idempotent(db: None) -> None:
     assert "finance@wholesale.example" in printed
     user = get_user_model().objects.get(email="buyer@acme.example")
     assert user.check_password(DEMO_PASSWORD)
+
+
+def test_seed_demo_prices_the_demo_accounts_once_products_exist(db: None) -> None:
+    from apps.pricing.models import CompanyPricing, ContractPrice, PriceTier, TierPrice
+    from tests.catalog.factories import ProductFactory
+
+    call_command("seed_demo", stdout=StringIO())
+    assert PriceTier.objects.count() == 5
+    assert CompanyPricing.objects.filter(tier__isnull=False).count() == 4
+    assert not TierPrice.objects.exists()
+
+    ProductFactory.create_batch(12)
+    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", stdout=StringIO())
+
+    assert TierPrice.objects.count() == 16
+    assert ContractPrice.objects.count() == 4

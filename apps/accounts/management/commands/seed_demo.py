@@ -5,11 +5,13 @@ Idempotent: run it twice and nothing is duplicated; demo passwords are reset to 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from apps.accounts.models import Company, Membership, Role, ShipToAddress, StaffRole
 from apps.accounts.services import ship_to_address_save, staff_user_set_roles
@@ -65,6 +67,14 @@ COMPANIES: list[dict[str, Any]] = [
     },
 ]
 
+TIERS = [
+    ("Bronze", "5.00"),
+    ("Silver", "10.00"),
+    ("Gold", "15.00"),
+    ("Platinum", "20.00"),
+    ("Diamond", "25.00"),
+]
+
 ROLE_NAMES = {
     Role.ADMIN: ("Alex", "Admin"),
     Role.BUYER: ("Bea", "Buyer"),
@@ -79,6 +89,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
             logins = self._seed()
+            self._seed_pricing()
         self.stdout.write(
             self.style.SUCCESS("Demo data ready. Sign in with any of these (password for all):")
         )
@@ -138,3 +149,53 @@ class Command(BaseCommand):
                 )
                 logins.append((email, f"{role.label} at {company.name}"))
         return logins
+
+    def _seed_pricing(self) -> None:
+        """Tiers for every demo company; tier and contract prices once the ERP's products are here."""
+        from apps.catalog.models import Product
+        from apps.pricing import services as pricing
+        from apps.pricing.models import ContractPrice, PriceTier, TierPrice
+
+        tiers = {}
+        for name, discount in TIERS:
+            tiers[name], _ = PriceTier.objects.get_or_create(
+                name=name, defaults={"default_discount_percent": Decimal(discount)}
+            )
+        admin = get_user_model().objects.get(username="admin@wholesale.example")
+        for spec, tier_name in zip(COMPANIES, ["Gold", "Silver", "Bronze", "Silver"], strict=True):
+            company = Company.objects.get(erp_customer_code=spec["code"])
+            pricing.company_tier_assign(actor=admin, company=company, tier=tiers[tier_name])
+        products = list(Product.objects.filter(is_active=True).order_by("sku")[:12])
+        if not products:
+            self.stdout.write(
+                "No products yet (pull them from the ERP first): tier and contract prices skipped."
+            )
+            return
+        today = timezone.localdate()
+        gold = tiers["Gold"]
+        for product in products[:8]:
+            for min_quantity, factor in ((Decimal("10"), Decimal("0.80")), (Decimal("50"), Decimal("0.72"))):
+                if not TierPrice.objects.filter(
+                    tier=gold, product=product, min_quantity=min_quantity
+                ).exists():
+                    pricing.tier_price_save(
+                        actor=admin,
+                        tier=gold,
+                        product=product,
+                        min_quantity=min_quantity,
+                        unit_price=(product.list_price * factor).quantize(Decimal("0.0001")),
+                        valid_from=today,
+                        valid_to=None,
+                    )
+        acme = Company.objects.get(erp_customer_code="CUST-001")
+        for product in products[8:12]:
+            if not ContractPrice.objects.filter(company=acme, product=product).exists():
+                pricing.contract_price_save(
+                    actor=admin,
+                    company=acme,
+                    product=product,
+                    min_quantity=Decimal("1"),
+                    unit_price=(product.list_price * Decimal("0.70")).quantize(Decimal("0.0001")),
+                    valid_from=today,
+                    valid_to=None,
+                )
