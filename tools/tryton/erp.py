@@ -82,6 +82,8 @@ MODULES = (
     "sale_credit_limit",
     "sale_price_list",
     "product_price_list",
+    # start/end dates on price list lines, matched against context["date"] (default: today)
+    "product_price_list_dates",
     "stock",
 )
 SEED_PRODUCTS = 1200
