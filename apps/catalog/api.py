@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
@@ -37,8 +36,7 @@ class CatalogProductListApi(APIView):
         if membership is None:
             raise PermissionDenied("Only a company's users have a catalog.")
         products = selectors.product_list(search=request.query_params.get("q", "").strip())
-        page = Paginator(products, 50).get_page(request.query_params.get("page"))
-        items = list(page)
+        page, items = selectors.product_page(products, request.query_params.get("page"), 50)
         quotes = price_resolve_many(account=membership.company, products=items)
         data = [
             {

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
 
 from apps.catalog.models import Category, Product
@@ -20,3 +21,14 @@ def product_list(
 
 def category_list() -> QuerySet[Category]:
     return Category.objects.order_by("name")
+
+
+def product_page(
+    products: QuerySet[Product], number: str | int | None, per_page: int
+) -> tuple[Page[int], list[Product]]:
+    """A page of products: the ids are paged first (an index-only OFFSET, cheap deep in a 100,000-SKU
+    catalog), then only those rows are loaded with their category and stock, in the same order."""
+    page = Paginator(products.values_list("pk", flat=True), per_page).get_page(number)
+    ids = list(page.object_list)
+    loaded = Product.objects.select_related("category", "stock").in_bulk(ids)
+    return page, [loaded[pk] for pk in ids]

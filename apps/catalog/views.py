@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -26,10 +25,11 @@ def product_list(request: AuthenticatedRequest) -> HttpResponse:
     products = selectors.product_list(
         search=search, category_id=category_id, include_inactive=include_inactive
     )
-    page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))
+    page, items = selectors.product_page(products, request.GET.get("page"), PAGE_SIZE)
     context = {
         "page": page,
-        "sync_states": sync_states_for(Product, [product.pk for product in page]),
+        "products": items,
+        "sync_states": sync_states_for(Product, [product.pk for product in items]),
         "search": search,
         "category_id": category_id,
         "include_inactive": include_inactive,
@@ -64,8 +64,7 @@ def buyer_catalog(request: MemberRequest) -> HttpResponse:
     category = request.GET.get("category", "")
     category_id = int(category) if category.isdigit() else None
     products = selectors.product_list(search=search, category_id=category_id)
-    page = Paginator(products, BUYER_PAGE_SIZE).get_page(request.GET.get("page"))
-    items = list(page)
+    page, items = selectors.product_page(products, request.GET.get("page"), BUYER_PAGE_SIZE)
     quotes = price_resolve_many(account=company, products=items)
     context = {
         "page": page,

@@ -65,11 +65,15 @@ def company_tier(company: Company) -> PriceTier | None:
 
 def _load(company: Company, product_ids: Sequence[int], on_date: date, tier: PriceTier | None) -> _Rows:
     contract: dict[int, list[ContractPrice]] = defaultdict(list)
-    for row in ContractPrice.objects.filter(_valid_on(on_date), company=company, product_id__in=product_ids):
+    for row in ContractPrice.objects.filter(
+        _valid_on(on_date), company=company, product_id__in=product_ids
+    ).order_by():
         contract[row.product_id].append(row)
     tier_rows: dict[int, list[TierPrice]] = defaultdict(list)
     if tier is not None:
-        for tier_row in TierPrice.objects.filter(_valid_on(on_date), tier=tier, product_id__in=product_ids):
+        for tier_row in TierPrice.objects.filter(
+            _valid_on(on_date), tier=tier, product_id__in=product_ids
+        ).order_by():
             tier_rows[tier_row.product_id].append(tier_row)
     return _Rows(tier=tier, contract=contract, tier_rows=tier_rows)
 

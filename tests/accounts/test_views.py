@@ -128,9 +128,9 @@ def test_finance_hold_without_reason_changes_nothing(
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        (Role.ADMIN, ["Home", "Company", "Ship-to addresses", "Users"]),
-        (Role.BUYER, ["Home", "Company", "Ship-to addresses"]),
-        (Role.VIEWER, ["Home", "Company", "Ship-to addresses"]),
+        (Role.ADMIN, ["Home", "Catalog", "Company", "Ship-to addresses", "Users"]),
+        (Role.BUYER, ["Home", "Catalog", "Company", "Ship-to addresses"]),
+        (Role.VIEWER, ["Home", "Catalog", "Company", "Ship-to addresses"]),
     ],
 )
 def test_navigation_follows_company_role(
@@ -146,10 +146,10 @@ def test_navigation_follows_company_role(
 @pytest.mark.parametrize(
     ("roles", "expected"),
     [
-        ([StaffRole.ACCOUNT_MANAGER], ["Accounts", "Products"]),
+        ([StaffRole.ACCOUNT_MANAGER], ["Accounts", "Products", "Pricing"]),
         ([StaffRole.FINANCE], ["Finance"]),
-        ([StaffRole.ADMIN], ["Accounts", "Products", "Finance", "ERP sync", "Staff"]),
-        ([StaffRole.ACCOUNT_MANAGER, StaffRole.FINANCE], ["Accounts", "Products", "Finance"]),
+        ([StaffRole.ADMIN], ["Accounts", "Products", "Pricing", "Finance", "ERP sync", "Staff"]),
+        ([StaffRole.ACCOUNT_MANAGER, StaffRole.FINANCE], ["Accounts", "Products", "Pricing", "Finance"]),
     ],
 )
 def test_navigation_follows_staff_roles(
