@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.models import StaffRole
 from apps.accounts.permissions import MemberRequest, company_role_required, staff_role_required
-from apps.catalog import selectors
+from apps.catalog import selectors, services
 from apps.catalog.models import Product
 from apps.core.http import AuthenticatedRequest
 from apps.erp.selectors import sync_state_for, sync_states_for, timeline_for
@@ -76,3 +79,28 @@ def buyer_catalog(request: MemberRequest) -> HttpResponse:
     }
     template = "catalog/buyer_catalog.html#catalog-results" if request.htmx else "catalog/buyer_catalog.html"
     return render(request, template, context)
+
+
+class OrderRulesForm(forms.Form):
+    order_minimum = forms.DecimalField(label="Minimum", max_digits=16, decimal_places=4)
+    order_increment = forms.DecimalField(label="Increment", max_digits=16, decimal_places=4)
+    order_maximum = forms.DecimalField(label="Maximum", max_digits=16, decimal_places=4, required=False)
+
+
+@require_POST
+@staff_role_required(StaffRole.ACCOUNT_MANAGER)
+def product_order_rules(request: AuthenticatedRequest, product_id: int) -> HttpResponse:
+    product = Product.objects.filter(pk=product_id).first()
+    if product is None:
+        raise Http404("No such product.")
+    form = OrderRulesForm(request.POST)
+    if form.is_valid():
+        try:
+            services.product_order_rules_update(product=product, **form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+        else:
+            messages.success(request, f"Ordering rules of {product.sku} saved.")
+    else:
+        messages.error(request, "Enter numbers for the minimum, the increment and (optionally) the maximum.")
+    return redirect("manager-product-detail", product_id=product.pk)

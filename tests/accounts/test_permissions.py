@@ -63,6 +63,7 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("manager-home", "GET", "-"):                   "L    403  403   403  403  403    ok      403     ok",
     ("manager-company-create", "POST", "-"):        "L    403  403   403  403  403    ok      403     ok",
     ("manager-products", "GET", "-"):               "L    403  403   403  403  403    ok      403     ok",
+    ("manager-product-rules", "POST", "-"):        "L    403  403   403  403  403    ok      403     ok",
     ("manager-product-detail", "GET", "-"):         "L    403  403   403  403  403    ok      403     ok",
     ("sync-monitor", "GET", "-"):                   "L    403  403   403  403  403    403     403     ok",
     ("sync-job-retry", "POST", "-"):                "L    403  403   403  403  403    403     403     ok",
@@ -178,7 +179,7 @@ def _url(name: str, targets: dict[str, Any]) -> str:
         kwargs["address_id"] = targets["address"].pk
     elif name in ("manager-company-detail", "finance-company-hold", "finance-company-release"):
         kwargs["company_id"] = targets["company"].pk
-    elif name == "manager-product-detail":
+    elif name in ("manager-product-detail", "manager-product-rules"):
         kwargs["product_id"] = targets["product"].pk
     elif name == "sync-job-retry":
         kwargs["job_id"] = targets["job"].pk
@@ -205,6 +206,7 @@ def _post_data(name: str) -> dict[str, str]:
         "finance-company-hold": {"reason": "Invoices past due"},
         "manager-company-create": {"name": "Brand New Co", "country": "US"},
         "pricing-tier-default": {"default_discount_percent": "12.5"},
+        "manager-product-rules": {"order_minimum": "6", "order_increment": "6", "order_maximum": ""},
         "pricing-tier-price-add": {
             "sku": "SKU-PERM",
             "min_quantity": "7",
