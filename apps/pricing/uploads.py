@@ -242,6 +242,7 @@ def _with_actions(lines: list[_Line], report: list[dict[str, Any]]) -> list[dict
 @dataclass(frozen=True)
 class Impact:
     accounts: int
+    account_names: list[str]
     skus: int
     rows: int
     average_change_percent: Decimal | None
@@ -289,6 +290,9 @@ def upload_impact(upload: PriceUpload) -> Impact:
     ]
     return Impact(
         accounts=len(accounts),
+        account_names=list(
+            Company.objects.filter(pk__in=accounts).order_by("name").values_list("name", flat=True)
+        ),
         skus=len({row["product_id"] for row in rows}),
         rows=len(rows),
         average_change_percent=(sum(changes, Decimal(0)) / len(changes)).quantize(Decimal("0.01"))

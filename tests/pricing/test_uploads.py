@@ -119,6 +119,7 @@ def test_impact_preview_then_publish_with_progress(world: dict, django_capture_o
 
     # Gold default is 9.00 for SKU-A (-11.11%); CUST-001 pays 18.00 for SKU-B today (+5.56%).
     assert (impact.accounts, impact.skus, impact.rows) == (1, 2, 2)
+    assert impact.account_names == [world["acme"].name]
     assert impact.average_change_percent == D("-2.78")
     assert (impact.increases, impact.decreases) == (1, 1)
 

@@ -102,6 +102,7 @@ def test_csv_upload_preview_then_publish(manager_client: Client, django_capture_
     assert "1 line cannot be used; the others are kept." in html
     assert "unknown SKU &#x27;SKU-X&#x27;" in html
     assert 'data-impact="accounts">1<' in html
+    assert f'data-impact="account-names">{company.name}<' in html
     assert 'data-impact="average">-15.00%' in html
     upload = PriceUpload.objects.get()
 
