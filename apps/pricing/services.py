@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -92,38 +93,58 @@ def _audit(**fields: Any) -> PriceChange:
     return PriceChange.objects.create(**fields)
 
 
+@dataclass(frozen=True)
+class PriceInput:
+    """What a person enters for one price: from which quantity, how much, from when to when."""
+
+    product: Product
+    min_quantity: Decimal
+    unit_price: Decimal
+    valid_from: date
+    valid_to: date | None
+
+
+PriceRow = TypeVar("PriceRow", TierPrice, ContractPrice)
+
+
+def _write_price(row: PriceRow, price: PriceInput, siblings: Any) -> str:
+    """Validate and save ``row`` with ``price``; returns its previous value for the audit log."""
+    Product.objects.select_for_update().filter(
+        pk=price.product.pk
+    ).first()  # serialise overlap checks per SKU
+    old = _fmt(row) if row.pk else ""
+    row.product, row.min_quantity, row.unit_price = price.product, price.min_quantity, price.unit_price
+    row.valid_from, row.valid_to, row.currency = price.valid_from, price.valid_to, price.product.currency
+    _check_row(row, siblings)
+    row.save()
+    return old
+
+
 @transaction.atomic
 def tier_price_save(
     *,
     actor: User,
     tier: PriceTier,
-    product: Product,
-    min_quantity: Decimal,
-    unit_price: Decimal,
-    valid_from: date,
-    valid_to: date | None,
     row: TierPrice | None = None,
     upload: Any = None,
     push: bool = True,
+    **price: Any,
 ) -> TierPrice:
-    Product.objects.select_for_update().filter(pk=product.pk).first()  # serialise overlap checks per SKU
-    old = _fmt(row) if row is not None else ""
-    row = row or TierPrice(tier=tier, product=product)
+    """Create or change a tier price (``price``: the fields of PriceInput)."""
+    entered = PriceInput(**price)
+    row = row or TierPrice(tier=tier)
     if row.tier_id != tier.pk:
         raise ValidationError("That price belongs to another tier.")
-    row.product, row.min_quantity, row.unit_price = product, min_quantity, unit_price
-    row.valid_from, row.valid_to, row.currency = valid_from, valid_to, product.currency
-    _check_row(row, TierPrice.objects.filter(tier=tier))
-    row.save()
+    old = _write_price(row, entered, TierPrice.objects.filter(tier=tier))
     _audit(
         kind=PriceChange.Kind.TIER_PRICE,
         actor=actor,
         tier=tier,
-        product=product,
-        description=f"{tier.name} price of {product.sku}",
+        product=entered.product,
+        upload=upload,
+        description=f"{tier.name} price of {entered.product.sku}",
         old_value=old,
         new_value=_fmt(row),
-        upload=upload,
     )
     if push:
         price_lists_enqueue(companies_for_tier(tier))
@@ -131,52 +152,30 @@ def tier_price_save(
 
 
 @transaction.atomic
-def tier_price_delete(*, actor: User, row: TierPrice) -> None:
-    _audit(
-        kind=PriceChange.Kind.TIER_PRICE,
-        actor=actor,
-        tier=row.tier,
-        product=row.product,
-        description=f"{row.tier.name} price of {row.product.sku} removed",
-        old_value=_fmt(row),
-    )
-    tier = row.tier
-    row.delete()
-    price_lists_enqueue(companies_for_tier(tier))
-
-
-@transaction.atomic
 def contract_price_save(
     *,
     actor: User,
     company: Company,
-    product: Product,
-    min_quantity: Decimal,
-    unit_price: Decimal,
-    valid_from: date,
-    valid_to: date | None,
     row: ContractPrice | None = None,
     upload: Any = None,
     push: bool = True,
+    **price: Any,
 ) -> ContractPrice:
-    Product.objects.select_for_update().filter(pk=product.pk).first()
-    old = _fmt(row) if row is not None else ""
-    row = row or ContractPrice(company=company, product=product)
+    """Create or change a contract price (``price``: the fields of PriceInput)."""
+    entered = PriceInput(**price)
+    row = row or ContractPrice(company=company)
     if row.company_id != company.pk:
         raise ValidationError("That price belongs to another company.")
-    row.product, row.min_quantity, row.unit_price = product, min_quantity, unit_price
-    row.valid_from, row.valid_to, row.currency = valid_from, valid_to, product.currency
-    _check_row(row, ContractPrice.objects.filter(company=company))
-    row.save()
+    old = _write_price(row, entered, ContractPrice.objects.filter(company=company))
     _audit(
         kind=PriceChange.Kind.CONTRACT_PRICE,
         actor=actor,
         company=company,
-        product=product,
-        description=f"Contract price of {product.sku} for {company.name}",
+        product=entered.product,
+        upload=upload,
+        description=f"Contract price of {entered.product.sku} for {company.name}",
         old_value=old,
         new_value=_fmt(row),
-        upload=upload,
     )
     if push:
         price_lists_enqueue([company])
@@ -184,18 +183,17 @@ def contract_price_save(
 
 
 @transaction.atomic
-def contract_price_delete(*, actor: User, row: ContractPrice) -> None:
-    _audit(
-        kind=PriceChange.Kind.CONTRACT_PRICE,
-        actor=actor,
-        company=row.company,
-        product=row.product,
-        description=f"Contract price of {row.product.sku} for {row.company.name} removed",
-        old_value=_fmt(row),
-    )
-    company = row.company
+def price_delete(*, actor: User, row: TierPrice | ContractPrice) -> None:
+    scope: dict[str, Any]
+    if isinstance(row, TierPrice):
+        kind, scope, companies = PriceChange.Kind.TIER_PRICE, {"tier": row.tier}, companies_for_tier(row.tier)
+        description = f"{row.tier.name} price of {row.product.sku} removed"
+    else:
+        kind, scope, companies = PriceChange.Kind.CONTRACT_PRICE, {"company": row.company}, [row.company]
+        description = f"Contract price of {row.product.sku} for {row.company.name} removed"
+    _audit(kind=kind, actor=actor, product=row.product, description=description, old_value=_fmt(row), **scope)
     row.delete()
-    price_lists_enqueue([company])
+    price_lists_enqueue(companies)
 
 
 @transaction.atomic

@@ -216,7 +216,7 @@ def tier_price_edit(request: AuthenticatedRequest, tier_id: int, row_id: int) ->
     if row is None:
         raise Http404("No such price in this tier.")
     if request.method == "POST" and request.POST.get("delete"):
-        services.tier_price_delete(actor=request.user, row=row)
+        services.price_delete(actor=request.user, row=row)
         messages.success(request, f"Price of {row.product.sku} removed.")
         return HttpResponse("") if request.htmx else redirect("pricing-tier", tier_id=tier.pk)
     return _row_editor(request, tier=tier, company=None, row=row, scope_url=f"/pricing/tiers/{tier.pk}/")
@@ -239,7 +239,7 @@ def contract_price_edit(request: AuthenticatedRequest, company_id: int, row_id: 
     if row is None:
         raise Http404("No such contract price for this account.")
     if request.method == "POST" and request.POST.get("delete"):
-        services.contract_price_delete(actor=request.user, row=row)
+        services.price_delete(actor=request.user, row=row)
         messages.success(request, f"Contract price of {row.product.sku} removed.")
         return HttpResponse("") if request.htmx else redirect("pricing-company", company_id=company.pk)
     return _row_editor(

@@ -93,3 +93,12 @@ def test_openapi_schema_describes_the_catalog(client: Client, db: None) -> None:
     schema = client.get("/api/schema/").content.decode()
 
     assert "/api/v1/catalog/products/" in schema
+
+
+def test_page_links_keep_the_filters(client: Client, setup: dict) -> None:
+    client.force_login(setup["acme_buyer"])
+    ProductFactory.create_batch(60, name="Valve body")
+
+    html = client.get("/catalog/?q=valve&category=").content.decode()
+
+    assert 'href="?q=valve&amp;category=&amp;page=2"' in html

@@ -124,3 +124,18 @@ def test_upload_that_is_not_csv_is_explained(manager_client: Client) -> None:
     assert response.status_code == 400
     assert "Missing column" in response.content.decode() or "not text" in response.content.decode()
     assert not PriceUpload.objects.exists()
+
+
+def test_removing_a_price_is_audited_and_gone(manager_client: Client) -> None:
+    from apps.pricing.models import PriceChange
+
+    row = TierPriceFactory(unit_price=Decimal("8.0000"))
+
+    response = manager_client.post(f"/pricing/tiers/{row.tier_id}/prices/{row.pk}/", {"delete": "1"}, **HTMX)
+
+    assert response.status_code == 200
+    assert not TierPrice.objects.filter(pk=row.pk).exists()
+    change = PriceChange.objects.get()
+    assert change.description.endswith("removed")
+    assert change.old_value.startswith("8.0000 USD")
+    assert change.actor == manager_client.manager  # type: ignore[attr-defined]

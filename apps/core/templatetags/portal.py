@@ -14,3 +14,14 @@ def dictget(mapping: Mapping[Any, Any], key: Any) -> Any:
     if key in mapping:
         return mapping[key]
     return mapping.get(str(key))
+
+
+@register.simple_tag(takes_context=True)
+def query_without_page(context: dict[str, Any]) -> str:
+    """The current query string less ``page`` (and htmx's own markers), for page links that keep filters."""
+    request = context.get("request")
+    if request is None:
+        return ""
+    params = request.GET.copy()
+    params.pop("page", None)
+    return str(params.urlencode())
