@@ -21,6 +21,7 @@ from django_q.tasks import async_task
 
 from apps.accounts.models import Company
 from apps.catalog.models import Product
+from apps.core import csvio
 from apps.core.money import PRICE_DECIMAL_PLACES
 from apps.pricing import services
 from apps.pricing.exceptions import PricingError
@@ -32,22 +33,8 @@ MAX_LINES = 20_000
 PUBLISH_CHUNK = 200  # rows per transaction while publishing; progress is saved after each chunk
 
 
-def _decode(content: bytes) -> str:
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return content.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise PricingError("The file is not text (UTF-8 or Windows-1252 expected).")
-
-
 def _reader(text: str) -> csv.DictReader[str]:
-    sample = text[:4096]
-    try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=csvio.separator(text))
     if reader.fieldnames is None:
         raise PricingError("The file is empty.")
     reader.fieldnames = [name.strip().lower().replace(" ", "_") for name in reader.fieldnames]
@@ -95,7 +82,11 @@ def upload_parse(*, actor: User, filename: str, content: bytes, companies: Query
 
     ``companies`` are the accounts this person may price (an account manager's own, or all).
     """
-    reader = _reader(_decode(content))
+    try:
+        text = csvio.decode(content)
+    except csvio.CsvError as exc:
+        raise PricingError(exc.message) from exc
+    reader = _reader(text)
     tiers = {tier.name.lower(): tier for tier in PriceTier.objects.all()}
     allowed = {
         company.erp_customer_code.upper(): company for company in companies if company.erp_customer_code

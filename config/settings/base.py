@@ -49,6 +49,7 @@ LOCAL_APPS = [
     "apps.catalog",
     "apps.credit",
     "apps.pricing",
+    "apps.purchase_orders",
     "apps.erp",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS

@@ -1,0 +1,198 @@
+"""Purchase order writes: the draft and its lines, and one service per status transition."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models.functions import Upper
+from django.utils import timezone
+
+from apps.accounts.models import Company
+from apps.catalog.models import Product
+from apps.catalog.services import quantity_problem
+from apps.core.money import quantize_amount
+from apps.pricing.selectors import price_resolve_many
+from apps.purchase_orders.exceptions import InvalidTransition, PurchaseOrderError
+from apps.purchase_orders.lines import LineReport, ParsedLine
+from apps.purchase_orders.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatusChange
+
+Status = PurchaseOrder.Status
+
+
+@transaction.atomic
+def purchase_order_draft_get(*, company: Company, buyer: User) -> PurchaseOrder:
+    """The buyer's one open draft for the company, created on first use."""
+    draft = (
+        PurchaseOrder.objects.select_for_update()
+        .filter(company=company, buyer=buyer, status=Status.DRAFT)
+        .order_by("created_at")
+        .first()
+    )
+    return draft or PurchaseOrder.objects.create(company=company, buyer=buyer)
+
+
+@dataclass(frozen=True)
+class AddResult:
+    added: int
+    merged: int
+    report: list[LineReport]
+
+
+@transaction.atomic
+def purchase_order_lines_add(*, purchase_order: PurchaseOrder, lines: Iterable[ParsedLine]) -> AddResult:
+    """Add lines to a draft: unknown or inactive SKUs and broken quantity rules are refused line by line;
+    a SKU already on the order (or twice in the input) is merged into one line; the good lines are kept."""
+    order = PurchaseOrder.objects.select_for_update().get(pk=purchase_order.pk)
+    if order.status != Status.DRAFT:
+        raise PurchaseOrderError("Only a draft can be changed.")
+    wanted = list(lines)
+    products = {
+        product.sku_upper: product
+        for product in Product.objects.annotate(sku_upper=Upper("sku")).filter(
+            sku_upper__in={line.sku.upper() for line in wanted}
+        )
+    }
+    existing = {line.product_id: line for line in order.lines.all()}
+    report: list[LineReport] = []
+    added = merged = 0
+    for line in wanted:
+        product = products.get(line.sku.upper())
+        if product is None:
+            report.append(LineReport(line.line, False, f"{line.sku}: unknown SKU"))
+            continue
+        if not product.is_active:
+            report.append(LineReport(line.line, False, f"{line.sku}: no longer sold"))
+            continue
+        current = existing.get(product.pk)
+        quantity = line.quantity + (current.quantity if current else Decimal(0))
+        problem = quantity_problem(product, quantity)
+        if problem:
+            report.append(
+                LineReport(line.line, False, f"{product.sku}: {problem} (asked {quantity.normalize():f})")
+            )
+            continue
+        if current is None:
+            existing[product.pk] = PurchaseOrderLine.objects.create(
+                purchase_order=order, product=product, quantity=quantity, note=line.note
+            )
+            added += 1
+            report.append(LineReport(line.line, True, f"{product.sku}: {quantity.normalize():f} added"))
+        else:
+            current.quantity = quantity
+            current.note = current.note or line.note
+            current.save(update_fields=["quantity", "note", "updated_at"])
+            merged += 1
+            report.append(LineReport(line.line, True, f"{product.sku}: merged, now {quantity.normalize():f}"))
+    return AddResult(added, merged, report)
+
+
+# --- Transitions -----------------------------------------------------------------------------------------
+
+
+def _transition(order: PurchaseOrder, to: Status, *, actor: User | None, note: str = "") -> PurchaseOrder:
+    """Move a locked order; same state is a no-op; every change writes a history row."""
+    if order.status == to:
+        return order
+    if not order.can_transition_to(to):
+        raise InvalidTransition(
+            f"A {order.get_status_display().lower()} order cannot become {Status(to).label.lower()}."
+        )
+    PurchaseOrderStatusChange.objects.create(
+        purchase_order=order, from_status=order.status, to_status=to, actor=actor, note=note[:500]
+    )
+    order.status = to
+    order.save(update_fields=["status", "updated_at"])
+    return order
+
+
+def _locked(order: PurchaseOrder) -> PurchaseOrder:
+    return PurchaseOrder.objects.select_for_update().select_related("company").get(pk=order.pk)
+
+
+@transaction.atomic
+def purchase_order_submit(*, purchase_order: PurchaseOrder, actor: User) -> PurchaseOrder:
+    """Freeze prices and totals onto the lines, then let the company's rules route the order."""
+    order = _locked(purchase_order)
+    if order.status != Status.DRAFT:
+        raise InvalidTransition("Only a draft can be submitted.")
+    if order.company.is_on_hold:
+        reason = order.company.hold_reason or "ask finance"
+        raise PurchaseOrderError(f"{order.company.name} is on hold and cannot submit orders: {reason}.")
+    problems = []
+    if not order.customer_po_number:
+        problems.append("give your PO number")
+    if order.ship_to_id is None:
+        problems.append("choose a ship-to address")
+    lines = list(order.lines.select_related("product"))
+    if not lines:
+        problems.append("add at least one line")
+    if problems:
+        raise PurchaseOrderError("Before submitting, " + ", ".join(problems) + ".")
+    quotes = price_resolve_many(
+        account=order.company,
+        products=[line.product for line in lines],
+        quantity={line.product_id: line.quantity for line in lines},
+    )
+    total = Decimal("0")
+    for line in lines:
+        quote = quotes[line.product_id]
+        line.unit_price = quote.unit_price
+        line.price_source = quote.source
+        line.line_amount = quantize_amount(quote.unit_price * line.quantity, order.currency)
+        total += line.line_amount
+    PurchaseOrderLine.objects.bulk_update(lines, ["unit_price", "price_source", "line_amount"])
+    order.total_amount = quantize_amount(total, order.currency)
+    order.submitted_at = timezone.now()
+    order.submitted_by = actor
+    order.save(update_fields=["total_amount", "submitted_at", "submitted_by", "updated_at"])
+    return _transition(order, Status.SUBMITTED, actor=actor)
+
+
+@transaction.atomic
+def purchase_order_request_approval(*, purchase_order: PurchaseOrder, note: str = "") -> PurchaseOrder:
+    return _transition(_locked(purchase_order), Status.AWAITING_APPROVAL, actor=None, note=note)
+
+
+@transaction.atomic
+def purchase_order_hold(*, purchase_order: PurchaseOrder, note: str) -> PurchaseOrder:
+    return _transition(_locked(purchase_order), Status.CREDIT_HOLD, actor=None, note=note)
+
+
+@transaction.atomic
+def purchase_order_approve(
+    *, purchase_order: PurchaseOrder, actor: User | None, note: str = ""
+) -> PurchaseOrder:
+    order = _locked(purchase_order)
+    if actor is not None and order.submitted_by_id == actor.pk:
+        raise InvalidTransition("Whoever submitted an order cannot approve it.")
+    return _transition(order, Status.APPROVED, actor=actor, note=note)
+
+
+@transaction.atomic
+def purchase_order_reject(*, purchase_order: PurchaseOrder, actor: User | None, note: str) -> PurchaseOrder:
+    if not note.strip():
+        raise PurchaseOrderError("Say why the order is rejected; the buyer is told.")
+    return _transition(_locked(purchase_order), Status.REJECTED, actor=actor, note=note)
+
+
+@transaction.atomic
+def purchase_order_cancel(
+    *, purchase_order: PurchaseOrder, actor: User | None, note: str = ""
+) -> PurchaseOrder:
+    """The buyer withdraws an order the ERP has not accepted yet (the ERP may cancel later ones)."""
+    order = _locked(purchase_order)
+    if actor is not None and order.status in (Status.ACCEPTED, Status.PARTIALLY_SHIPPED, Status.SHIPPED):
+        raise InvalidTransition(
+            "The ERP has accepted this order; ask your account manager to cancel it there."
+        )
+    return _transition(order, Status.CANCELLED, actor=actor, note=note)
+
+
+@transaction.atomic
+def purchase_order_erp_update(*, purchase_order: PurchaseOrder, to: Status, note: str = "") -> PurchaseOrder:
+    """A state the ERP reports (sent, accepted, shipped, invoiced, closed, cancelled, refused)."""
+    return _transition(_locked(purchase_order), to, actor=None, note=note)
