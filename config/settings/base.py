@@ -50,6 +50,7 @@ LOCAL_APPS = [
     "apps.credit",
     "apps.pricing",
     "apps.purchase_orders",
+    "apps.approvals",
     "apps.erp",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS

@@ -1,0 +1,192 @@
+"""The company's approval rules applied to a submitted order, step by step, with separation of duties."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib.auth.models import User
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from apps.accounts.models import Membership
+from apps.approvals.models import ApprovalRequest, ApprovalRule
+from apps.core.exceptions import ApplicationError
+from apps.purchase_orders import services as orders
+from apps.purchase_orders.exceptions import InvalidTransition
+from apps.purchase_orders.models import PurchaseOrder
+
+Status = PurchaseOrder.Status
+SPENDING = [s for s in Status if s not in (Status.DRAFT, Status.REJECTED, Status.CANCELLED)]
+
+
+class ApprovalError(ApplicationError):
+    pass
+
+
+def _month_spend(order: PurchaseOrder) -> Decimal:
+    start = timezone.localdate().replace(day=1)
+    spent = (
+        PurchaseOrder.objects.filter(
+            company=order.company,
+            submitted_by=order.submitted_by,
+            status__in=SPENDING,
+            submitted_at__date__gte=start,
+        )
+        .exclude(pk=order.pk)
+        .aggregate(total=Sum("total_amount"))["total"]
+    )
+    return spent or Decimal("0")
+
+
+def rules_matching(order: PurchaseOrder) -> list[tuple[ApprovalRule, str]]:
+    """The company's active rules this order meets, each with the reason an approver reads."""
+    total = order.total_amount or Decimal("0")
+    lines = list(order.lines.select_related("product__category"))
+    matched: list[tuple[ApprovalRule, str]] = []
+    for rule in ApprovalRule.objects.filter(company=order.company, is_active=True).prefetch_related(
+        "categories"
+    ):
+        condition = ApprovalRule.Condition
+        if rule.condition == condition.TOTAL_AT_LEAST and rule.amount is not None and total >= rule.amount:
+            matched.append((rule, f"order total {total} {order.currency} is at least {rule.amount}"))
+        elif rule.condition == condition.LINES_AT_LEAST and rule.line_count and len(lines) >= rule.line_count:
+            matched.append((rule, f"{len(lines)} lines, at least {rule.line_count}"))
+        elif rule.condition == condition.CATEGORY_IN:
+            wanted = {category.pk: category.name for category in rule.categories.all()}
+            hits = sorted(
+                {wanted[line.product.category_id] for line in lines if line.product.category_id in wanted}
+            )
+            if hits:
+                matched.append((rule, "contains " + ", ".join(hits)))
+        elif rule.condition == condition.MONTHLY_BUDGET and rule.amount is not None:
+            spend = _month_spend(order) + total
+            if spend > rule.amount:
+                matched.append(
+                    (rule, f"the buyer's spend this month would be {spend}, over the budget of {rule.amount}")
+                )
+    return matched
+
+
+def eligible(request: ApprovalRequest, user: User) -> bool:
+    """May ``user`` decide this step? An active member, by role or by name; never the submitter."""
+    order = request.purchase_order
+    if user.pk == order.submitted_by_id:
+        return False
+    membership = Membership.objects.active().filter(user=user, company_id=order.company_id).first()
+    if membership is None:
+        return False
+    by_name = request.approvers.filter(pk=user.pk).exists()
+    by_role = bool(request.approver_role) and membership.role == request.approver_role
+    return by_name or by_role
+
+
+def _notify_step(order: PurchaseOrder, step: int) -> None:
+    requests = ApprovalRequest.objects.filter(purchase_order=order, step=step).prefetch_related("approvers")
+    emails: set[str] = set()
+    for request in requests:
+        emails.update(user.email for user in request.approvers.all() if user.email)
+        if request.approver_role:
+            emails.update(
+                Membership.objects.active()
+                .filter(company_id=order.company_id, role=request.approver_role)
+                .exclude(user_id=order.submitted_by_id or 0)
+                .values_list("user__email", flat=True)
+            )
+    emails.discard(order.submitted_by.email if order.submitted_by else "")
+    if emails:
+        reasons = "; ".join(request.reason for request in requests)
+        transaction.on_commit(
+            lambda: send_mail(
+                subject=f"Order {order.customer_po_number} needs your approval",
+                message=f"{order.submitted_by} submitted order {order.customer_po_number} "
+                f"({order.total_amount} {order.currency}) for {order.company.name}.\nWhy: {reasons}\n",
+                from_email=None,
+                recipient_list=sorted(emails),
+            )
+        )
+
+
+def _notify_buyer(order: PurchaseOrder, subject: str, body: str) -> None:
+    if order.submitted_by and order.submitted_by.email:
+        email = order.submitted_by.email
+        transaction.on_commit(
+            lambda: send_mail(subject=subject, message=body, from_email=None, recipient_list=[email])
+        )
+
+
+@transaction.atomic
+def purchase_order_submit_and_route(*, purchase_order: PurchaseOrder, actor: User) -> PurchaseOrder:
+    """Submit, then apply the company's rules: matched rules become approval steps; none: approved."""
+    order = orders.purchase_order_submit(purchase_order=purchase_order, actor=actor)
+    matched = rules_matching(order)
+    if not matched:
+        return orders.purchase_order_approve(
+            purchase_order=order, actor=None, note="no approval rule applies"
+        )
+    steps = sorted({rule.step for rule, _ in matched})
+    for rule, reason in matched:
+        request = ApprovalRequest.objects.create(
+            purchase_order=order,
+            rule=rule,
+            step=rule.step,
+            reason=reason[:300],
+            approver_role=rule.approver_role,
+            status=ApprovalRequest.Status.PENDING
+            if rule.step == steps[0]
+            else ApprovalRequest.Status.WAITING,
+        )
+        request.approvers.set(rule.approvers.all())
+    order = orders.purchase_order_request_approval(
+        purchase_order=order, note="; ".join(reason for _, reason in matched)
+    )
+    _notify_step(order, steps[0])
+    return order
+
+
+@transaction.atomic
+def approval_decide(
+    *, request: ApprovalRequest, actor: User, approve: bool, comment: str = ""
+) -> ApprovalRequest:
+    request = (
+        ApprovalRequest.objects.select_for_update()
+        .select_related("purchase_order__company")
+        .get(pk=request.pk)
+    )
+    order = request.purchase_order
+    if request.status != ApprovalRequest.Status.PENDING:
+        raise ApprovalError("This step is not waiting for a decision.")
+    if actor.pk == order.submitted_by_id:
+        raise InvalidTransition("Whoever submitted an order cannot approve it.")
+    if not eligible(request, actor):
+        raise ApprovalError("You are not an approver of this step.")
+    if not approve and not comment.strip():
+        raise ApprovalError("Say why you reject the order; the buyer is told.")
+    request.status = ApprovalRequest.Status.APPROVED if approve else ApprovalRequest.Status.REJECTED
+    request.decided_by, request.decided_at, request.comment = actor, timezone.now(), comment.strip()[:500]
+    request.save(update_fields=["status", "decided_by", "decided_at", "comment", "updated_at"])
+    if not approve:
+        ApprovalRequest.objects.filter(
+            purchase_order=order, status__in=[ApprovalRequest.Status.PENDING, ApprovalRequest.Status.WAITING]
+        ).update(status=ApprovalRequest.Status.REJECTED, comment="closed: the order was rejected")
+        orders.purchase_order_reject(purchase_order=order, actor=actor, note=comment)
+        _notify_buyer(
+            order, f"Order {order.customer_po_number} was rejected", f"{actor} rejected it: {comment}\n"
+        )
+        return request
+    open_requests = ApprovalRequest.objects.filter(purchase_order=order).filter(
+        Q(status=ApprovalRequest.Status.PENDING) | Q(status=ApprovalRequest.Status.WAITING)
+    )
+    if open_requests.filter(status=ApprovalRequest.Status.PENDING).exists():
+        return request  # another rule of this step still waits for its approver
+    waiting = open_requests.order_by("step").first()
+    if waiting is not None:
+        open_requests.filter(step=waiting.step).update(status=ApprovalRequest.Status.PENDING)
+        _notify_step(order, waiting.step)
+        return request
+    orders.purchase_order_approve(purchase_order=order, actor=actor, note=comment)
+    _notify_buyer(
+        order, f"Order {order.customer_po_number} was approved", f"{actor} approved it. {comment}\n"
+    )
+    return request
