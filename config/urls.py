@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("apps.catalog.urls")),
     path("", include("apps.erp.urls")),
     path("", include("apps.pricing.urls")),
+    path("", include("apps.purchase_orders.urls")),
     path("api/v1/", include("apps.catalog.api_urls")),
     path("django-admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -26,6 +26,11 @@ def navigation_for(request: HttpRequest) -> list[NavItem]:
     if membership is not None:
         items.append(NavItem("Home", reverse("buyer-home"), "buyer"))
         items.append(NavItem("Catalog", reverse("buyer-catalog"), "catalog"))
+        if membership.role in (Role.BUYER, Role.ADMIN):
+            items.append(NavItem("Draft order", reverse("po-builder"), "builder"))
+        items.append(NavItem("Orders", reverse("po-list"), "orders"))
+        if membership.role in (Role.APPROVER, Role.ADMIN):
+            items.append(NavItem("Approvals", reverse("po-approvals"), "approvals"))
         items.append(NavItem("Company", reverse("company-profile"), "company"))
         items.append(NavItem("Ship-to addresses", reverse("company-addresses"), "addresses"))
         if membership.role == Role.ADMIN:

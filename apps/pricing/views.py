@@ -172,7 +172,7 @@ def _row_editor(
         initial = (
             {
                 "sku": row.product.sku,
-                "min_quantity": row.min_quantity.normalize(),
+                "min_quantity": f"{row.min_quantity.normalize():f}",
                 "unit_price": row.unit_price,
                 "valid_from": row.valid_from,
                 "valid_to": row.valid_to,

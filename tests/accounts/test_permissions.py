@@ -12,14 +12,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
 from apps.accounts.models import Company, Invitation, Membership, Role, ShipToAddress, StaffRole
 from apps.accounts.services import staff_user_set_roles
+from apps.approvals.models import ApprovalRequest
 from apps.erp.models import SyncJob
 from apps.erp.services import job_enqueue
 from apps.pricing.models import PriceUpload
+from apps.purchase_orders.models import PurchaseOrder, PurchaseOrderLine
 from tests.accounts.factories import CompanyFactory, MembershipFactory, ShipToAddressFactory, UserFactory
 from tests.catalog.factories import ProductFactory
 from tests.pricing.factories import ContractPriceFactory, PriceTierFactory, TierPriceFactory
@@ -97,6 +100,26 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("pricing-upload", "GET", "other"):             "L    403  403   403  403  403    404     403     ok",
     ("pricing-upload-publish", "POST", "own"):      "L    403  403   403  403  403    ok      403     ok",
     ("pricing-audit", "GET", "-"):                  "L    403  403   403  403  403    ok      403     ok",
+    ("po-list", "GET", "-"):                        "L    ok   ok    ok   ok   403    403     403     403",
+    ("po-list-export", "GET", "-"):                 "L    ok   ok    ok   ok   403    403     403     403",
+    ("po-builder", "GET", "-"):                     "L    ok   ok    403  403  403    403     403     403",
+    ("po-builder-header", "POST", "-"):             "L    ok   ok    403  403  403    403     403     403",
+    ("po-builder-quick", "POST", "-"):              "L    ok   ok    403  403  403    403     403     403",
+    ("po-builder-csv", "POST", "-"):                "L    ok   ok    403  403  403    403     403     403",
+    ("po-builder-add", "POST", "-"):                "L    ok   ok    403  403  403    403     403     403",
+    ("po-builder-line", "POST", "other"):           "L    404  404   403  403  403    403     403     403",
+    ("po-builder-submit", "POST", "-"):             "L    ok   ok    403  403  403    403     403     403",
+    ("po-detail", "GET", "own"):                    "L    ok   ok    ok   ok   403    403     403     403",
+    ("po-detail", "GET", "other"):                  "L    404  404   404  404  403    403     403     403",
+    ("po-cancel", "POST", "own"):                   "L    ok   ok    403  403  403    403     403     403",
+    ("po-cancel", "POST", "other"):                 "L    404  404   403  403  403    403     403     403",
+    ("po-reorder", "POST", "own"):                  "L    ok   ok    403  403  403    403     403     403",
+    ("po-reorder", "POST", "other"):                "L    404  404   403  403  403    403     403     403",
+    ("po-export", "GET", "own"):                    "L    ok   ok    ok   ok   403    403     403     403",
+    ("po-export", "GET", "other"):                  "L    404  404   404  404  403    403     403     403",
+    ("po-approvals", "GET", "-"):                   "L    ok   403   ok   403  403    403     403     403",
+    ("po-approval-decision", "POST", "own"):        "L    ok   403   ok   403  403    403     403     403",
+    ("po-approval-decision", "POST", "other"):      "L    404  403   404  403  403    403     403     403",
 }
 # fmt: on
 
@@ -123,6 +146,20 @@ def _targets(company: Company, uploader: Any) -> dict[str, Any]:
     tier_price = TierPriceFactory(tier=tier, product=product)
     contract_price = ContractPriceFactory(company=company, product=product)
     upload = PriceUpload.objects.create(uploaded_by=uploader, filename="x.csv")
+    someone = MembershipFactory(company=company, role=Role.BUYER).user
+    order = PurchaseOrder.objects.create(
+        company=company,
+        buyer=someone,
+        submitted_by=someone,
+        customer_po_number=f"PO-{company.pk}",
+        status=PurchaseOrder.Status.AWAITING_APPROVAL,
+    )
+    PurchaseOrderLine.objects.create(purchase_order=order, product=product, quantity=2)
+    approval = ApprovalRequest.objects.create(
+        purchase_order=order, step=1, reason="test", approver_role=Role.APPROVER, status="pending"
+    )
+    draft = PurchaseOrder.objects.create(company=company, buyer=someone)
+    draft_line = PurchaseOrderLine.objects.create(purchase_order=draft, product=product, quantity=1)
     job = job_enqueue(kind="customer.push", target=company, idempotency_key=f"test:{company.pk}")
     SyncJob.objects.filter(pk=job.pk).update(status=SyncJob.Status.FAILED, last_error="refused")
     return {
@@ -136,6 +173,9 @@ def _targets(company: Company, uploader: Any) -> dict[str, Any]:
         "tier_price": tier_price,
         "contract_price": contract_price,
         "upload": upload,
+        "order": order,
+        "approval": approval,
+        "draft_line": draft_line,
     }
 
 
@@ -193,6 +233,12 @@ def _url(name: str, targets: dict[str, Any]) -> str:
         kwargs["company_id"], kwargs["row_id"] = targets["company"].pk, targets["contract_price"].pk
     elif name in ("pricing-upload", "pricing-upload-publish"):
         kwargs["upload_id"] = targets["upload"].pk
+    elif name in ("po-detail", "po-cancel", "po-reorder", "po-export"):
+        kwargs["order_id"] = targets["order"].pk
+    elif name == "po-builder-line":
+        kwargs["line_id"] = targets["draft_line"].pk
+    elif name == "po-approval-decision":
+        kwargs["request_id"] = targets["approval"].pk
     return reverse(name, kwargs=kwargs)
 
 
@@ -206,6 +252,10 @@ def _post_data(name: str) -> dict[str, str]:
         "finance-company-hold": {"reason": "Invoices past due"},
         "manager-company-create": {"name": "Brand New Co", "country": "US"},
         "pricing-tier-default": {"default_discount_percent": "12.5"},
+        "po-builder-quick": {"lines": "SKU-PERM 1"},
+        "po-builder-add": {"sku": "SKU-PERM", "quantity": "1"},
+        "po-builder-line": {"quantity": "3"},
+        "po-approval-decision": {"decision": "approve"},
         "manager-product-rules": {"order_minimum": "6", "order_increment": "6", "order_maximum": ""},
         "pricing-tier-price-add": {
             "sku": "SKU-PERM",
@@ -252,7 +302,11 @@ def test_permission_matrix(
     targets = world.other if scope == "other" else world.own
     url = _url(name, targets)
 
-    response = client.get(url) if method == "GET" else client.post(url, _post_data(name))
+    if name == "po-builder-csv":
+        data: dict[str, Any] = {"file": SimpleUploadedFile("order.csv", b"SKU-PERM,1\n")}
+    else:
+        data = _post_data(name)
+    response = client.get(url) if method == "GET" else client.post(url, data)
 
     login_url = reverse("login")
     if expected == "L":
@@ -293,6 +347,7 @@ def test_every_url_is_in_the_matrix() -> None:
     from apps.core import urls as core_urls
     from apps.erp import urls as erp_urls
     from apps.pricing import urls as pricing_urls
+    from apps.purchase_orders import urls as po_urls
 
     public = {
         "login",
@@ -309,6 +364,7 @@ def test_every_url_is_in_the_matrix() -> None:
         *catalog_urls.urlpatterns,
         *erp_urls.urlpatterns,
         *pricing_urls.urlpatterns,
+        *po_urls.urlpatterns,
     ]
     named = {p.name for p in patterns} - public
     covered = {name for name, _, _ in MATRIX}

@@ -29,3 +29,11 @@ def test_decode_refuses_binary_and_reads_both_encodings() -> None:
 
 def test_quoted_fields_keep_separators_and_line_breaks() -> None:
     assert list(csvio.rows('a;"b;c";"d\r\ne"\r\n')) == [["a", "b;c", "d\r\ne"]]
+
+
+def test_quantities_never_show_in_exponent_form() -> None:
+    from decimal import Decimal
+
+    from apps.core.templatetags.portal import qty
+
+    assert [qty(Decimal(v)) for v in ("10.0000", "2.5000", "0.1250", "100")] == ["10", "2.5", "0.125", "100"]

@@ -25,3 +25,14 @@ def query_without_page(context: dict[str, Any]) -> str:
     params = request.GET.copy()
     params.pop("page", None)
     return str(params.urlencode())
+
+
+@register.filter
+def qty(value: Any) -> str:
+    """A quantity without trailing zeros and never in exponent form: 10, 2.5, 0.125."""
+    if value is None or value == "":
+        return ""
+    from decimal import Decimal
+
+    number = Decimal(value).normalize()
+    return f"{number:f}"

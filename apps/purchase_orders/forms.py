@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from apps.accounts.models import Company, ShipToAddress
+from apps.purchase_orders.models import PurchaseOrder
+
+
+class HeaderForm(forms.ModelForm):
+    class Meta:
+        model = PurchaseOrder
+        fields = ["customer_po_number", "ship_to", "requested_date", "notes"]
+        widgets = {
+            "requested_date": forms.DateInput(attrs={"type": "date"}),
+            "notes": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.company = company
+        ship_to = self.fields["ship_to"]
+        assert isinstance(ship_to, forms.ModelChoiceField)  # noqa: S101 - narrowing for the type checker
+        ship_to.queryset = ShipToAddress.objects.filter(company=company, is_active=True)
+
+    def clean_customer_po_number(self) -> str:
+        number = self.cleaned_data["customer_po_number"].strip()
+        taken = PurchaseOrder.objects.filter(company=self.company, customer_po_number=number)
+        if number and taken.exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(f"Your company already has an order {number}.")
+        return number
+
+
+class QuickOrderForm(forms.Form):
+    lines = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "SKU-00001 10\nSKU-00002 4"}),
+        label="Quick order",
+        help_text="One SKU and quantity per line; paste from a spreadsheet.",
+    )
+
+
+class CsvForm(forms.Form):
+    file = forms.FileField(label="CSV file", help_text="Columns: SKU, quantity, note (optional).")
+
+
+class DecisionForm(forms.Form):
+    comment = forms.CharField(max_length=500, required=False)

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+
+from apps.accounts.models import Company
+from apps.purchase_orders.models import PurchaseOrder
+
+
+def purchase_order_list(*, company: Company, status: str = "") -> QuerySet[PurchaseOrder]:
+    orders = (
+        PurchaseOrder.objects.filter(company=company)
+        .exclude(status=PurchaseOrder.Status.DRAFT)
+        .select_related("buyer", "ship_to")
+        .annotate(line_count=Count("lines"))
+        .order_by("-submitted_at", "-id")
+    )
+    return orders.filter(status=status) if status else orders
+
+
+def purchase_order_get(*, company: Company, order_id: int) -> PurchaseOrder:
+    """An order of ``company``; another company's id raises DoesNotExist (a 404)."""
+    return PurchaseOrder.objects.select_related("company", "buyer", "ship_to", "submitted_by").get(
+        company=company, pk=order_id
+    )

@@ -1,0 +1,330 @@
+from __future__ import annotations
+
+import csv
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.accounts.models import Role
+from apps.accounts.permissions import MemberRequest, company_role_required
+from apps.approvals import selectors as approval_selectors
+from apps.approvals.services import ApprovalError, approval_decide, purchase_order_submit_and_route
+from apps.core.exceptions import ApplicationError
+from apps.core.money import quantize_amount
+from apps.erp.selectors import timeline_for
+from apps.purchase_orders import lines as parsing
+from apps.purchase_orders import selectors, services
+from apps.purchase_orders.forms import CsvForm, DecisionForm, HeaderForm, QuickOrderForm
+from apps.purchase_orders.models import PurchaseOrder, PurchaseOrderLine
+
+BUILDERS = (Role.BUYER, Role.ADMIN)
+APPROVERS = (Role.APPROVER, Role.ADMIN)
+
+
+def _draft(request: MemberRequest) -> PurchaseOrder:
+    return services.purchase_order_draft_get(company=request.membership.company, buyer=request.user)
+
+
+def _builder_context(request: MemberRequest, order: PurchaseOrder, **extra: object) -> dict[str, object]:
+    lines = list(order.lines.select_related("product", "product__stock"))
+    from apps.pricing.selectors import price_resolve_many
+
+    quotes = price_resolve_many(
+        account=order.company,
+        products=[line.product for line in lines],
+        quantity={line.product_id: line.quantity for line in lines},
+    )
+    priced = [
+        (line, quotes[line.product_id], quantize_amount(quotes[line.product_id].unit_price * line.quantity))
+        for line in lines
+    ]
+    total = sum((amount for _, _, amount in priced), Decimal("0"))
+    return {
+        "order": order,
+        "priced": priced,
+        "estimate": quantize_amount(total),
+        "header_form": extra.pop("header_form", None) or HeaderForm(instance=order, company=order.company),
+        "quick_form": QuickOrderForm(),
+        "csv_form": CsvForm(),
+        **extra,
+    }
+
+
+@require_GET
+@company_role_required(*BUILDERS)
+def builder(request: MemberRequest) -> HttpResponse:
+    return render(request, "purchase_orders/builder.html", _builder_context(request, _draft(request)))
+
+
+@require_POST
+@company_role_required(*BUILDERS)
+def builder_header(request: MemberRequest) -> HttpResponse:
+    order = _draft(request)
+    form = HeaderForm(request.POST, instance=order, company=order.company)
+    if form.is_valid():
+        form.save()
+        messages.success(request, "Order details saved.")
+    context = _builder_context(request, order, header_form=form)
+    if request.htmx:
+        return render(request, "purchase_orders/builder.html#header", context)
+    return render(request, "purchase_orders/builder.html", context, status=200 if form.is_valid() else 400)
+
+
+def _add(request: MemberRequest, parsed: parsing.Parsed) -> HttpResponse:
+    order = _draft(request)
+    result = services.purchase_order_lines_add(purchase_order=order, lines=parsed.lines)
+    report = sorted([*parsed.report, *result.report], key=lambda entry: entry.line)
+    refused = sum(1 for entry in report if not entry.ok)
+    messages.success(request, f"{result.added} line(s) added, {result.merged} merged, {refused} refused.")
+    context = _builder_context(request, order, report=report)
+    template = "purchase_orders/builder.html#lines" if request.htmx else "purchase_orders/builder.html"
+    return render(request, template, context)
+
+
+@require_POST
+@company_role_required(*BUILDERS)
+def builder_quick(request: MemberRequest) -> HttpResponse:
+    form = QuickOrderForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Paste at least one line: a SKU and a quantity.")
+        return redirect("po-builder")
+    return _add(request, parsing.parse_paste(form.cleaned_data["lines"]))
+
+
+@require_POST
+@company_role_required(*BUILDERS)
+def builder_csv(request: MemberRequest) -> HttpResponse:
+    form = CsvForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a CSV file to upload.")
+        return redirect("po-builder")
+    return _add(request, parsing.parse_csv(form.cleaned_data["file"].read()))
+
+
+@require_POST
+@company_role_required(*BUILDERS)
+def builder_add(request: MemberRequest) -> HttpResponse:
+    """Add one SKU from the catalog."""
+    sku = request.POST.get("sku", "")
+    parsed = parsing.parse_paste(f"{sku} {request.POST.get('quantity', '1')}")
+    order = _draft(request)
+    result = services.purchase_order_lines_add(purchase_order=order, lines=parsed.lines)
+    report = [*parsed.report, *result.report]
+    text = report[0].message if report else "Nothing to add."
+    if report and report[0].ok:
+        messages.success(request, text)
+    else:
+        messages.error(request, text)
+    if request.htmx:
+        return render(request, "includes/messages.html")
+    return redirect(request.POST.get("next") or "po-builder")
+
+
+@require_POST
+@company_role_required(*BUILDERS)
+def builder_line(request: MemberRequest, line_id: int) -> HttpResponse:
+    order = _draft(request)
+    line = (
+        PurchaseOrderLine.objects.select_related("product").filter(pk=line_id, purchase_order=order).first()
+    )
+    if line is None:
+        raise Http404("No such line on your draft.")
+    if request.POST.get("remove"):
+        line.delete()
+    else:
+        try:
+            quantity = Decimal(request.POST.get("quantity", "").strip())
+        except InvalidOperation:
+            quantity = Decimal("-1")
+        from apps.catalog.services import quantity_problem
+
+        problem = "must be more than zero" if quantity <= 0 else quantity_problem(line.product, quantity)
+        if problem:
+            messages.error(request, f"{line.product.sku}: {problem}.")
+        else:
+            line.quantity = quantity
+            line.save(update_fields=["quantity", "updated_at"])
+    template = "purchase_orders/builder.html#lines" if request.htmx else "purchase_orders/builder.html"
+    return render(request, template, _builder_context(request, order))
+
+
+@require_POST
+@company_role_required(*BUILDERS)
+def builder_submit(request: MemberRequest) -> HttpResponse:
+    order = _draft(request)
+    try:
+        order = purchase_order_submit_and_route(purchase_order=order, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("po-builder")
+    messages.success(
+        request, f"Order {order.customer_po_number} submitted: {order.get_status_display().lower()}."
+    )
+    return redirect("po-detail", order_id=order.pk)
+
+
+# --- Reading -----------------------------------------------------------------------------------------------
+
+
+@require_GET
+@company_role_required()
+def order_list(request: MemberRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    orders = list(selectors.purchase_order_list(company=request.membership.company, status=status)[:200])
+    context = {
+        "orders": orders,
+        "status": status,
+        "statuses": PurchaseOrder.Status.choices,
+        "live": any(not order.is_final for order in orders),
+    }
+    template = "purchase_orders/list.html#order-table" if request.htmx else "purchase_orders/list.html"
+    return render(request, template, context)
+
+
+def _order_or_404(request: MemberRequest, order_id: int) -> PurchaseOrder:
+    try:
+        return selectors.purchase_order_get(company=request.membership.company, order_id=order_id)
+    except PurchaseOrder.DoesNotExist as exc:
+        raise Http404("No such order in your company.") from exc
+
+
+@require_GET
+@company_role_required()
+def order_detail(request: MemberRequest, order_id: int) -> HttpResponse:
+    order = _order_or_404(request, order_id)
+    context = {
+        "order": order,
+        "lines": order.lines.select_related("product"),
+        "history": order.status_changes.select_related("actor"),
+        "approvals": order.approval_requests.select_related("decided_by"),
+        "events": timeline_for(order),
+        "can_cancel": request.membership.role in BUILDERS
+        and order.can_transition_to(PurchaseOrder.Status.CANCELLED)
+        and order.status not in (PurchaseOrder.Status.ACCEPTED, PurchaseOrder.Status.PARTIALLY_SHIPPED),
+    }
+    template = "purchase_orders/detail.html#live" if request.htmx else "purchase_orders/detail.html"
+    return render(request, template, context)
+
+
+@require_POST
+@company_role_required(*BUILDERS)
+def order_cancel(request: MemberRequest, order_id: int) -> HttpResponse:
+    order = _order_or_404(request, order_id)
+    try:
+        services.purchase_order_cancel(
+            purchase_order=order, actor=request.user, note=request.POST.get("note", "")
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Order {order.customer_po_number} cancelled.")
+    return redirect("po-detail", order_id=order.pk)
+
+
+@require_POST
+@company_role_required(*BUILDERS)
+def order_reorder(request: MemberRequest, order_id: int) -> HttpResponse:
+    order = _order_or_404(request, order_id)
+    lines = [
+        parsing.ParsedLine(n, line.product.sku, line.quantity, line.note)
+        for n, line in enumerate(order.lines.select_related("product"), start=1)
+    ]
+    result = services.purchase_order_lines_add(purchase_order=_draft(request), lines=lines)
+    refused = [entry.message for entry in result.report if not entry.ok]
+    messages.success(request, f"{result.added + result.merged} line(s) copied to your draft.")
+    if refused:
+        messages.warning(request, "Not copied: " + "; ".join(refused))
+    return redirect("po-builder")
+
+
+def _csv_response(filename: str) -> tuple[HttpResponse, csv.Writer]:  # type: ignore[name-defined]
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.write("\ufeff")  # Excel opens UTF-8 only with a byte-order mark
+    return response, csv.writer(response)
+
+
+@require_GET
+@company_role_required()
+def order_export(request: MemberRequest, order_id: int) -> HttpResponse:
+    order = _order_or_404(request, order_id)
+    response, writer = _csv_response(f"{order.customer_po_number or order.pk}.csv")
+    writer.writerow(
+        ["po_number", "sku", "name", "quantity", "unit_price", "price_source", "line_amount", "note"]
+    )
+    for line in order.lines.select_related("product"):
+        writer.writerow(
+            [
+                order.customer_po_number,
+                line.product.sku,
+                line.product.name,
+                f"{line.quantity.normalize():f}",
+                line.unit_price if line.unit_price is not None else "",
+                line.price_source,
+                line.line_amount if line.line_amount is not None else "",
+                line.note,
+            ]
+        )
+    return response
+
+
+@require_GET
+@company_role_required()
+def order_list_export(request: MemberRequest) -> HttpResponse:
+    orders = selectors.purchase_order_list(
+        company=request.membership.company, status=request.GET.get("status", "")
+    )
+    response, writer = _csv_response(f"orders-{timezone.localdate():%Y%m%d}.csv")
+    writer.writerow(
+        ["po_number", "status", "submitted_at", "buyer", "lines", "total", "currency", "erp_reference"]
+    )
+    for order in orders:
+        writer.writerow(
+            [
+                order.customer_po_number,
+                order.status,
+                order.submitted_at.isoformat() if order.submitted_at else "",
+                order.buyer.email,
+                order.line_count,
+                order.total_amount or "",
+                order.currency,
+                order.erp_reference,
+            ]
+        )
+    return response
+
+
+# --- Approvals ---------------------------------------------------------------------------------------------
+
+
+@require_GET
+@company_role_required(*APPROVERS)
+def approval_queue(request: MemberRequest) -> HttpResponse:
+    requests = approval_selectors.approval_queue(user=request.user, company=request.membership.company)
+    return render(request, "purchase_orders/approvals.html", {"requests": requests})
+
+
+@require_http_methods(["POST"])
+@company_role_required(*APPROVERS)
+def approval_decision(request: MemberRequest, request_id: int) -> HttpResponse:
+    approval = approval_selectors.approval_get(company=request.membership.company, request_id=request_id)
+    if approval is None:
+        raise Http404("No such approval in your company.")
+    form = DecisionForm(request.POST)
+    form.is_valid()
+    try:
+        approval_decide(
+            request=approval,
+            actor=request.user,
+            approve=request.POST.get("decision") == "approve",
+            comment=form.cleaned_data.get("comment", ""),
+        )
+    except (ApprovalError, ApplicationError) as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Order {approval.purchase_order.customer_po_number}: decision recorded.")
+    return redirect("po-approvals")
