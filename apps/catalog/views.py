@@ -7,7 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.accounts.models import StaffRole
+from apps.accounts.models import Role, StaffRole
 from apps.accounts.permissions import MemberRequest, company_role_required, staff_role_required
 from apps.catalog import selectors, services
 from apps.catalog.models import Product
@@ -76,6 +76,7 @@ def buyer_catalog(request: MemberRequest) -> HttpResponse:
         "category_id": category_id,
         "categories": selectors.category_list(),
         "company": company,
+        "can_order": request.membership.role in (Role.BUYER, Role.ADMIN),
     }
     template = "catalog/buyer_catalog.html#catalog-results" if request.htmx else "catalog/buyer_catalog.html"
     return render(request, template, context)

@@ -120,8 +120,8 @@ def builder_add(request: MemberRequest) -> HttpResponse:
     else:
         messages.error(request, text)
     if request.htmx:
-        return render(request, "includes/messages.html")
-    return redirect(request.POST.get("next") or "po-builder")
+        return HttpResponse("")  # the flash message arrives out of band (HtmxMessagesMiddleware)
+    return redirect("po-builder")
 
 
 @require_POST
@@ -289,7 +289,7 @@ def order_list_export(request: MemberRequest) -> HttpResponse:
                 order.status,
                 order.submitted_at.isoformat() if order.submitted_at else "",
                 order.buyer.email,
-                order.line_count,
+                getattr(order, "line_count", ""),
                 order.total_amount or "",
                 order.currency,
                 order.erp_reference,

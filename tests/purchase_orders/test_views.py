@@ -143,3 +143,16 @@ def test_reorder_copies_lines_into_the_draft(shop: dict) -> None:
 
     draft = PurchaseOrder.objects.get(buyer=shop["buyer"], status=Status.DRAFT)
     assert [(line.product.sku, line.quantity) for line in draft.lines.all()] == [("WASHER", Decimal("7"))]
+
+
+def test_add_from_the_catalog_answers_out_of_band(shop: dict) -> None:
+    client = _client(shop["buyer"])
+
+    catalog = client.get("/catalog/").content.decode()
+    response = client.post("/orders/draft/add/", {"sku": "BOLT", "quantity": "3"}, **HTMX)
+
+    assert 'action="/orders/draft/add/"' in catalog
+    html = response.content.decode()
+    assert 'hx-swap-oob="true"' in html
+    assert "BOLT: 3 added" in html
+    assert PurchaseOrder.objects.get(buyer=shop["buyer"], status=Status.DRAFT).lines.get().quantity == 3

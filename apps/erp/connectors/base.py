@@ -147,6 +147,59 @@ class PriceListResult:
     created: bool
 
 
+@dataclass(frozen=True)
+class OrderLinePush:
+    product_erp_id: str
+    quantity: Decimal
+    unit_price: Decimal  # frozen at submit: the ERP must invoice exactly this
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class OrderPush:
+    """An approved purchase order, to become an ERP sale. ``reference`` (the customer's PO number) with
+    ``customer_erp_id`` identifies it in the ERP: a push looks that pair up before creating."""
+
+    reference: str
+    customer_erp_id: str
+    ship_to: AddressRecord  # erp_id empty: a portal-made address the ERP does not have yet
+    lines: list[OrderLinePush]
+    requested_date: date | None = None
+    notes: str = ""
+    accept_credit_warning: bool = False  # finance released a credit hold for this order on purpose
+
+
+@dataclass(frozen=True)
+class OrderPushResult:
+    """What became of one pushed order. ``error`` non-empty: the ERP refused this order (credit limit,
+    validation, workflow), the text is for a person, and the other orders of the batch went on. A refused
+    create leaves ``erp_id``, ``number`` and ``state`` empty; a refused confirm leaves the sale in the ERP
+    (usually ``state`` quotation) and a later push of the same order finds it and tries the confirm again.
+    """
+
+    reference: str
+    customer_erp_id: str
+    erp_id: str
+    number: str
+    state: str
+    created: bool  # False: found by (customer, reference), created by an earlier attempt (or not at all)
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class OrderStateRecord:
+    """Where a sale stands in the ERP: state plus shipment and invoice progress."""
+
+    erp_id: str
+    reference: str
+    customer_erp_id: str
+    number: str
+    state: str  # draft | quotation | confirmed | processing | done | cancelled
+    shipment_state: str  # none | waiting | partially shipped | sent | exception
+    invoice_state: str  # none | pending | awaiting payment | partially paid | paid | exception
+    changed_at: datetime
+
+
 class Connector(Protocol):
     def health(self) -> ErpHealth: ...
 
@@ -161,5 +214,9 @@ class Connector(Protocol):
     ) -> list[PushResult]: ...
 
     def push_price_lists(self, price_lists: Sequence[PriceListPush]) -> list[PriceListResult]: ...
+
+    def push_orders(self, orders: Sequence[OrderPush]) -> list[OrderPushResult]: ...
+
+    def pull_orders(self, cursor: Cursor, limit: int) -> Page[OrderStateRecord]: ...
 
     def close(self) -> None: ...

@@ -1,9 +1,12 @@
-"""The Tryton 8.2 connector: pulls customers, products and stock, pushes customers and price lists."""
+"""The Tryton 8.2 connector: pulls customers, products, stock and order states; pushes customers, price
+lists and orders."""
 
 from __future__ import annotations
 
+import os
+from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +18,9 @@ from apps.erp.connectors.base import (
     ErpBusinessError,
     ErpError,
     ErpHealth,
+    OrderPush,
+    OrderPushResult,
+    OrderStateRecord,
     Page,
     PriceListLine,
     PriceListPush,
@@ -23,12 +29,16 @@ from apps.erp.connectors.base import (
     PushResult,
     StockRecord,
 )
-from apps.erp.connectors.tryton_rpc import TrytonClient
+from apps.erp.connectors.tryton_rpc import TrytonClient, TrytonWarning
 from apps.erp.models import ErpConnection
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Tax identifiers go to the ERP as US EINs, which Tryton validates (python-stdnum).
 TAX_IDENTIFIER_TYPE = "us_ein"
+# The ERP names its credit-limit warnings "<md5 of the sale>.credit_limit_amount" (res.user.warning).
+CREDIT_LIMIT_WARNING = ".credit_limit_amount"
+
+OrderKey = tuple[str, str]  # (customer_erp_id, reference stripped): how a pushed order is found again
 
 
 def _changed_since(since: datetime | None, *paths: str) -> list[Any]:
@@ -78,27 +88,55 @@ def _price_list_formula(line: PriceListLine) -> str:
 
 
 class TrytonConnector:
-    def __init__(self, client: TrytonClient) -> None:
+    """``client`` is the service user (``portal``: credit overruns are hard errors). ``finance_client``,
+    optional, is a user in the ERP's credit-limit group (``portal-finance``): it confirms the orders whose
+    credit hold finance released (``OrderPush.accept_credit_warning``)."""
+
+    def __init__(self, client: TrytonClient, finance_client: TrytonClient | None = None) -> None:
         self.client = client
+        self.finance_client = finance_client
         self._storage_locations: list[int] | None = None
         self._category_names: dict[int, str] = {}
         self._countries: dict[str, int] | None = None
 
     @classmethod
-    def for_connection(cls, connection: ErpConnection) -> TrytonConnector:
-        return cls(
-            TrytonClient(
+    def for_connection(
+        cls,
+        connection: ErpConnection,
+        *,
+        finance_username: str | None = None,
+        finance_password: str | None = None,
+    ) -> TrytonConnector:
+        """The finance user comes from the arguments, else from the environment (``ERP_FINANCE_USERNAME``,
+        or ``ERP_FINANCE_USER`` as ``tools/tryton/erp.py up`` prints it, and ``ERP_FINANCE_PASSWORD``);
+        without both a login and a password there is none, and credit holds stay errors."""
+
+        def client(username: str, password: str) -> TrytonClient:
+            return TrytonClient(
                 connection.url,
                 connection.database,
-                connection.username,
-                connection.password(),
+                username,
+                password,
                 timeout=float(connection.timeout_seconds),
                 concurrency_limit=connection.concurrency_limit,
             )
+
+        username = (
+            finance_username
+            or os.environ.get("ERP_FINANCE_USERNAME")
+            or os.environ.get("ERP_FINANCE_USER")
+            or ""
+        )
+        password = finance_password or os.environ.get("ERP_FINANCE_PASSWORD") or ""
+        return cls(
+            client(connection.username, connection.password()),
+            client(username, password) if username and password else None,
         )
 
     def close(self) -> None:
         self.client.close()
+        if self.finance_client is not None:
+            self.finance_client.close()
 
     def health(self) -> ErpHealth:
         try:
@@ -521,3 +559,444 @@ class TrytonConnector:
             actions += [unassign, {"sale_price_list": None}]
         if actions:
             self.client.model("party.party", "write", *actions)
+
+    # -- orders --------------------------------------------------------------------------------------------
+    def push_orders(self, orders: Sequence[OrderPush]) -> list[OrderPushResult]:
+        """Make each order an ERP sale exactly once, and confirm it. Results come in the input order.
+
+        Exactly once: an order is identified by (party = ``customer_erp_id``, ``reference``). One
+        ``search_read`` (``reference in [...]`` and ``party in [...]``, then filtered by pair; the ERP
+        strips references, so the comparison does too; the lowest id wins) finds the sales of earlier
+        attempts, whatever their state: those come back with ``created=False``, and a draft or quotation
+        one is carried on through quote/confirm. The rest are created in ONE ``sale.sale.create``: party,
+        invoice address (the party's first invoice address, else its first address), shipment address,
+        payment term and price list from the party, reference, sale date (today, UTC: the ERP's today
+        without a company time zone), ``shipping_date`` = ``requested_date`` when that is not in the past,
+        comment = notes, and per line product, quantity, the product's sale unit, ``unit_price`` = the
+        frozen price (a Decimal on the wire) and ``note``. No taxes are set (the ERP's on_change would
+        compute them; the seeded catalogue has none).
+
+        Ship-to: ``ship_to.erp_id`` when it is one of the party's addresses; otherwise (a portal-made
+        address, or one the ERP no longer has for that party) an address of the party with the same
+        street, postal code and city (whitespace and case ignored) is reused, else it is created on the
+        party, all such addresses in one ``party.address.create``.
+
+        Then one ``quote`` call for every draft sale and ``confirm`` calls: one per round, where a round
+        holds at most one sale per party that has a credit limit (the ERP checks each sale of a confirm
+        call against the party's credit *before* the call confirms any, so two sales of one party in one
+        call could pass the limit together); parties without a limit all go in the first round.
+
+        Per-order failures: when a batched call (create, quote, confirm round) is refused with a business
+        error, its records are retried one by one so only the refused ones fail; each refused order comes
+        back with ``error`` = the ERP's text (a refused confirm leaves the sale in quotation; a refused
+        create leaves ``erp_id``/``number``/``state`` empty). An unknown customer or product is reported
+        the same way without asking the ERP to create. Transient errors (timeouts, 503 …) propagate: a
+        retry of the same push is safe because of the lookup.
+
+        ``accept_credit_warning``: such orders are confirmed one by one by ``finance_client`` (a user of the
+        ERP's credit-limit group), after the other orders. When the ERP answers with its credit-limit
+        warning, the warning is accepted for that sale only (``res.user.warning.skip``: a
+        ``res.user.warning`` {user: the finance user, name, always: False}; the ERP does not let the
+        user create one directly) and the confirm is retried. Without a finance user they are confirmed
+        like the others and report the credit error.
+
+        Orders repeated in ``orders`` (same customer and reference) make one sale and share its result.
+        """
+        unique: dict[OrderKey, OrderPush] = {}
+        for order in orders:
+            unique.setdefault(_order_key(order), order)
+        errors: dict[OrderKey, str] = {}
+        for key, order in unique.items():
+            if not key[1]:
+                errors[key] = "An order needs a reference to be pushed to the ERP."
+            elif not order.customer_erp_id.isdigit():
+                errors[key] = f"The customer id {order.customer_erp_id!r} is not an ERP party id."
+        keys = [key for key in unique if key not in errors]
+        parties = self._order_parties({int(customer) for customer, _ in keys})
+        for key in keys:
+            if int(key[0]) not in parties:
+                errors[key] = f"The ERP has no customer with id {key[0]}."
+        keys = [key for key in keys if key not in errors]
+
+        found = self._find_sales(keys)
+        sale_ids = {key: row["id"] for key, row in found.items()}
+        states = {key: row["state"] for key, row in found.items()}
+        missing = [key for key in keys if key not in found]
+        created, create_errors = self._create_sales([unique[key] for key in missing], parties)
+        errors.update(create_errors)
+        sale_ids.update(created)
+        states.update(dict.fromkeys(created, "draft"))
+
+        by_sale = {sale_id: key for key, sale_id in sale_ids.items()}
+        drafts = [sale_ids[key] for key in sale_ids if states[key] == "draft"]
+        for sale_id, error in self._transition(self.client, "quote", drafts).items():
+            errors[by_sale[sale_id]] = error
+        to_confirm = [key for key in sale_ids if states[key] in ("draft", "quotation") and key not in errors]
+        accepting = self.finance_client is not None
+        normal = [key for key in to_confirm if not (accepting and unique[key].accept_credit_warning)]
+        limited = {party for party, row in parties.items() if row["credit_limit_amount"] is not None}
+        for batch in _confirm_rounds([(sale_ids[key], int(key[0])) for key in normal], limited):
+            for sale_id, error in self._transition(self.client, "confirm", batch).items():
+                errors[by_sale[sale_id]] = error
+        for key in to_confirm:
+            if key not in normal and (error := self._confirm_accepting_credit(sale_ids[key])):
+                errors[key] = error
+
+        final = (
+            {
+                row["id"]: row
+                for row in self.client.model("sale.sale", "read", list(by_sale), ["number", "state"])
+            }
+            if by_sale
+            else {}
+        )
+        results = []
+        for order in orders:
+            key = _order_key(order)
+            sale = final.get(sale_ids.get(key, 0), {})
+            results.append(
+                OrderPushResult(
+                    reference=order.reference,
+                    customer_erp_id=order.customer_erp_id,
+                    erp_id=str(sale["id"]) if sale else "",
+                    number=sale.get("number") or "",
+                    state=sale.get("state") or "",
+                    created=key in created,
+                    error=errors.get(key, ""),
+                )
+            )
+        return results
+
+    def _order_parties(self, ids: set[int]) -> dict[int, dict[str, Any]]:
+        if not ids:
+            return {}
+        rows = self.client.model(
+            "party.party",
+            "search_read",
+            [["id", "in", sorted(ids)]],
+            0,
+            None,
+            None,
+            ["addresses", "customer_payment_term", "sale_price_list", "credit_limit_amount"],
+            context={"active_test": False},
+        )
+        return {row["id"]: row for row in rows}
+
+    def _find_sales(self, keys: list[OrderKey]) -> dict[OrderKey, dict[str, Any]]:
+        if not keys:
+            return {}
+        rows = self.client.model(
+            "sale.sale",
+            "search_read",
+            [
+                ["reference", "in", sorted({reference for _, reference in keys})],
+                ["party", "in", sorted({int(customer) for customer, _ in keys})],
+            ],
+            0,
+            None,
+            [["id", "ASC"]],
+            ["party", "reference", "state"],
+        )
+        wanted = set(keys)
+        found: dict[OrderKey, dict[str, Any]] = {}
+        for row in rows:
+            key = (str(row["party"]), (row["reference"] or "").strip())
+            if key in wanted:
+                found.setdefault(key, row)
+        return found
+
+    def _create_sales(
+        self, orders: list[OrderPush], parties: dict[int, dict[str, Any]]
+    ) -> tuple[dict[OrderKey, int], dict[OrderKey, str]]:
+        """Create the sales (one call; one by one if the ERP refuses the batch): ids and errors by key."""
+        if not orders:
+            return {}, {}
+        errors: dict[OrderKey, str] = {}
+        products = self._sale_units({line.product_erp_id for order in orders for line in order.lines})
+        for order in orders:
+            unknown = [line.product_erp_id for line in order.lines if line.product_erp_id not in products]
+            if unknown:
+                errors[_order_key(order)] = f"The ERP has no product with id {', '.join(unknown)}."
+        orders = [order for order in orders if _order_key(order) not in errors]
+        ship_to, invoice = self._ship_to_addresses(orders, parties)
+        today = datetime.now(tz=UTC).date()
+        values = []
+        for order in orders:
+            party = parties[int(order.customer_erp_id)]
+            shipment_address = ship_to[_order_key(order)]
+            values.append(
+                {
+                    "party": party["id"],
+                    "invoice_address": invoice.get(party["id"], shipment_address),
+                    "shipment_address": shipment_address,
+                    "payment_term": party["customer_payment_term"],
+                    "price_list": party["sale_price_list"],
+                    "reference": order.reference.strip(),
+                    "sale_date": today,
+                    "shipping_date": order.requested_date
+                    if _not_before(order.requested_date, today)
+                    else None,
+                    "comment": order.notes or None,
+                    "lines": [
+                        [
+                            "create",
+                            [
+                                {
+                                    "type": "line",
+                                    "product": int(line.product_erp_id),
+                                    "quantity": float(line.quantity),
+                                    "unit": products[line.product_erp_id],
+                                    "unit_price": line.unit_price,
+                                    "note": line.note or None,
+                                }
+                                for line in order.lines
+                            ],
+                        ]
+                    ],
+                }
+            )
+        created: dict[OrderKey, int] = {}
+        for order, outcome in zip(orders, self._create("sale.sale", values), strict=True):
+            if isinstance(outcome, ErpBusinessError):
+                errors[_order_key(order)] = outcome.message
+            else:
+                created[_order_key(order)] = outcome
+        return created, errors
+
+    def _sale_units(self, product_ids: set[str]) -> dict[str, int]:
+        """The sale unit of each product (by ERP id); unknown or non-numeric ids are left out."""
+        ids = sorted(int(product) for product in product_ids if product.isdigit())
+        if not ids:
+            return {}
+        rows = self.client.model(
+            "product.product",
+            "search_read",
+            [["id", "in", ids]],
+            0,
+            None,
+            None,
+            ["sale_uom"],
+            context={"active_test": False},
+        )
+        return {str(row["id"]): row["sale_uom"] for row in rows}
+
+    def _ship_to_addresses(
+        self, orders: list[OrderPush], parties: dict[int, dict[str, Any]]
+    ) -> tuple[dict[OrderKey, int], dict[int, int]]:
+        """The shipment address of each order (creating those the ERP lacks) and the invoice address of
+        each party that has an address."""
+        address_ids = sorted(
+            {address for order in orders for address in parties[int(order.customer_erp_id)]["addresses"]}
+        )
+        rows = (
+            self.client.model(
+                "party.address", "read", address_ids, ["party", "street", "postal_code", "city", "invoice"]
+            )
+            if address_ids
+            else []
+        )
+        by_id = {row["id"]: row for row in rows}
+        invoice: dict[int, int] = {}
+        for party_id in {int(order.customer_erp_id) for order in orders}:
+            # Like the ERP's address_get("invoice"): the first invoice address, else the first address.
+            own = [by_id[address] for address in parties[party_id]["addresses"] if address in by_id]
+            flagged = [row["id"] for row in own if row["invoice"]]
+            if flagged or own:
+                invoice[party_id] = (flagged or [own[0]["id"]])[0]
+        # Match by content: (party, street, postal code, city), whitespace and case ignored.
+        known = {}
+        for row in sorted(rows, key=lambda row: row["id"], reverse=True):  # the lowest id wins
+            known[_address_key(row["party"], row["street"], row["postal_code"], row["city"])] = row["id"]
+        result: dict[OrderKey, int] = {}
+        to_create: dict[tuple[str, ...], tuple[int, AddressRecord]] = {}
+        for order in orders:
+            party_id = int(order.customer_erp_id)
+            address = order.ship_to
+            if address.erp_id.isdigit() and int(address.erp_id) in parties[party_id]["addresses"]:
+                result[_order_key(order)] = int(address.erp_id)
+                continue
+            content = _address_key(party_id, address.street, address.postal_code, address.city)
+            if content in known:
+                result[_order_key(order)] = known[content]
+            else:
+                to_create.setdefault(content, (party_id, address))
+        if to_create:
+            new_ids = self.client.model(
+                "party.address", "create", self._address_values(list(to_create.values()))
+            )
+            known.update(zip(to_create, new_ids, strict=True))
+            for order in orders:
+                key = _order_key(order)
+                if key not in result:
+                    address = order.ship_to
+                    content = _address_key(int(key[0]), address.street, address.postal_code, address.city)
+                    result[key] = known[content]
+        return result, invoice
+
+    def _address_values(self, addresses: list[tuple[int, AddressRecord]]) -> list[dict[str, Any]]:
+        countries = self._country_ids()
+        codes = sorted(
+            {
+                f"{address.country}-{address.region}"
+                for _, address in addresses
+                if address.country in countries and address.region
+            }
+        )
+        subdivisions = (
+            {
+                row["code"]: row["id"]
+                for row in self.client.model(
+                    "country.subdivision", "search_read", [["code", "in", codes]], 0, None, None, ["code"]
+                )
+            }
+            if codes
+            else {}
+        )
+        values = []
+        for party_id, address in addresses:
+            value: dict[str, Any] = {
+                "party": party_id,
+                "street": address.street,
+                "postal_code": address.postal_code,
+                "city": address.city,
+                "delivery": True,
+            }
+            if address.country in countries:
+                value["country"] = countries[address.country]
+            subdivision = subdivisions.get(f"{address.country}-{address.region}")
+            if subdivision:
+                value["subdivision"] = subdivision
+            values.append(value)
+        return values
+
+    def _create(self, model: str, values: list[dict[str, Any]]) -> list[int | ErpBusinessError]:
+        """One ``create`` for all; if the ERP refuses it, one each, so that only the refused ones fail."""
+        if not values:
+            return []
+        try:
+            return list(self.client.model(model, "create", values))
+        except ErpBusinessError as exc:
+            if len(values) == 1:
+                return [exc]
+        outcomes: list[int | ErpBusinessError] = []
+        for value in values:
+            try:
+                (new_id,) = self.client.model(model, "create", [value])
+            except ErpBusinessError as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(new_id)
+        return outcomes
+
+    @staticmethod
+    def _transition(client: TrytonClient, method: str, sale_ids: list[int]) -> dict[int, str]:
+        """Run a sale button on all ``sale_ids`` in one call; if the ERP refuses the call (a business
+        error: one transaction, so nothing happened), run it sale by sale. The refusals by sale id."""
+        if not sale_ids:
+            return {}
+        try:
+            client.model("sale.sale", method, sale_ids)
+        except ErpBusinessError as exc:
+            if len(sale_ids) == 1:
+                return {sale_ids[0]: exc.message}
+        else:
+            return {}
+        errors = {}
+        for sale_id in sale_ids:
+            try:
+                client.model("sale.sale", method, [sale_id])
+            except ErpBusinessError as exc:
+                errors[sale_id] = exc.message
+        return errors
+
+    def _confirm_accepting_credit(self, sale_id: int) -> str:
+        """Confirm as the finance user, accepting the credit-limit warning of this sale: '' or the error."""
+        finance = self.finance_client
+        assert finance is not None  # noqa: S101 - only called with a finance user
+        accepted: set[str] = set()
+        while True:
+            try:
+                finance.model("sale.sale", "confirm", [sale_id])
+            except TrytonWarning as warning:
+                if not warning.name.endswith(CREDIT_LIMIT_WARNING) or warning.name in accepted:
+                    return warning.message
+                accepted.add(warning.name)
+                finance.model("res.user.warning", "skip", warning.name, False)
+            except ErpBusinessError as exc:
+                return exc.message
+            else:
+                return ""
+
+    def pull_orders(self, cursor: Cursor, limit: int) -> Page[OrderStateRecord]:
+        """Sales with a reference (the portal's orders) created or written since the cursor, by id.
+
+        The sale's own ``write_date`` is enough: the ERP re-processes a sale when its shipment is done or
+        its invoice is posted or paid, and writes the new ``shipment_state``/``invoice_state`` on it.
+        """
+        domain = [
+            *_changed_since(cursor.since),
+            ["id", ">", cursor.after_id],
+            ["reference", "!=", None],
+            ["reference", "!=", ""],
+        ]
+        rows = self.client.model(
+            "sale.sale",
+            "search_read",
+            domain,
+            0,
+            limit,
+            [["id", "ASC"]],
+            [
+                "number",
+                "reference",
+                "party",
+                "state",
+                "shipment_state",
+                "invoice_state",
+                "write_date",
+                "create_date",
+            ],
+        )
+        records = [
+            OrderStateRecord(
+                erp_id=str(row["id"]),
+                reference=row["reference"],
+                customer_erp_id=str(row["party"]),
+                number=row["number"] or "",
+                state=row["state"],
+                shipment_state=row["shipment_state"],
+                invoice_state=row["invoice_state"],
+                changed_at=_stamp(row["write_date"], row["create_date"]),
+            )
+            for row in rows
+        ]
+        return Page(records, rows[-1]["id"] if rows else cursor.after_id, len(rows) == limit)
+
+
+def _order_key(order: OrderPush) -> OrderKey:
+    return (order.customer_erp_id, order.reference.strip())
+
+
+def _address_key(
+    party: int, street: str | None, postal_code: str | None, city: str | None
+) -> tuple[str, ...]:
+    return (str(party), *(" ".join((text or "").split()).casefold() for text in (street, postal_code, city)))
+
+
+def _not_before(day: date | None, today: date) -> bool:
+    return day is not None and day >= today
+
+
+def _confirm_rounds(sales: list[tuple[int, int]], limited: set[int]) -> list[list[int]]:
+    """Split (sale id, party id) into confirm calls holding at most one sale per credit-limited party."""
+    rounds: list[list[int]] = []
+    taken: Counter[int] = Counter()
+    for sale_id, party in sales:
+        index = 0
+        if party in limited:
+            index = taken[party]
+            taken[party] += 1
+        while len(rounds) <= index:
+            rounds.append([])
+        rounds[index].append(sale_id)
+    return rounds
