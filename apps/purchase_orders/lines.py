@@ -34,7 +34,7 @@ class Parsed:
     report: list[LineReport]
 
 
-def _quantity(raw: str) -> Decimal:
+def parse_quantity(raw: str) -> Decimal:
     text = raw.strip().replace(" ", "").replace("\u00a0", "")
     if not text:
         raise ValueError("the quantity is missing")
@@ -105,7 +105,7 @@ def _parse_rows(rows: Iterable[tuple[int, list[str]]]) -> Parsed:
             report.append(LineReport(number, False, f"{sku}: the quantity is missing"))
             continue
         try:
-            quantity = _quantity(cells[1])
+            quantity = parse_quantity(cells[1])
         except ValueError as exc:
             report.append(LineReport(number, False, f"{sku}: {exc}"))
             continue

@@ -328,3 +328,19 @@ def approval_decision(request: MemberRequest, request_id: int) -> HttpResponse:
     else:
         messages.success(request, f"Order {approval.purchase_order.customer_po_number}: decision recorded.")
     return redirect("po-approvals")
+
+
+@require_http_methods(["GET", "POST"])
+@company_role_required(*BUILDERS)
+def api_token(request: MemberRequest) -> HttpResponse:
+    """A personal API token for the company's procurement system; regenerating revokes the old one."""
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.filter(user=request.user).first()
+    if request.method == "POST":
+        if token is not None:
+            token.delete()
+        token = Token.objects.create(user=request.user)
+        messages.success(request, "New API token created; the previous one no longer works.")
+        return redirect("po-api-token")
+    return render(request, "purchase_orders/api_token.html", {"token": token})

@@ -40,6 +40,7 @@ THIRD_PARTY_APPS = [
     "django_htmx",
     "django_q",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
     "template_partials",
 ]
@@ -234,6 +235,7 @@ STORAGES = {
 # --- API -------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -117,6 +117,8 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("po-reorder", "POST", "other"):                "L    404  404   403  403  403    403     403     403",
     ("po-export", "GET", "own"):                    "L    ok   ok    ok   ok   403    403     403     403",
     ("po-export", "GET", "other"):                  "L    404  404   404  404  403    403     403     403",
+    ("po-api-token", "GET", "-"):                   "L    ok   ok    403  403  403    403     403     403",
+    ("po-api-token", "POST", "-"):                  "L    ok   ok    403  403  403    403     403     403",
     ("po-approvals", "GET", "-"):                   "L    ok   403   ok   403  403    403     403     403",
     ("po-approval-decision", "POST", "own"):        "L    ok   403   ok   403  403    403     403     403",
     ("po-approval-decision", "POST", "other"):      "L    404  403   404  403  403    403     403     403",
