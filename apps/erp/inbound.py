@@ -271,15 +271,53 @@ def apply_stock(connection: ErpConnection, records: list[StockRecord]) -> int:
     return len(to_create) + len(to_update)
 
 
+def apply_orders(connection: ErpConnection, records: list[Any]) -> int:
+    """Move each portal order to what its ERP sale now says, step by allowed step, with a history row each."""
+    from apps.purchase_orders.erp import path_to, stages_not_reached, status_from_erp
+    from apps.purchase_orders.models import PurchaseOrder
+    from apps.purchase_orders.services import purchase_order_erp_update
+
+    references = {record.reference for record in records if record.reference}
+    orders = {
+        (order.company.erp_party_id, order.customer_po_number): order
+        for order in PurchaseOrder.objects.select_related("company").filter(customer_po_number__in=references)
+    }
+    moved = 0
+    events: list[tuple[Any, str, str]] = []
+    for record in records:
+        order = orders.get((record.customer_erp_id, record.reference))
+        target = status_from_erp(record)
+        if order is None or target is None:
+            continue
+        steps = path_to(PurchaseOrder.Status(order.status), target, stages_not_reached(record))
+        for step in steps:
+            purchase_order_erp_update(
+                purchase_order=order,
+                to=step,
+                note=f"ERP sale {record.number}: {record.state}, shipment {record.shipment_state}, "
+                f"invoice {record.invoice_state}",
+            )
+            order.status = step
+        if steps:
+            moved += 1
+            events.append(
+                (order.pk, SyncEvent.Outcome.UPDATED, f"ERP says {target.label.lower()} ({record.number})")
+            )
+    if events:
+        _events(connection, PurchaseOrder, events)
+    return moved
+
+
 # --- The pull loop ---------------------------------------------------------------------------------------
 
 PULLERS: dict[str, tuple[str, Callable[[ErpConnection, list[Any]], int]]] = {
     Stream.CUSTOMERS: ("pull_customers", apply_customers),
     Stream.PRODUCTS: ("pull_products", apply_products),
     Stream.STOCK: ("pull_stock", apply_stock),
+    Stream.ORDERS: ("pull_orders", apply_orders),
 }
 # Order matters: stock refers to products.
-STREAM_ORDER = [Stream.CUSTOMERS, Stream.PRODUCTS, Stream.STOCK]
+STREAM_ORDER = [Stream.CUSTOMERS, Stream.PRODUCTS, Stream.STOCK, Stream.ORDERS]
 
 
 def cursor_get(connection: ErpConnection, stream: str) -> SyncCursor:

@@ -102,6 +102,7 @@ class SyncCursor(TimeStampedModel):
         CUSTOMERS = "customers", "Customers"
         PRODUCTS = "products", "Products"
         STOCK = "stock", "Stock"
+        ORDERS = "orders", "Order states"
 
     connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="cursors")
     stream = models.CharField(max_length=30, choices=Stream.choices)

@@ -10,6 +10,8 @@ from apps.erp.connectors.base import (
     ErpBusinessError,
     ErpError,
     ErpTransientError,
+    OrderPush,
+    OrderPushResult,
     PriceListPush,
     PushResult,
 )
@@ -116,5 +118,69 @@ def push_price_lists(connector: Connector, jobs: list[SyncJob]) -> None:
         )
 
 
+def push_orders(connector: Connector, jobs: list[SyncJob]) -> None:
+    """Approved orders become ERP sales, the whole batch in a few calls; each moves on as the ERP answers."""
+    from apps.purchase_orders.erp import order_push_for
+    from apps.purchase_orders.models import PurchaseOrder
+    from apps.purchase_orders.services import purchase_order_erp_update
+
+    orders = PurchaseOrder.objects.select_related("company", "ship_to").in_bulk(
+        [int(job.target_id) for job in jobs]
+    )
+    ready: list[tuple[SyncJob, PurchaseOrder, OrderPush]] = []
+    for job in jobs:
+        order = orders.get(int(job.target_id))
+        if order is None or order.status == PurchaseOrder.Status.CANCELLED:
+            job_fail(job=job, error=ErpBusinessError("The order was cancelled before it reached the ERP."))
+        elif not order.company.erp_party_id:
+            job_fail(job=job, error=ErpTransientError("Waiting for the company's ERP customer to exist."))
+        else:
+            ready.append((job, order, order_push_for(order)))
+    if not ready:
+        return
+    try:
+        results = connector.push_orders([push for _, _, push in ready])
+    except ErpError as exc:
+        for job, _, _ in ready:
+            job_fail(job=job, error=exc)
+        return
+    by_key = {(result.customer_erp_id, result.reference): result for result in results}
+    for job, order, push in ready:
+        result = by_key.get((push.customer_erp_id, push.reference))
+        if result is None:
+            job_fail(job=job, error=ErpBusinessError("The ERP returned nothing for this order."))
+            continue
+        if result.error:
+            job_fail(job=job, error=ErpBusinessError(result.error))
+            continue
+
+        def apply(order: PurchaseOrder = order, result: OrderPushResult = result) -> None:
+            PurchaseOrder.objects.filter(pk=order.pk).update(erp_reference=result.number or result.erp_id)
+            purchase_order_erp_update(
+                purchase_order=order,
+                to=PurchaseOrder.Status.SENT_TO_ERP,
+                note=f"ERP sale {result.number} created",
+            )
+            if result.state in ("confirmed", "processing", "done"):
+                purchase_order_erp_update(
+                    purchase_order=order,
+                    to=PurchaseOrder.Status.ACCEPTED,
+                    note=f"confirmed in the ERP as {result.number}",
+                )
+
+        verb = "created" if result.created else "found (created by an earlier attempt)"
+        job_succeed(
+            job=job,
+            erp_reference=result.number,
+            message=f"ERP sale {result.number} {verb}, {result.state}",
+            apply=apply,
+        )
+
+
 PRICE_LIST_PUSH = "pricelist.push"
-HANDLERS: dict[str, JobHandler] = {CUSTOMER_PUSH: push_customers, PRICE_LIST_PUSH: push_price_lists}
+ORDER_PUSH = "order.push"
+HANDLERS: dict[str, JobHandler] = {
+    CUSTOMER_PUSH: push_customers,
+    PRICE_LIST_PUSH: push_price_lists,
+    ORDER_PUSH: push_orders,
+}

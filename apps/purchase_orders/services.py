@@ -169,7 +169,17 @@ def purchase_order_approve(
     order = _locked(purchase_order)
     if actor is not None and order.submitted_by_id == actor.pk:
         raise InvalidTransition("Whoever submitted an order cannot approve it.")
-    return _transition(order, Status.APPROVED, actor=actor, note=note)
+    order = _transition(order, Status.APPROVED, actor=actor, note=note)
+    _enqueue_push(order)
+    return order
+
+
+def _enqueue_push(order: PurchaseOrder) -> None:
+    """An approved order goes to the ERP through the outbox, once (the key is the order)."""
+    from apps.erp.outbound import ORDER_PUSH
+    from apps.erp.services import job_enqueue
+
+    job_enqueue(kind=ORDER_PUSH, target=order, idempotency_key=f"{ORDER_PUSH}:{order.pk}")
 
 
 @transaction.atomic
