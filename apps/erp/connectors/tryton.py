@@ -609,7 +609,7 @@ class TrytonConnector:
         for key, order in unique.items():
             if not key[1]:
                 errors[key] = "An order needs a reference to be pushed to the ERP."
-            elif not order.customer_erp_id.isdigit():
+            elif _erp_id(order.customer_erp_id) is None:
                 errors[key] = f"The customer id {order.customer_erp_id!r} is not an ERP party id."
         keys = [key for key in unique if key not in errors]
         parties = self._order_parties({int(customer) for customer, _ in keys})
@@ -714,7 +714,9 @@ class TrytonConnector:
         errors: dict[OrderKey, str] = {}
         products = self._sale_units({line.product_erp_id for order in orders for line in order.lines})
         for order in orders:
-            unknown = [line.product_erp_id for line in order.lines if line.product_erp_id not in products]
+            unknown = [
+                line.product_erp_id for line in order.lines if _erp_id(line.product_erp_id) not in products
+            ]
             if unknown:
                 errors[_order_key(order)] = f"The ERP has no product with id {', '.join(unknown)}."
         orders = [order for order in orders if _order_key(order) not in errors]
@@ -745,7 +747,7 @@ class TrytonConnector:
                                     "type": "line",
                                     "product": int(line.product_erp_id),
                                     "quantity": float(line.quantity),
-                                    "unit": products[line.product_erp_id],
+                                    "unit": products[int(line.product_erp_id)],
                                     "unit_price": line.unit_price,
                                     "note": line.note or None,
                                 }
@@ -763,9 +765,9 @@ class TrytonConnector:
                 created[_order_key(order)] = outcome
         return created, errors
 
-    def _sale_units(self, product_ids: set[str]) -> dict[str, int]:
+    def _sale_units(self, product_ids: set[str]) -> dict[int, int]:
         """The sale unit of each product (by ERP id); unknown or non-numeric ids are left out."""
-        ids = sorted(int(product) for product in product_ids if product.isdigit())
+        ids = sorted({product for product in map(_erp_id, product_ids) if product is not None})
         if not ids:
             return {}
         rows = self.client.model(
@@ -778,7 +780,7 @@ class TrytonConnector:
             ["sale_uom"],
             context={"active_test": False},
         )
-        return {str(row["id"]): row["sale_uom"] for row in rows}
+        return {row["id"]: row["sale_uom"] for row in rows}
 
     def _ship_to_addresses(
         self, orders: list[OrderPush], parties: dict[int, dict[str, Any]]
@@ -812,8 +814,9 @@ class TrytonConnector:
         for order in orders:
             party_id = int(order.customer_erp_id)
             address = order.ship_to
-            if address.erp_id.isdigit() and int(address.erp_id) in parties[party_id]["addresses"]:
-                result[_order_key(order)] = int(address.erp_id)
+            address_id = _erp_id(address.erp_id)
+            if address_id is not None and address_id in parties[party_id]["addresses"]:
+                result[_order_key(order)] = address_id
                 continue
             content = _address_key(party_id, address.street, address.postal_code, address.city)
             if content in known:
@@ -973,8 +976,15 @@ class TrytonConnector:
         return Page(records, rows[-1]["id"] if rows else cursor.after_id, len(rows) == limit)
 
 
+def _erp_id(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def _order_key(order: OrderPush) -> OrderKey:
-    return (order.customer_erp_id, order.reference.strip())
+    """(party id as the ERP writes it, reference stripped as the ERP stores it)."""
+    party = _erp_id(order.customer_erp_id)
+    return (str(party) if party is not None else order.customer_erp_id, order.reference.strip())
 
 
 def _address_key(
