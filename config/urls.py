@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("apps.erp.urls")),
     path("", include("apps.pricing.urls")),
     path("", include("apps.purchase_orders.urls")),
+    path("", include("apps.approvals.urls")),
     path("api/v1/", include("apps.catalog.api_urls")),
     path("api/v1/", include("apps.purchase_orders.api_urls")),
     path("django-admin/", admin.site.urls),

@@ -35,6 +35,7 @@ def navigation_for(request: HttpRequest) -> list[NavItem]:
         items.append(NavItem("Ship-to addresses", reverse("company-addresses"), "addresses"))
         if membership.role == Role.ADMIN:
             items.append(NavItem("Users", reverse("company-users"), "users"))
+            items.append(NavItem("Approval rules", reverse("approval-rules"), "rules"))
     roles = user_staff_roles(user)
     admin = StaffRole.ADMIN in roles
     if admin or StaffRole.ACCOUNT_MANAGER in roles:

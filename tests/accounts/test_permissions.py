@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from apps.accounts.models import Company, Invitation, Membership, Role, ShipToAddress, StaffRole
 from apps.accounts.services import staff_user_set_roles
-from apps.approvals.models import ApprovalRequest
+from apps.approvals.models import ApprovalRequest, ApprovalRule
 from apps.erp.models import SyncJob
 from apps.erp.services import job_enqueue
 from apps.pricing.models import PriceUpload
@@ -119,6 +119,10 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("po-export", "GET", "other"):                  "L    404  404   404  404  403    403     403     403",
     ("po-api-token", "GET", "-"):                   "L    ok   ok    403  403  403    403     403     403",
     ("po-api-token", "POST", "-"):                  "L    ok   ok    403  403  403    403     403     403",
+    ("approval-rules", "GET", "-"):                 "L    ok   403   403  403  403    403     403     403",
+    ("approval-rules", "POST", "-"):                "L    ok   403   403  403  403    403     403     403",
+    ("approval-rule-toggle", "POST", "own"):        "L    ok   403   403  403  403    403     403     403",
+    ("approval-rule-toggle", "POST", "other"):      "L    404  403   403  403  403    403     403     403",
     ("po-approvals", "GET", "-"):                   "L    ok   403   ok   403  403    403     403     403",
     ("po-approval-decision", "POST", "own"):        "L    ok   403   ok   403  403    403     403     403",
     ("po-approval-decision", "POST", "other"):      "L    404  403   404  403  403    403     403     403",
@@ -160,6 +164,7 @@ def _targets(company: Company, uploader: Any) -> dict[str, Any]:
     approval = ApprovalRequest.objects.create(
         purchase_order=order, step=1, reason="test", approver_role=Role.APPROVER, status="pending"
     )
+    rule = ApprovalRule.objects.create(company=company, name="Big", condition="total_at_least", amount=1)
     draft = PurchaseOrder.objects.create(company=company, buyer=someone)
     draft_line = PurchaseOrderLine.objects.create(purchase_order=draft, product=product, quantity=1)
     job = job_enqueue(kind="customer.push", target=company, idempotency_key=f"test:{company.pk}")
@@ -178,6 +183,7 @@ def _targets(company: Company, uploader: Any) -> dict[str, Any]:
         "order": order,
         "approval": approval,
         "draft_line": draft_line,
+        "rule": rule,
     }
 
 
@@ -239,6 +245,8 @@ def _url(name: str, targets: dict[str, Any]) -> str:
         kwargs["order_id"] = targets["order"].pk
     elif name == "po-builder-line":
         kwargs["line_id"] = targets["draft_line"].pk
+    elif name == "approval-rule-toggle":
+        kwargs["rule_id"] = targets["rule"].pk
     elif name == "po-approval-decision":
         kwargs["request_id"] = targets["approval"].pk
     return reverse(name, kwargs=kwargs)
@@ -258,6 +266,13 @@ def _post_data(name: str) -> dict[str, str]:
         "po-builder-add": {"sku": "SKU-PERM", "quantity": "1"},
         "po-builder-line": {"quantity": "3"},
         "po-approval-decision": {"decision": "approve"},
+        "approval-rules": {
+            "name": "Over 500",
+            "step": "1",
+            "condition": "total_at_least",
+            "amount": "500",
+            "approver_role": "approver",
+        },
         "manager-product-rules": {"order_minimum": "6", "order_increment": "6", "order_maximum": ""},
         "pricing-tier-price-add": {
             "sku": "SKU-PERM",
@@ -345,6 +360,7 @@ def test_foreign_objects_are_untouched(world: World, name: str) -> None:
 def test_every_url_is_in_the_matrix() -> None:
     """A new page or action must be added to the matrix before it can land."""
     from apps.accounts import urls as account_urls
+    from apps.approvals import urls as approval_urls
     from apps.catalog import urls as catalog_urls
     from apps.core import urls as core_urls
     from apps.erp import urls as erp_urls
@@ -367,6 +383,7 @@ def test_every_url_is_in_the_matrix() -> None:
         *erp_urls.urlpatterns,
         *pricing_urls.urlpatterns,
         *po_urls.urlpatterns,
+        *approval_urls.urlpatterns,
     ]
     named = {p.name for p in patterns} - public
     covered = {name for name, _, _ in MATRIX}

@@ -128,9 +128,22 @@ def test_finance_hold_without_reason_changes_nothing(
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        (Role.ADMIN, ["Home", "Catalog", "Company", "Ship-to addresses", "Users"]),
-        (Role.BUYER, ["Home", "Catalog", "Company", "Ship-to addresses"]),
-        (Role.VIEWER, ["Home", "Catalog", "Company", "Ship-to addresses"]),
+        (
+            Role.ADMIN,
+            [
+                "Home",
+                "Catalog",
+                "Draft order",
+                "Orders",
+                "Approvals",
+                "Company",
+                "Ship-to addresses",
+                "Users",
+                "Approval rules",
+            ],
+        ),
+        (Role.BUYER, ["Home", "Catalog", "Draft order", "Orders", "Company", "Ship-to addresses"]),
+        (Role.VIEWER, ["Home", "Catalog", "Orders", "Company", "Ship-to addresses"]),
     ],
 )
 def test_navigation_follows_company_role(
