@@ -156,3 +156,27 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class LineImport(TimeStampedModel):
+    """A large CSV of order lines, added in the background in chunks so the page shows progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Adding lines"
+        DONE = "done", "Done"
+
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="line_imports")
+    filename = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    lines = models.JSONField(default=list, help_text="Parsed lines waiting to be added.")
+    report = models.JSONField(default=list)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.done}/{self.total}"
+
+    @property
+    def percent(self) -> int:
+        return int(self.done * 100 / self.total) if self.total else 100

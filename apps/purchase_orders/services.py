@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models.functions import Upper
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from apps.accounts.models import Company
 from apps.catalog.models import Product
@@ -17,8 +18,13 @@ from apps.catalog.services import quantity_problem
 from apps.core.money import quantize_amount
 from apps.pricing.selectors import price_resolve_many
 from apps.purchase_orders.exceptions import InvalidTransition, PurchaseOrderError
-from apps.purchase_orders.lines import LineReport, ParsedLine
-from apps.purchase_orders.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatusChange
+from apps.purchase_orders.lines import LineReport, Parsed, ParsedLine
+from apps.purchase_orders.models import (
+    LineImport,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderStatusChange,
+)
 
 Status = PurchaseOrder.Status
 
@@ -57,6 +63,8 @@ def purchase_order_lines_add(*, purchase_order: PurchaseOrder, lines: Iterable[P
         )
     }
     existing = {line.product_id: line for line in order.lines.all()}
+    new_lines: dict[int, PurchaseOrderLine] = {}
+    changed: dict[int, PurchaseOrderLine] = {}
     report: list[LineReport] = []
     added = merged = 0
     for line in wanted:
@@ -76,17 +84,22 @@ def purchase_order_lines_add(*, purchase_order: PurchaseOrder, lines: Iterable[P
             )
             continue
         if current is None:
-            existing[product.pk] = PurchaseOrderLine.objects.create(
+            current = PurchaseOrderLine(
                 purchase_order=order, product=product, quantity=quantity, note=line.note
             )
+            existing[product.pk] = new_lines[product.pk] = current
             added += 1
             report.append(LineReport(line.line, True, f"{product.sku}: {quantity.normalize():f} added"))
         else:
             current.quantity = quantity
             current.note = current.note or line.note
-            current.save(update_fields=["quantity", "note", "updated_at"])
+            if current.pk is not None:
+                changed[product.pk] = current
             merged += 1
             report.append(LineReport(line.line, True, f"{product.sku}: merged, now {quantity.normalize():f}"))
+    # One insert and one update for the whole batch: a 5,000-line upload is a few queries, not 5,000.
+    PurchaseOrderLine.objects.bulk_create(new_lines.values())
+    PurchaseOrderLine.objects.bulk_update(changed.values(), ["quantity", "note"])
     return AddResult(added, merged, report)
 
 
@@ -206,3 +219,39 @@ def purchase_order_cancel(
 def purchase_order_erp_update(*, purchase_order: PurchaseOrder, to: Status, note: str = "") -> PurchaseOrder:
     """A state the ERP reports (sent, accepted, shipped, invoiced, closed, cancelled, refused)."""
     return _transition(_locked(purchase_order), to, actor=None, note=note)
+
+
+# --- Large uploads -----------------------------------------------------------------------------------------
+
+INLINE_LIMIT = 200  # up to this many lines are added while the buyer waits; more go to the background
+IMPORT_CHUNK = 500  # lines per transaction in the background; progress is saved after each
+
+
+@transaction.atomic
+def line_import_start(*, purchase_order: PurchaseOrder, filename: str, parsed: Parsed) -> LineImport:
+    job = LineImport.objects.create(
+        purchase_order=purchase_order,
+        filename=filename[:200],
+        lines=[[line.line, line.sku, str(line.quantity), line.note] for line in parsed.lines],
+        report=[[entry.line, entry.ok, entry.message] for entry in parsed.report],
+        total=len(parsed.lines),
+    )
+    transaction.on_commit(lambda: async_task("apps.purchase_orders.tasks.line_import_run", job.pk))
+    return job
+
+
+def line_import_run(*, job: LineImport) -> LineImport:
+    job.status = LineImport.Status.RUNNING
+    job.save(update_fields=["status", "updated_at"])
+    pending = [ParsedLine(number, sku, Decimal(quantity), note) for number, sku, quantity, note in job.lines]
+    for start in range(job.done, len(pending), IMPORT_CHUNK):
+        chunk = pending[start : start + IMPORT_CHUNK]
+        result = purchase_order_lines_add(purchase_order=job.purchase_order, lines=chunk)
+        job.report.extend([entry.line, entry.ok, entry.message] for entry in result.report)
+        job.done = start + len(chunk)
+        job.save(update_fields=["report", "done", "updated_at"])
+    job.report.sort(key=lambda entry: entry[0])
+    job.status = LineImport.Status.DONE
+    job.lines = []
+    job.save(update_fields=["status", "report", "lines", "updated_at"])
+    return job

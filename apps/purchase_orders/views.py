@@ -8,6 +8,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
 
 from apps.accounts.models import Role
 from apps.accounts.permissions import MemberRequest, company_role_required
@@ -19,7 +20,7 @@ from apps.erp.selectors import timeline_for
 from apps.purchase_orders import lines as parsing
 from apps.purchase_orders import selectors, services
 from apps.purchase_orders.forms import CsvForm, DecisionForm, HeaderForm, QuickOrderForm
-from apps.purchase_orders.models import PurchaseOrder, PurchaseOrderLine
+from apps.purchase_orders.models import LineImport, PurchaseOrder, PurchaseOrderLine
 
 BUILDERS = (Role.BUYER, Role.ADMIN)
 APPROVERS = (Role.APPROVER, Role.ADMIN)
@@ -45,6 +46,7 @@ def _builder_context(request: MemberRequest, order: PurchaseOrder, **extra: obje
     total = sum((amount for _, _, amount in priced), Decimal("0"))
     return {
         "order": order,
+        "imports": order.line_imports.exclude(status=LineImport.Status.DONE),
         "priced": priced,
         "estimate": quantize_amount(total),
         "header_form": extra.pop("header_form", None) or HeaderForm(instance=order, company=order.company),
@@ -102,7 +104,28 @@ def builder_csv(request: MemberRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose a CSV file to upload.")
         return redirect("po-builder")
-    return _add(request, parsing.parse_csv(form.cleaned_data["file"].read()))
+    upload = form.cleaned_data["file"]
+    parsed = parsing.parse_csv(upload.read())
+    if len(parsed.lines) <= services.INLINE_LIMIT:
+        return _add(request, parsed)
+    job = services.line_import_start(purchase_order=_draft(request), filename=upload.name, parsed=parsed)
+    if request.htmx:
+        response = render(request, "purchase_orders/builder.html#import", {"job": job})
+        return reswap(retarget(response, "#imports"), "afterbegin")
+    return redirect("po-builder")
+
+
+@require_GET
+@company_role_required(*BUILDERS)
+def builder_import(request: MemberRequest, job_id: int) -> HttpResponse:
+    """Progress of a large upload; when it is done the lines table reloads (``lines-changed``)."""
+    job = LineImport.objects.filter(pk=job_id, purchase_order=_draft(request)).first()
+    if job is None:
+        raise Http404("No such upload on your draft.")
+    response = render(request, "purchase_orders/builder.html#import", {"job": job})
+    if job.status == LineImport.Status.DONE:
+        response["HX-Trigger"] = "lines-changed"
+    return response
 
 
 @require_POST
@@ -122,6 +145,12 @@ def builder_add(request: MemberRequest) -> HttpResponse:
     if request.htmx:
         return HttpResponse("")  # the flash message arrives out of band (HtmxMessagesMiddleware)
     return redirect("po-builder")
+
+
+@require_GET
+@company_role_required(*BUILDERS)
+def builder_lines(request: MemberRequest) -> HttpResponse:
+    return render(request, "purchase_orders/builder.html#lines", _builder_context(request, _draft(request)))
 
 
 @require_POST

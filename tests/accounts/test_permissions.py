@@ -22,7 +22,7 @@ from apps.approvals.models import ApprovalRequest, ApprovalRule
 from apps.erp.models import SyncJob
 from apps.erp.services import job_enqueue
 from apps.pricing.models import PriceUpload
-from apps.purchase_orders.models import PurchaseOrder, PurchaseOrderLine
+from apps.purchase_orders.models import LineImport, PurchaseOrder, PurchaseOrderLine
 from tests.accounts.factories import CompanyFactory, MembershipFactory, ShipToAddressFactory, UserFactory
 from tests.catalog.factories import ProductFactory
 from tests.pricing.factories import ContractPriceFactory, PriceTierFactory, TierPriceFactory
@@ -107,6 +107,8 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("po-builder-quick", "POST", "-"):              "L    ok   ok    403  403  403    403     403     403",
     ("po-builder-csv", "POST", "-"):                "L    ok   ok    403  403  403    403     403     403",
     ("po-builder-add", "POST", "-"):                "L    ok   ok    403  403  403    403     403     403",
+    ("po-builder-lines", "GET", "-"):               "L    ok   ok    403  403  403    403     403     403",
+    ("po-builder-import", "GET", "other"):          "L    404  404   403  403  403    403     403     403",
     ("po-builder-line", "POST", "other"):           "L    404  404   403  403  403    403     403     403",
     ("po-builder-submit", "POST", "-"):             "L    ok   ok    403  403  403    403     403     403",
     ("po-detail", "GET", "own"):                    "L    ok   ok    ok   ok   403    403     403     403",
@@ -167,6 +169,7 @@ def _targets(company: Company, uploader: Any) -> dict[str, Any]:
     rule = ApprovalRule.objects.create(company=company, name="Big", condition="total_at_least", amount=1)
     draft = PurchaseOrder.objects.create(company=company, buyer=someone)
     draft_line = PurchaseOrderLine.objects.create(purchase_order=draft, product=product, quantity=1)
+    line_import = LineImport.objects.create(purchase_order=draft, filename="x.csv")
     job = job_enqueue(kind="customer.push", target=company, idempotency_key=f"test:{company.pk}")
     SyncJob.objects.filter(pk=job.pk).update(status=SyncJob.Status.FAILED, last_error="refused")
     return {
@@ -184,6 +187,7 @@ def _targets(company: Company, uploader: Any) -> dict[str, Any]:
         "approval": approval,
         "draft_line": draft_line,
         "rule": rule,
+        "line_import": line_import,
     }
 
 
@@ -245,6 +249,8 @@ def _url(name: str, targets: dict[str, Any]) -> str:
         kwargs["order_id"] = targets["order"].pk
     elif name == "po-builder-line":
         kwargs["line_id"] = targets["draft_line"].pk
+    elif name == "po-builder-import":
+        kwargs["job_id"] = targets["line_import"].pk
     elif name == "approval-rule-toggle":
         kwargs["rule_id"] = targets["rule"].pk
     elif name == "po-approval-decision":

@@ -156,3 +156,27 @@ def test_add_from_the_catalog_answers_out_of_band(shop: dict) -> None:
     assert 'hx-swap-oob="true"' in html
     assert "BOLT: 3 added" in html
     assert PurchaseOrder.objects.get(buyer=shop["buyer"], status=Status.DRAFT).lines.get().quantity == 3
+
+
+def test_a_large_csv_is_added_in_the_background_with_progress(
+    shop: dict, django_capture_on_commit_callbacks
+) -> None:
+    products = [ProductFactory(sku=f"P{n:04d}") for n in range(300)]
+    content = "sku,quantity\n" + "".join(f"{p.sku},2\n" for p in products) + "NOPE,1\n"
+    client = _client(shop["buyer"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/orders/draft/csv/", {"file": SimpleUploadedFile("big.csv", content.encode())}, **HTMX
+        )
+
+    assert response["HX-Retarget"] == "#imports"
+    draft = PurchaseOrder.objects.get(buyer=shop["buyer"], status=Status.DRAFT)
+    job = draft.line_imports.get()
+    assert (job.status, job.done, job.total) == ("done", 301, 301)  # the task ran inline in tests
+    progress = client.get(f"/orders/draft/imports/{job.pk}/", **HTMX)
+    assert progress["HX-Trigger"] == "lines-changed"
+    html = progress.content.decode()
+    assert "301 of 301 lines" in html
+    assert "Line 302: NOPE: unknown SKU" in html
+    assert draft.lines.count() == 300
