@@ -130,8 +130,12 @@ def push_orders(connector: Connector, jobs: list[SyncJob]) -> None:
     ready: list[tuple[SyncJob, PurchaseOrder, OrderPush]] = []
     for job in jobs:
         order = orders.get(int(job.target_id))
-        if order is None or order.status == PurchaseOrder.Status.CANCELLED:
-            job_fail(job=job, error=ErpBusinessError("The order was cancelled before it reached the ERP."))
+        if order is None:
+            job_fail(job=job, error=ErpBusinessError("The order no longer exists."))
+        elif order.status == PurchaseOrder.Status.CANCELLED:
+            job_succeed(
+                job=job, erp_reference="", message="cancelled before it reached the ERP: nothing sent"
+            )
         elif not order.company.erp_party_id:
             job_fail(job=job, error=ErpTransientError("Waiting for the company's ERP customer to exist."))
         else:

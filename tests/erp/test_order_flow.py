@@ -88,3 +88,32 @@ def test_order_goes_to_the_erp_once_and_comes_back_shipped_and_invoiced(
     order.refresh_from_db()
     assert order.status == Status.INVOICED
     assert [change.to_status for change in order.status_changes.all()][-2:] == ["shipped", "invoiced"]
+
+
+def test_an_order_cancelled_before_the_push_never_reaches_the_erp(
+    erp_connection, connector, erp_admin
+) -> None:
+    _pull(erp_connection, connector, SyncCursor.Stream.CUSTOMERS)
+    _pull(erp_connection, connector, SyncCursor.Stream.PRODUCTS)
+    acme = Company.objects.get(erp_customer_code="CUST-001")
+    buyer = MembershipFactory(company=acme, role=Role.BUYER).user
+    order = orders.purchase_order_draft_get(company=acme, buyer=buyer)
+    order.customer_po_number = "PO-CANCEL-1"
+    order.ship_to = acme.ship_to_addresses.first()
+    order.save()
+    orders.purchase_order_lines_add(
+        purchase_order=order, lines=[ParsedLine(1, "SKU-00001", Decimal("1"), "")]
+    )
+    order = purchase_order_submit_and_route(purchase_order=order, actor=buyer)
+    orders.purchase_order_cancel(purchase_order=order, actor=buyer, note="ordered by mistake")
+
+    report = services.dispatch(connection=erp_connection, connector=connector)
+
+    assert report.succeeded == 1
+    assert "nothing sent" in SyncJob.objects.get(kind="order.push").events.first().message
+    assert (
+        erp_admin.model(
+            "sale.sale", "search_read", [["reference", "=", "PO-CANCEL-1"]], 0, None, None, ["id"]
+        )
+        == []
+    )
