@@ -188,6 +188,17 @@ class Command(BaseCommand):
                         valid_to=None,
                     )
         acme = Company.objects.get(erp_customer_code="CUST-001")
+        from apps.approvals.models import ApprovalRule
+
+        ApprovalRule.objects.get_or_create(
+            company=acme,
+            name="Orders of 500 or more",
+            defaults={
+                "condition": "total_at_least",
+                "amount": Decimal("500"),
+                "approver_role": Role.APPROVER,
+            },
+        )
         for product in products[8:12]:
             if not ContractPrice.objects.filter(company=acme, product=product).exists():
                 pricing.contract_price_save(
