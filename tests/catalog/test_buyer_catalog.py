@@ -63,7 +63,7 @@ def test_catalog_api_refuses_staff_and_anonymous(
 ) -> None:
     from apps.accounts.models import StaffRole
 
-    assert client.get("/api/v1/catalog/products/").status_code == 403
+    assert client.get("/api/v1/catalog/products/").status_code == 401  # no credentials: authenticate
     client.force_login(staff_factory(StaffRole.ADMIN))
     assert client.get("/api/v1/catalog/products/").status_code == 403
 
