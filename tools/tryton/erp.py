@@ -598,6 +598,9 @@ def _print_env(server: ErpServer) -> None:
         "ERP_USERNAME": server.user,
         "ERP_PASSWORD": server.password,
         "ERP_FINANCE_USER": ERP_FINANCE_USER,
+        # The user that may accept a credit-limit warning for an order finance released on purpose.
+        "ERP_FINANCE_USERNAME": ERP_FINANCE_USER,
+        "ERP_FINANCE_PASSWORD": server.password,
         "ERP_ADMIN_USER": ERP_ADMIN_USER,
         "ERP_ADMIN_PASSWORD": ERP_ADMIN_PASSWORD,
         "ERP_PID": str(server.pid),
