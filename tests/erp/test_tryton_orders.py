@@ -162,11 +162,11 @@ def test_orders_become_confirmed_sales_once_with_frozen_prices(
         ("PO-2001", str(globex["id"]), True, "processing", ""),
     ]
     assert all(r.number and r.erp_id for r in results)
-    # One lookup, one create, one quote; acme has a credit limit and two orders: two confirm rounds.
+    # One lookup, one create, one quote; acme's two orders fit its credit together: one confirm.
     assert calls["sale.sale.search_read"] == 1
     assert calls["sale.sale.create"] == 1
     assert calls["sale.sale.quote"] == 1
-    assert calls["sale.sale.confirm"] == 2
+    assert calls["sale.sale.confirm"] == 1
     assert calls["party.address.create"] == 0
 
     for order, result in zip(orders, results, strict=True):
@@ -505,8 +505,23 @@ def test_twenty_orders_of_ten_lines_in_one_push(
     assert all((r.state, r.error, r.created) == ("processing", "", True) for r in results), results
     assert all(not r.created for r in again)
     assert calls_first["sale.sale.create"] == 1
-    assert calls_first["sale.sale.confirm"] == 2  # every customer twice: two rounds
+    assert calls_first["sale.sale.confirm"] == 1  # every customer's orders fit its credit together
     lines = erp_admin.model(
         "sale.line", "search_read", [["sale.reference", "like", "PO-BENCH-%"]], 0, None, None, ["id"]
     )
     assert len(lines) == 200
+
+
+def test_orders_that_fit_the_credit_together_are_confirmed_in_one_call(
+    connector: TrytonConnector, erp_admin: TrytonClient, calls: Counter[str]
+) -> None:
+    """CUST-003 (limit 10,000) with three orders of 1,000: they fit together, so one confirm call."""
+    harbor = _party(erp_admin, "CUST-003")
+    (pipe,) = _products(erp_admin, "SKU-00002")
+    orders = [_big_order(f"PO-FIT-{n}", harbor, pipe, 1_000) for n in range(3)]
+
+    results = connector.push_orders(orders)
+
+    assert [(result.state, result.error) for result in results] == [("processing", "")] * 3
+    assert calls["sale.sale.confirm"] == 1
+    assert _party(erp_admin, "CUST-003")["credit_amount"] == Decimal("3000.00")

@@ -4,7 +4,7 @@ lists and orders."""
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -634,7 +634,7 @@ class TrytonConnector:
         to_confirm = [key for key in sale_ids if states[key] in ("draft", "quotation") and key not in errors]
         accepting = self.finance_client is not None
         normal = [key for key in to_confirm if not (accepting and unique[key].accept_credit_warning)]
-        limited = {party for party, row in parties.items() if row["credit_limit_amount"] is not None}
+        limited = self._parties_short_of_credit(parties, [(sale_ids[key], int(key[0])) for key in normal])
         for batch in _confirm_rounds([(sale_ids[key], int(key[0])) for key in normal], limited):
             for sale_id, error in self._transition(self.client, "confirm", batch).items():
                 errors[by_sale[sale_id]] = error
@@ -666,6 +666,39 @@ class TrytonConnector:
                 )
             )
         return results
+
+    def _parties_short_of_credit(
+        self, parties: dict[int, dict[str, Any]], sales: list[tuple[int, int]]
+    ) -> set[int]:
+        """Credit-limited customers whose sales of this batch might, together, pass their limit.
+
+        Tryton checks every sale of one confirm call against the credit used before any of them, so
+        two sales that each fit could pass the limit together. A customer with one sale in the batch,
+        or whose credit used plus all its sales here stays within the limit, can be confirmed in one
+        call; only the others go one sale per call. (A sale confirmed elsewhere in between is the
+        ERP's own check to catch, as it is for any single confirm.)
+        """
+        counts = Counter(party for _, party in sales)
+        candidates = {
+            party
+            for party, count in counts.items()
+            if count > 1 and parties.get(party, {}).get("credit_limit_amount") is not None
+        }
+        if not candidates:
+            return set()
+        credit = {
+            row["id"]: row["credit_amount"]
+            for row in self.client.model("party.party", "read", sorted(candidates), ["credit_amount"])
+        }
+        totals: dict[int, Decimal] = defaultdict(Decimal)
+        sale_party = {sale_id: party for sale_id, party in sales if party in candidates}
+        for row in self.client.model("sale.sale", "read", sorted(sale_party), ["total_amount"]):
+            totals[sale_party[row["id"]]] += row["total_amount"] or Decimal(0)
+        return {
+            party
+            for party in candidates
+            if (credit.get(party) or Decimal(0)) + totals[party] > parties[party]["credit_limit_amount"]
+        }
 
     def _order_parties(self, ids: set[int]) -> dict[int, dict[str, Any]]:
         if not ids:
