@@ -266,9 +266,11 @@ def upload_impact(upload: PriceUpload) -> Impact:
                 on_date=date.fromisoformat(row["valid_from"]),
             )[row["product_id"]]
             olds[row["line"]] = quote.unit_price
+    # The tier rows being replaced, in one query (not one per CSV line).
+    replaced = TierPrice.objects.in_bulk([row["row_id"] for row in rows if row["tier_id"] and row["row_id"]])
     for row in rows:
         if row["tier_id"]:
-            old_row = TierPrice.objects.filter(pk=row["row_id"]).first() if row["row_id"] else None
+            old_row = replaced.get(row["row_id"]) if row["row_id"] else None
             olds[row["line"]] = (
                 old_row.unit_price
                 if old_row

@@ -156,3 +156,22 @@ def test_large_upload_publishes_in_chunks(world: dict, django_capture_on_commit_
     upload.refresh_from_db()
     assert upload.done_lines == 450
     assert TierPrice.objects.count() == 450
+
+
+def test_impact_of_a_large_upload_costs_a_constant_number_of_queries(
+    world: dict, django_assert_max_num_queries
+) -> None:
+    products = ProductFactory.create_batch(120)
+    for product in products:
+        TierPriceFactory(
+            tier=world["gold"], product=product, unit_price=D("2.0000"), valid_from=date(2026, 12, 1)
+        )
+    text = HEADER + "\n" + "\n".join(f"Gold,,{p.sku},1,1.5,2026-12-01," for p in products)
+    upload = _parse(world, text)
+    assert all(row["row_id"] for row in upload.rows)
+
+    with django_assert_max_num_queries(10):
+        impact = uploads.upload_impact(upload)
+
+    assert impact.skus == 120
+    assert impact.average_change_percent == D("-25.00")
