@@ -53,6 +53,27 @@ class CustomerRecord:
     payment_term_name: str | None
     credit_limit: Decimal | None
     changed_at: datetime
+    payment_term_days: int | None = None  # the term's longest delay in days (0: prepaid / on receipt)
+    on_hold: bool = False  # the ERP's own people put the customer on credit hold
+    hold_reason: str = ""
+
+
+@dataclass(frozen=True)
+class InvoiceRecord:
+    """A customer invoice as the ERP keeps it. Amounts are in ``currency``; ``amount_paid`` is what the
+    customer has paid of ``total_amount`` (credit notes have a negative total)."""
+
+    erp_id: str
+    customer_erp_id: str
+    number: str  # empty while the invoice is a draft
+    invoice_date: date | None
+    due_date: date | None  # the earliest maturity still open (the last one once paid); None for drafts
+    currency: str
+    total_amount: Decimal
+    amount_paid: Decimal
+    state: str  # draft | validated | posted | paid | cancelled
+    sale_references: list[str]  # the references (customer PO numbers) of the sales it invoices
+    changed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -218,5 +239,7 @@ class Connector(Protocol):
     def push_orders(self, orders: Sequence[OrderPush]) -> list[OrderPushResult]: ...
 
     def pull_orders(self, cursor: Cursor, limit: int) -> Page[OrderStateRecord]: ...
+
+    def pull_invoices(self, cursor: Cursor, limit: int) -> Page[InvoiceRecord]: ...
 
     def close(self) -> None: ...
