@@ -48,6 +48,14 @@ class Company(TimeStampedModel):
     erp_updated_at = models.DateTimeField(null=True, blank=True, help_text="The ERP's own change time.")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     hold_reason = models.CharField(max_length=500, blank=True)
+
+    class HoldSource(models.TextChoices):
+        NONE = "", "—"
+        PORTAL = "portal", "Finance, in the portal"
+        ERP = "erp", "The ERP"
+
+    # Who put the company on hold: the ERP lifts only its own holds, never one finance set here.
+    hold_source = models.CharField(max_length=10, choices=HoldSource.choices, blank=True, default="")
     account_manager = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -130,18 +130,27 @@ def company_put_on_hold(*, company: Company, reason: str) -> Company:
     company = Company.objects.select_for_update().get(pk=company.pk)
     if not reason.strip():
         raise MembershipError("Say why the company is put on hold; buyers are shown the reason.")
+    if company.hold_source == Company.HoldSource.ERP:
+        raise MembershipError(f"{company.name} is already on hold in the ERP.")
     company.status = Company.Status.ON_HOLD
     company.hold_reason = reason.strip()
-    company.save(update_fields=["status", "hold_reason", "updated_at"])
+    company.hold_source = Company.HoldSource.PORTAL
+    company.save(update_fields=["status", "hold_reason", "hold_source", "updated_at"])
     return company
 
 
 @transaction.atomic
 def company_release_hold(*, company: Company) -> Company:
     company = Company.objects.select_for_update().get(pk=company.pk)
+    if company.hold_source == Company.HoldSource.ERP:
+        raise MembershipError(
+            f"{company.name} is on hold in the ERP; lift the hold there (it owns it) and the next "
+            "customer sync lifts it here."
+        )
     company.status = Company.Status.ACTIVE
     company.hold_reason = ""
-    company.save(update_fields=["status", "hold_reason", "updated_at"])
+    company.hold_source = Company.HoldSource.NONE
+    company.save(update_fields=["status", "hold_reason", "hold_source", "updated_at"])
     return company
 
 

@@ -448,6 +448,10 @@ def finance_company_hold(request: AuthenticatedRequest, company_id: int) -> Http
 @require_POST
 @staff_role_required(StaffRole.FINANCE)
 def finance_company_release(request: AuthenticatedRequest, company_id: int) -> HttpResponse:
-    company = services.company_release_hold(company=_finance_company(request, company_id))
+    company = _finance_company(request, company_id)
+    try:
+        company = services.company_release_hold(company=company)
+    except MembershipError as exc:
+        return _finance_row(request, company, exc.message)
     messages.success(request, f"{company.name} is active again.")
     return _finance_row(request, company)

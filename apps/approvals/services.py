@@ -13,6 +13,7 @@ from django.utils import timezone
 from apps.accounts.models import Membership
 from apps.approvals.models import ApprovalRequest, ApprovalRule
 from apps.core.exceptions import ApplicationError
+from apps.credit.services import purchase_order_credit_check
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.exceptions import InvalidTransition
 from apps.purchase_orders.models import PurchaseOrder
@@ -118,13 +119,12 @@ def _notify_buyer(order: PurchaseOrder, subject: str, body: str) -> None:
 
 @transaction.atomic
 def purchase_order_submit_and_route(*, purchase_order: PurchaseOrder, actor: User) -> PurchaseOrder:
-    """Submit, then apply the company's rules: matched rules become approval steps; none: approved."""
+    """Submit, then apply the company's rules: matched rules become approval steps; none: straight to
+    the credit check (approved, or held for finance)."""
     order = orders.purchase_order_submit(purchase_order=purchase_order, actor=actor)
     matched = rules_matching(order)
     if not matched:
-        return orders.purchase_order_approve(
-            purchase_order=order, actor=None, note="no approval rule applies"
-        )
+        return purchase_order_credit_check(purchase_order=order, note="no approval rule applies")
     steps = sorted({rule.step for rule, _ in matched})
     for rule, reason in matched:
         request = ApprovalRequest.objects.create(
@@ -185,8 +185,9 @@ def approval_decide(
         open_requests.filter(step=waiting.step).update(status=ApprovalRequest.Status.PENDING)
         _notify_step(order, waiting.step)
         return request
-    orders.purchase_order_approve(purchase_order=order, actor=actor, note=comment)
-    _notify_buyer(
-        order, f"Order {order.customer_po_number} was approved", f"{actor} approved it. {comment}\n"
-    )
+    order = purchase_order_credit_check(purchase_order=order, actor=actor, note=comment)
+    if order.status == PurchaseOrder.Status.APPROVED:
+        _notify_buyer(
+            order, f"Order {order.customer_po_number} was approved", f"{actor} approved it. {comment}\n"
+        )
     return request

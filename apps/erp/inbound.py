@@ -17,13 +17,14 @@ from django.utils import timezone
 
 from apps.accounts.models import Company, ShipToAddress
 from apps.catalog.models import Category, Product, StockLevel
-from apps.credit.models import CreditAccount, PaymentTerm
+from apps.credit.models import CreditAccount, Invoice, PaymentTerm
 from apps.erp.connectors import connector_for
 from apps.erp.connectors.base import (
     Connector,
     Cursor,
     CustomerRecord,
     ErpError,
+    InvoiceRecord,
     Page,
     ProductRecord,
     StockRecord,
@@ -70,10 +71,17 @@ def _payment_term(record: CustomerRecord, terms: dict[str, PaymentTerm]) -> Paym
     if not record.payment_term_id:
         return None
     term = terms.get(record.payment_term_id)
-    if term is None or term.name != (record.payment_term_name or term.name):
+    if (
+        term is None
+        or term.name != (record.payment_term_name or term.name)
+        or term.net_days != record.payment_term_days
+    ):
         term, _ = PaymentTerm.objects.update_or_create(
             erp_id=record.payment_term_id,
-            defaults={"name": record.payment_term_name or record.payment_term_id},
+            defaults={
+                "name": record.payment_term_name or record.payment_term_id,
+                "net_days": record.payment_term_days,
+            },
         )
         terms[record.payment_term_id] = term
     return term
@@ -118,6 +126,28 @@ def _apply_addresses(company: Company, record: CustomerRecord) -> list[str]:
             address.save(update_fields=[*values, "updated_at"])
             changes.append(f"address {erp_address.city} updated")
     return changes
+
+
+def _apply_hold(company: Company, record: CustomerRecord) -> list[str]:
+    """The ERP's credit hold: put on when the ERP says so (unless finance already holds the company
+    here), lifted only when the ERP set it; a hold finance put on in the portal is the portal's."""
+    held_by_erp = company.hold_source == Company.HoldSource.ERP
+    if record.on_hold and not company.is_on_hold:
+        company.status = Company.Status.ON_HOLD
+        company.hold_source = Company.HoldSource.ERP
+        company.hold_reason = record.hold_reason or "On credit hold in the ERP"
+    elif (
+        record.on_hold and held_by_erp and company.hold_reason != (record.hold_reason or company.hold_reason)
+    ):
+        company.hold_reason = record.hold_reason
+    elif not record.on_hold and held_by_erp:
+        company.status = Company.Status.ACTIVE
+        company.hold_source = Company.HoldSource.NONE
+        company.hold_reason = ""
+    else:
+        return []
+    company.save(update_fields=["status", "hold_source", "hold_reason", "updated_at"])
+    return ["put on hold by the ERP" if company.is_on_hold else "hold lifted in the ERP"]
 
 
 def apply_customers(connection: ErpConnection, records: list[CustomerRecord]) -> int:
@@ -171,6 +201,7 @@ def apply_customers(connection: ErpConnection, records: list[CustomerRecord]) ->
             account.payment_term = term
             account.credit_limit = record.credit_limit
             account.save()
+        changes.extend(_apply_hold(company, record))
         changes.extend(_apply_addresses(company, record))
         if outcome == SyncEvent.Outcome.CREATED or changes:
             message = (
@@ -308,6 +339,90 @@ def apply_orders(connection: ErpConnection, records: list[Any]) -> int:
     return moved
 
 
+def apply_invoices(connection: ErpConnection, records: list[InvoiceRecord]) -> int:
+    """Upsert the customers' invoices (ERP-owned, every field) and link each to the orders it bills."""
+    from apps.purchase_orders.models import PurchaseOrder
+
+    companies = dict(
+        Company.objects.filter(erp_party_id__in={r.customer_erp_id for r in records}).values_list(
+            "erp_party_id", "pk"
+        )
+    )
+    existing = {i.erp_id: i for i in Invoice.objects.filter(erp_id__in=[r.erp_id for r in records])}
+    to_create: list[Invoice] = []
+    to_update: list[Invoice] = []
+    events: list[tuple[Any, str, str]] = []
+    links: dict[str, tuple[int, list[str]]] = {}
+    for record in records:
+        company_id = companies.get(record.customer_erp_id)
+        if company_id is None:
+            continue  # not a portal customer (or not pulled yet: its invoices come again on a change)
+        values = {
+            "company_id": company_id,
+            "number": record.number,
+            "invoice_date": record.invoice_date,
+            "due_date": record.due_date,
+            "currency": record.currency or "USD",
+            "total_amount": record.total_amount,
+            "amount_paid": record.amount_paid,
+            "state": record.state,
+            "sale_references": sorted({ref.strip() for ref in record.sale_references if ref.strip()}),
+            "erp_updated_at": record.changed_at,
+        }
+        links[record.erp_id] = (company_id, values["sale_references"])  # type: ignore[assignment]
+        invoice = existing.get(record.erp_id)
+        if invoice is None:
+            to_create.append(Invoice(erp_id=record.erp_id, **values))
+            continue
+        changed = [name for name, value in values.items() if getattr(invoice, name) != value]
+        if not changed:
+            continue
+        notes = []
+        if "state" in changed:
+            notes.append(
+                f"{invoice.get_state_display().lower()} → {Invoice.State(record.state).label.lower()}"
+            )
+        if "amount_paid" in changed:
+            notes.append(f"paid {invoice.amount_paid} → {record.amount_paid}")
+        for name in changed:
+            setattr(invoice, name, values[name])
+        to_update.append(invoice)
+        if notes:
+            events.append(
+                (invoice.pk, SyncEvent.Outcome.UPDATED, f"invoice {record.number}: " + "; ".join(notes))
+            )
+    if to_create:
+        created = Invoice.objects.bulk_create(to_create)
+        events.extend(
+            (i.pk, SyncEvent.Outcome.CREATED, f"invoice {i.number or 'draft'} from the ERP") for i in created
+        )
+    if to_update:
+        now = timezone.now()
+        for invoice in to_update:
+            invoice.updated_at = now
+        Invoice.objects.bulk_update(to_update, [*Invoice.ERP_FIELDS, "company", "updated_at"])
+    # Link invoices to the portal orders they bill: (company, customer PO number = sale reference).
+    invoices = {i.erp_id: i for i in Invoice.objects.filter(erp_id__in=list(links))}
+    wanted = {(company_id, ref) for company_id, refs in links.values() for ref in refs}
+    orders = {
+        (company_id, number): pk
+        for pk, company_id, number in PurchaseOrder.objects.filter(
+            company_id__in={company_id for company_id, _ in wanted},
+            customer_po_number__in={ref for _, ref in wanted},
+        ).values_list("pk", "company_id", "customer_po_number")
+    }
+    through = Invoice.purchase_orders.through
+    through.objects.filter(invoice_id__in=[i.pk for i in invoices.values()]).delete()
+    through.objects.bulk_create(
+        through(invoice_id=invoices[erp_id].pk, purchaseorder_id=orders[(company_id, ref)])
+        for erp_id, (company_id, refs) in links.items()
+        for ref in refs
+        if (company_id, ref) in orders
+    )
+    _events(connection, Invoice, events)
+    return len(to_create) + len(to_update)
+
+
 # --- The pull loop ---------------------------------------------------------------------------------------
 
 PULLERS: dict[str, tuple[str, Callable[[ErpConnection, list[Any]], int]]] = {
@@ -315,9 +430,11 @@ PULLERS: dict[str, tuple[str, Callable[[ErpConnection, list[Any]], int]]] = {
     Stream.PRODUCTS: ("pull_products", apply_products),
     Stream.STOCK: ("pull_stock", apply_stock),
     Stream.ORDERS: ("pull_orders", apply_orders),
+    Stream.INVOICES: ("pull_invoices", apply_invoices),
 }
-# Order matters: stock refers to products.
-STREAM_ORDER = [Stream.CUSTOMERS, Stream.PRODUCTS, Stream.STOCK, Stream.ORDERS]
+# Order matters: stock refers to products; invoices come before order states so that an order the ERP
+# invoiced finds its invoice already mirrored (exposure never drops it in between).
+STREAM_ORDER = [Stream.CUSTOMERS, Stream.PRODUCTS, Stream.STOCK, Stream.INVOICES, Stream.ORDERS]
 
 
 def cursor_get(connection: ErpConnection, stream: str) -> SyncCursor:

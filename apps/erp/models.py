@@ -103,6 +103,7 @@ class SyncCursor(TimeStampedModel):
         PRODUCTS = "products", "Products"
         STOCK = "stock", "Stock"
         ORDERS = "orders", "Order states"
+        INVOICES = "invoices", "Invoices"
 
     connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="cursors")
     stream = models.CharField(max_length=30, choices=Stream.choices)

@@ -120,12 +120,19 @@ def push_price_lists(connector: Connector, jobs: list[SyncJob]) -> None:
 
 def push_orders(connector: Connector, jobs: list[SyncJob]) -> None:
     """Approved orders become ERP sales, the whole batch in a few calls; each moves on as the ERP answers."""
+    from apps.credit.models import CreditHold
     from apps.purchase_orders.erp import order_push_for
     from apps.purchase_orders.models import PurchaseOrder
     from apps.purchase_orders.services import purchase_order_erp_update
 
     orders = PurchaseOrder.objects.select_related("company", "ship_to").in_bulk(
         [int(job.target_id) for job in jobs]
+    )
+    # Orders finance released from credit hold: the ERP is told to accept their credit overrun.
+    released = set(
+        CreditHold.objects.filter(
+            purchase_order_id__in=list(orders), status=CreditHold.Status.RELEASED
+        ).values_list("purchase_order_id", flat=True)
     )
     ready: list[tuple[SyncJob, PurchaseOrder, OrderPush]] = []
     for job in jobs:
@@ -139,7 +146,7 @@ def push_orders(connector: Connector, jobs: list[SyncJob]) -> None:
         elif not order.company.erp_party_id:
             job_fail(job=job, error=ErpTransientError("Waiting for the company's ERP customer to exist."))
         else:
-            ready.append((job, order, order_push_for(order)))
+            ready.append((job, order, order_push_for(order, accept_credit_warning=order.pk in released)))
     if not ready:
         return
     try:

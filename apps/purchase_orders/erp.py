@@ -11,7 +11,9 @@ Status = PurchaseOrder.Status
 ORDER_PUSH = "order.push"
 
 
-def order_push_for(order: PurchaseOrder) -> OrderPush:
+def order_push_for(order: PurchaseOrder, *, accept_credit_warning: bool = False) -> OrderPush:
+    """``accept_credit_warning``: finance released this order's credit hold, so the ERP's own credit
+    check is to let this one sale through."""
     ship_to = order.ship_to
     return OrderPush(
         reference=order.customer_po_number,
@@ -35,6 +37,7 @@ def order_push_for(order: PurchaseOrder) -> OrderPush:
         ],
         requested_date=order.requested_date,
         notes=order.notes,
+        accept_credit_warning=accept_credit_warning,
     )
 
 

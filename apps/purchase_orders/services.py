@@ -212,6 +212,10 @@ def purchase_order_cancel(
         raise InvalidTransition(
             "The ERP has accepted this order; ask your account manager to cancel it there."
         )
+    if order.status == Status.CREDIT_HOLD:
+        from apps.credit.services import credit_hold_withdraw
+
+        credit_hold_withdraw(purchase_order=order, actor=actor)
     return _transition(order, Status.CANCELLED, actor=actor, note=note)
 
 

@@ -171,6 +171,20 @@ ERP_ALERT_EMAILS = env.list("ERP_ALERT_EMAILS", default=[])
 ERP_CUSTOMER_CODE_PREFIX = env.str("ERP_CUSTOMER_CODE_PREFIX", default="WEB-")
 # New ERP customers (parties with a customer payment term) become portal companies.
 ERP_IMPORT_NEW_CUSTOMERS = env.bool("ERP_IMPORT_NEW_CUSTOMERS", default=True)
+# A party carrying this category in the ERP is on credit hold there; the portal holds the company too.
+ERP_HOLD_CATEGORY = env.str("ERP_HOLD_CATEGORY", default="Credit hold")
+
+# --- Credit ----------------------------------------------------------------------------------------------
+# An order goes to finance when the company has an invoice more than this many days past due (0: any
+# invoice past its due date). A credit account may set its own number.
+CREDIT_PAST_DUE_TOLERANCE_DAYS = env.int("CREDIT_PAST_DUE_TOLERANCE_DAYS", default=0)
+# Exposure counts the orders still in the flow (submitted, awaiting approval, on credit hold) besides
+# approved orders not yet invoiced and unpaid invoices. Off: only approved orders and invoices count.
+CREDIT_EXPOSURE_INCLUDES_ORDERS_IN_FLOW = env.bool("CREDIT_EXPOSURE_INCLUDES_ORDERS_IN_FLOW", default=True)
+# The buyer's credit meter warns from this share of the limit on.
+CREDIT_WARNING_PERCENT = env.int("CREDIT_WARNING_PERCENT", default=80)
+# Finance's queue: who is emailed when an order goes on credit hold (empty: the Finance group).
+CREDIT_HOLD_EMAILS = env.list("CREDIT_HOLD_EMAILS", default=[])
 
 # --- Authentication --------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

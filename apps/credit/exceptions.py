@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from apps.core.exceptions import ApplicationError
+
+
+class CreditError(ApplicationError):
+    pass

@@ -1,0 +1,244 @@
+"""Credit writes: the check an order passes after its buyer-side approvals, and finance's decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.accounts.models import STAFF_GROUP_NAMES, Company, StaffRole
+from apps.credit.exceptions import CreditError
+from apps.credit.models import CreditHold
+from apps.credit.selectors import CreditPosition, credit_position_get
+from apps.purchase_orders import services as orders
+from apps.purchase_orders.models import PurchaseOrder
+
+Status = PurchaseOrder.Status
+Reason = CreditHold.Reason
+
+
+@dataclass(frozen=True)
+class CreditVerdict:
+    """What the credit check found: no reasons means the order may go."""
+
+    position: CreditPosition
+    order_amount: Decimal
+    reasons: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def passes(self) -> bool:
+        return not self.reasons
+
+    @property
+    def message(self) -> str:
+        return "; ".join(self.messages)
+
+
+def credit_verdict(*, company: Company, position: CreditPosition, amount: Decimal) -> CreditVerdict:
+    """Pure: the reasons an order of ``amount`` must wait for finance, given the company's position."""
+    reasons: list[str] = []
+    texts: list[str] = []
+    currency = position.currency
+    if company.is_on_hold:
+        reasons.append(Reason.COMPANY_ON_HOLD)
+        texts.append(f"{company.name} is on hold: {company.hold_reason or 'ask finance'}")
+    past_due = position.past_due
+    if past_due.count:
+        beyond = f"more than {past_due.tolerance_days} days " if past_due.tolerance_days else ""
+        texts.append(
+            f"{past_due.count} invoice{'s' if past_due.count != 1 else ''} {beyond}past due "
+            f"({past_due.amount} {currency}, the oldest {past_due.oldest_days} days)"
+        )
+        reasons.append(Reason.PAST_DUE)
+    if not position.fits(amount):
+        assert position.credit_limit is not None  # noqa: S101 - fits() is True without a limit
+        over = position.exposure + amount - position.credit_limit
+        texts.append(
+            f"this order ({amount} {currency}) would take the account over its credit limit of "
+            f"{position.credit_limit} {currency} by {over} {currency} (already used {position.exposure})"
+        )
+        reasons.append(Reason.OVER_LIMIT)
+    return CreditVerdict(position=position, order_amount=amount, reasons=reasons, messages=texts)
+
+
+@transaction.atomic
+def purchase_order_credit_check(
+    *, purchase_order: PurchaseOrder, actor: User | None = None, note: str = ""
+) -> PurchaseOrder:
+    """The last step before the ERP: approve the order, or hold it for finance.
+
+    The company's row is locked first, so two orders of one company are checked one after the other:
+    the second sees the first one's amount (committed, approved or held) in the exposure, and orders
+    submitted at the same moment can never pass the limit together unseen.
+    """
+    company = Company.objects.select_for_update().get(pk=purchase_order.company_id)
+    order = PurchaseOrder.objects.select_for_update().get(pk=purchase_order.pk)
+    order.company = company
+    if order.status not in (Status.SUBMITTED, Status.AWAITING_APPROVAL):
+        raise CreditError(f"A {order.get_status_display().lower()} order is not waiting for a credit check.")
+    amount = order.total_amount or Decimal("0.00")
+    position = credit_position_get(company=company, exclude_order_id=order.pk)
+    verdict = credit_verdict(company=company, position=position, amount=amount)
+    if verdict.passes:
+        within = (
+            f"within credit: {position.available - amount} {position.currency} left"
+            if position.available is not None
+            else "no credit limit"
+        )
+        return orders.purchase_order_approve(
+            purchase_order=order, actor=actor, note="; ".join(text for text in (note, within) if text)
+        )
+    hold = CreditHold.objects.create(
+        purchase_order=order,
+        company=company,
+        reasons=list(verdict.reasons),
+        message=verdict.message[:1000],
+        currency=position.currency,
+        order_amount=amount,
+        credit_limit=position.credit_limit,
+        exposure=position.exposure,
+        past_due_amount=position.past_due.amount,
+        oldest_past_due_days=position.past_due.oldest_days,
+    )
+    order = orders.purchase_order_hold(purchase_order=order, note=f"credit hold: {verdict.message}")
+    _notify_hold(hold)
+    return order
+
+
+def _finance_emails() -> list[str]:
+    if settings.CREDIT_HOLD_EMAILS:
+        return list(settings.CREDIT_HOLD_EMAILS)
+    return sorted(
+        set(
+            User.objects.filter(
+                is_active=True, groups__name=STAFF_GROUP_NAMES[StaffRole.FINANCE], email__gt=""
+            ).values_list("email", flat=True)
+        )
+    )
+
+
+def _buyer_emails(order: PurchaseOrder) -> list[str]:
+    people = [order.submitted_by, order.buyer]
+    return sorted({person.email for person in people if person is not None and person.email})
+
+
+def _send(subject: str, body: str, recipients: list[str]) -> None:
+    if recipients:
+        transaction.on_commit(
+            lambda: send_mail(subject=subject, message=body, from_email=None, recipient_list=recipients)
+        )
+
+
+def _notify_hold(hold: CreditHold) -> None:
+    order = hold.purchase_order
+    _send(
+        f"Order {order.customer_po_number} is waiting for a credit review",
+        f"Your order {order.customer_po_number} ({hold.order_amount} {hold.currency}) is on credit hold: "
+        f"{hold.message}.\nFinance reviews it and you will hear back by email.\n",
+        _buyer_emails(order),
+    )
+    _send(
+        f"Credit hold: {hold.company.name}, order {order.customer_po_number}",
+        f"{hold.company.name} order {order.customer_po_number} ({hold.order_amount} {hold.currency}) "
+        f"waits for your decision: {hold.message}.\nQueue: {reverse('finance-holds')}\n",
+        _finance_emails(),
+    )
+
+
+@transaction.atomic
+def credit_hold_release(*, hold: CreditHold, actor: User, note: str) -> CreditHold:
+    """Finance lets the order go: it is approved and pushed so that the ERP accepts its credit overrun
+    for this sale only."""
+    hold = _decide(hold, actor, note, CreditHold.Status.RELEASED)
+    order = orders.purchase_order_approve(
+        purchase_order=hold.purchase_order, actor=actor, note=f"credit hold released: {hold.decision_note}"
+    )
+    _send(
+        f"Order {order.customer_po_number} was released by finance",
+        f"{actor.get_full_name() or actor.email} released your order {order.customer_po_number} from "
+        f"credit hold: {hold.decision_note}\nIt is on its way to our ERP.\n",
+        _buyer_emails(order),
+    )
+    return hold
+
+
+@transaction.atomic
+def credit_hold_reject(*, hold: CreditHold, actor: User, note: str) -> CreditHold:
+    """Finance refuses the order: it is rejected and never reaches the ERP."""
+    hold = _decide(hold, actor, note, CreditHold.Status.REJECTED)
+    order = orders.purchase_order_reject(
+        purchase_order=hold.purchase_order, actor=actor, note=f"refused by finance: {hold.decision_note}"
+    )
+    _send(
+        f"Order {order.customer_po_number} was refused by finance",
+        f"Finance refused your order {order.customer_po_number} ({hold.order_amount} {hold.currency}): "
+        f"{hold.decision_note}\n",
+        _buyer_emails(order),
+    )
+    return hold
+
+
+def _decide(hold: CreditHold, actor: User, note: str, outcome: CreditHold.Status) -> CreditHold:
+    note = " ".join(note.split())
+    if not note:
+        verb = "release" if outcome == CreditHold.Status.RELEASED else "refuse"
+        raise CreditError(f"Say why you {verb} the order; the buyer is told and it is kept for audit.")
+    hold = CreditHold.objects.select_for_update().select_related("purchase_order", "company").get(pk=hold.pk)
+    if hold.status != CreditHold.Status.OPEN:
+        by = f" by {hold.decided_by.email}" if hold.decided_by else ""
+        raise CreditError(
+            f"Order {hold.purchase_order.customer_po_number} was already decided{by}: "
+            f"{hold.get_status_display().lower()}."
+        )
+    if hold.purchase_order.status != Status.CREDIT_HOLD:
+        raise CreditError(
+            f"Order {hold.purchase_order.customer_po_number} is "
+            f"{hold.purchase_order.get_status_display().lower()}, no longer on credit hold."
+        )
+    hold.status = outcome
+    hold.decided_by = actor
+    hold.decided_at = timezone.now()
+    hold.decision_note = note[:500]
+    hold.save(update_fields=["status", "decided_by", "decided_at", "decision_note", "updated_at"])
+    return hold
+
+
+@dataclass
+class BulkOutcome:
+    decided: list[CreditHold] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)  # (hold id, why)
+
+
+def credit_holds_decide(*, hold_ids: Iterable[int], actor: User, release: bool, note: str) -> BulkOutcome:
+    """Release or refuse several holds with one reason; each is its own transaction, so one that was
+    decided meanwhile is reported and the others go on."""
+    if not " ".join(note.split()):
+        verb = "release" if release else "refuse"
+        raise CreditError(f"Say why you {verb} these orders; the buyers are told and it is kept for audit.")
+    outcome = BulkOutcome()
+    decide = credit_hold_release if release else credit_hold_reject
+    for hold in CreditHold.objects.filter(pk__in=set(hold_ids)).order_by("created_at", "id"):
+        try:
+            outcome.decided.append(decide(hold=hold, actor=actor, note=note))
+        except CreditError as exc:
+            outcome.refused.append((hold.pk, exc.message))
+    return outcome
+
+
+def credit_hold_withdraw(*, purchase_order: PurchaseOrder, actor: User | None) -> None:
+    """The buyer cancelled an order on hold: the hold leaves finance's queue (called inside the cancel)."""
+    CreditHold.objects.filter(purchase_order=purchase_order, status=CreditHold.Status.OPEN).update(
+        status=CreditHold.Status.CANCELLED,
+        decided_by=actor,
+        decided_at=timezone.now(),
+        decision_note="the buyer cancelled the order",
+        updated_at=timezone.now(),
+    )
