@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("apps.pricing.urls")),
     path("", include("apps.purchase_orders.urls")),
     path("", include("apps.approvals.urls")),
+    path("", include("apps.credit.urls")),
     path("api/v1/", include("apps.catalog.api_urls")),
     path("api/v1/", include("apps.purchase_orders.api_urls")),
     path("django-admin/", admin.site.urls),

@@ -29,6 +29,7 @@ def navigation_for(request: HttpRequest) -> list[NavItem]:
         if membership.role in (Role.BUYER, Role.ADMIN):
             items.append(NavItem("Draft order", reverse("po-builder"), "builder"))
         items.append(NavItem("Orders", reverse("po-list"), "orders"))
+        items.append(NavItem("Invoices", reverse("buyer-invoices"), "invoices"))
         if membership.role in (Role.APPROVER, Role.ADMIN):
             items.append(NavItem("Approvals", reverse("po-approvals"), "approvals"))
         items.append(NavItem("Company", reverse("company-profile"), "company"))
@@ -44,6 +45,7 @@ def navigation_for(request: HttpRequest) -> list[NavItem]:
         items.append(NavItem("Pricing", reverse("pricing-tiers"), "pricing"))
     if admin or StaffRole.FINANCE in roles:
         items.append(NavItem("Finance", reverse("finance-home"), "finance"))
+        items.append(NavItem("Credit holds", reverse("finance-holds"), "holds"))
     if admin:
         items.append(NavItem("ERP sync", reverse("sync-monitor"), "sync"))
         items.append(NavItem("Staff", reverse("staff-home"), "staff"))

@@ -407,8 +407,19 @@ def manager_company_detail(request: AuthenticatedRequest, company_id: int) -> Ht
 @require_GET
 @staff_role_required(StaffRole.FINANCE)
 def finance_home(request: AuthenticatedRequest) -> HttpResponse:
-    companies = selectors.company_list_for_staff(user=request.user).order_by("-status", "name")
-    return render(request, "accounts/finance_home.html", {"companies": companies, "hold_form": HoldForm()})
+    from apps.credit.selectors import credit_hold_queue, credit_positions
+
+    companies = list(selectors.company_list_for_staff(user=request.user).order_by("-status", "name"))
+    return render(
+        request,
+        "accounts/finance_home.html",
+        {
+            "companies": companies,
+            "positions": credit_positions(company_ids=[company.pk for company in companies]),
+            "open_holds": credit_hold_queue().count(),
+            "hold_form": HoldForm(),
+        },
+    )
 
 
 def _finance_company(request: AuthenticatedRequest, company_id: int) -> Company:
@@ -423,10 +434,17 @@ def _finance_row(request: AuthenticatedRequest, company: Company, error: str = "
         if error:
             messages.error(request, error)
         return redirect("finance-home")
+    from apps.credit.selectors import credit_positions
+
     return render(
         request,
         "accounts/finance_home.html#company-row",
-        {"company": company, "hold_form": HoldForm(), "row_error": error},
+        {
+            "company": company,
+            "positions": credit_positions(company_ids=[company.pk]),
+            "hold_form": HoldForm(),
+            "row_error": error,
+        },
     )
 
 

@@ -254,3 +254,46 @@ def credit_hold_decided(*, limit: int = 20) -> QuerySet[CreditHold]:
         .select_related("company", "purchase_order", "decided_by")
         .order_by("-decided_at", "-updated_at")[:limit]
     )
+
+
+@dataclass(frozen=True)
+class CreditMeter:
+    """What the buyer's credit meter shows for a draft of ``order_amount``."""
+
+    position: CreditPosition
+    order_amount: Decimal
+    level: str  # "none" (no limit) | "ok" | "warning" (from CREDIT_WARNING_PERCENT) | "over" (past the limit)
+    percent: int | None
+    warning_at: Decimal | None
+
+    @property
+    def used_with_order(self) -> Decimal:
+        return self.position.exposure + self.order_amount
+
+    @property
+    def available_after(self) -> Decimal | None:
+        available = self.position.available
+        return None if available is None else available - self.order_amount
+
+    @property
+    def over_by(self) -> Decimal:
+        after = self.available_after
+        return -after if after is not None and after < 0 else ZERO
+
+
+def credit_meter(*, position: CreditPosition, order_amount: Decimal) -> CreditMeter:
+    limit = position.credit_limit
+    if limit is None:
+        return CreditMeter(position, order_amount, "none", None, None)
+    warning_percent = int(settings.CREDIT_WARNING_PERCENT)
+    percent = position.percent_used(order_amount)
+    assert percent is not None  # noqa: S101 - a limit is set
+    used = position.exposure + order_amount
+    if used > limit:
+        level = "over"
+    elif used * 100 >= limit * warning_percent:
+        level = "warning"
+    else:
+        level = "ok"
+    warning_at = money.quantize_amount(limit * warning_percent / 100, position.currency)
+    return CreditMeter(position, order_amount, level, percent, warning_at)

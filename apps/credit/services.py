@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from apps.accounts.models import STAFF_GROUP_NAMES, Company, StaffRole
 from apps.credit.exceptions import CreditError
-from apps.credit.models import CreditHold
+from apps.credit.models import CreditAccount, CreditHold
 from apps.credit.selectors import CreditPosition, credit_position_get
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.models import PurchaseOrder
@@ -242,3 +242,13 @@ def credit_hold_withdraw(*, purchase_order: PurchaseOrder, actor: User | None) -
         decision_note="the buyer cancelled the order",
         updated_at=timezone.now(),
     )
+
+
+@transaction.atomic
+def credit_account_tolerance_set(*, account: CreditAccount, days: int | None, actor: User) -> CreditAccount:
+    """Finance's own past-due tolerance for one customer (None: the portal's default)."""
+    account = CreditAccount.objects.select_for_update().get(pk=account.pk)
+    account.past_due_tolerance_days = days
+    account.full_clean()
+    account.save(update_fields=["past_due_tolerance_days", "updated_at"])
+    return account

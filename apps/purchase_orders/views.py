@@ -16,6 +16,8 @@ from apps.approvals import selectors as approval_selectors
 from apps.approvals.services import ApprovalError, approval_decide, purchase_order_submit_and_route
 from apps.core.exceptions import ApplicationError
 from apps.core.money import quantize_amount
+from apps.credit.models import CreditHold
+from apps.credit.selectors import credit_meter, credit_position_get
 from apps.erp.selectors import timeline_for
 from apps.purchase_orders import lines as parsing
 from apps.purchase_orders import selectors, services
@@ -44,8 +46,10 @@ def _builder_context(request: MemberRequest, order: PurchaseOrder, **extra: obje
         for line in lines
     ]
     total = sum((amount for _, _, amount in priced), Decimal("0"))
+    position = credit_position_get(company=order.company)
     return {
         "order": order,
+        "credit": credit_meter(position=position, order_amount=quantize_amount(total)),
         "imports": order.line_imports.exclude(status=LineImport.Status.DONE),
         "priced": priced,
         "estimate": quantize_amount(total),
@@ -230,6 +234,7 @@ def order_detail(request: MemberRequest, order_id: int) -> HttpResponse:
         "lines": order.lines.select_related("product"),
         "history": order.status_changes.select_related("actor"),
         "approvals": order.approval_requests.select_related("decided_by"),
+        "credit_hold": CreditHold.objects.filter(purchase_order=order).select_related("decided_by").first(),
         "events": timeline_for(order),
         "can_cancel": request.membership.role in BUILDERS
         and order.can_transition_to(PurchaseOrder.Status.CANCELLED)

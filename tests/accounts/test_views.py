@@ -135,6 +135,7 @@ def test_finance_hold_without_reason_changes_nothing(
                 "Catalog",
                 "Draft order",
                 "Orders",
+                "Invoices",
                 "Approvals",
                 "Company",
                 "Ship-to addresses",
@@ -142,8 +143,11 @@ def test_finance_hold_without_reason_changes_nothing(
                 "Approval rules",
             ],
         ),
-        (Role.BUYER, ["Home", "Catalog", "Draft order", "Orders", "Company", "Ship-to addresses"]),
-        (Role.VIEWER, ["Home", "Catalog", "Orders", "Company", "Ship-to addresses"]),
+        (
+            Role.BUYER,
+            ["Home", "Catalog", "Draft order", "Orders", "Invoices", "Company", "Ship-to addresses"],
+        ),
+        (Role.VIEWER, ["Home", "Catalog", "Orders", "Invoices", "Company", "Ship-to addresses"]),
     ],
 )
 def test_navigation_follows_company_role(
@@ -160,9 +164,15 @@ def test_navigation_follows_company_role(
     ("roles", "expected"),
     [
         ([StaffRole.ACCOUNT_MANAGER], ["Accounts", "Products", "Pricing"]),
-        ([StaffRole.FINANCE], ["Finance"]),
-        ([StaffRole.ADMIN], ["Accounts", "Products", "Pricing", "Finance", "ERP sync", "Staff"]),
-        ([StaffRole.ACCOUNT_MANAGER, StaffRole.FINANCE], ["Accounts", "Products", "Pricing", "Finance"]),
+        ([StaffRole.FINANCE], ["Finance", "Credit holds"]),
+        (
+            [StaffRole.ADMIN],
+            ["Accounts", "Products", "Pricing", "Finance", "Credit holds", "ERP sync", "Staff"],
+        ),
+        (
+            [StaffRole.ACCOUNT_MANAGER, StaffRole.FINANCE],
+            ["Accounts", "Products", "Pricing", "Finance", "Credit holds"],
+        ),
     ],
 )
 def test_navigation_follows_staff_roles(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from django import template
@@ -36,3 +37,9 @@ def qty(value: Any) -> str:
 
     number = Decimal(value).normalize()
     return f"{number:f}"
+
+
+@register.filter
+def days_past_due(invoice: Any, today: date) -> int:
+    """Whole days an invoice is past its due date on ``today`` (0: not yet due)."""
+    return int(invoice.days_past_due(today))

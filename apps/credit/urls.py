@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from apps.credit import views
+
+urlpatterns = [
+    path("invoices/", views.invoices, name="buyer-invoices"),
+    path("finance/holds/", views.hold_queue, name="finance-holds"),
+    path("finance/holds/bulk/", views.hold_bulk, name="finance-holds-bulk"),
+    path("finance/holds/<int:hold_id>/", views.hold_detail, name="finance-hold-detail"),
+    path("finance/holds/<int:hold_id>/decide/", views.hold_decide, name="finance-hold-decide"),
+    path("finance/companies/<int:company_id>/credit/", views.company_credit, name="finance-company-credit"),
+    path(
+        "finance/companies/<int:company_id>/tolerance/",
+        views.company_tolerance,
+        name="finance-company-tolerance",
+    ),
+]

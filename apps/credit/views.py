@@ -1,0 +1,247 @@
+"""Credit pages: the buyer's invoices, finance's live credit-hold queue, hold and account details."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import F
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.accounts import selectors as account_selectors
+from apps.accounts.models import Company, StaffRole
+from apps.accounts.permissions import MemberRequest, company_role_required, staff_role_required
+from apps.core.http import AuthenticatedRequest
+from apps.credit import selectors, services
+from apps.credit.exceptions import CreditError
+from apps.credit.forms import RELEASE, BulkDecisionForm, HoldDecisionForm, ToleranceForm
+from apps.credit.models import CreditAccount, CreditHold
+
+INVOICE_PAGE_SIZE = 50
+INVOICE_FILTERS = [("", "All"), ("open", "Open"), ("paid", "Paid"), ("draft", "Draft")]
+
+
+# --- Buyers ------------------------------------------------------------------------------------------------
+
+
+@require_GET
+@company_role_required()
+def invoices(request: MemberRequest) -> HttpResponse:
+    """The company's invoices from the ERP with their aging, and its credit."""
+    company = request.membership.company
+    state = request.GET.get("state", "")
+    if state not in dict(INVOICE_FILTERS):
+        state = ""
+    rows = selectors.invoice_list(company=company, state=state).prefetch_related("purchase_orders")
+    page = Paginator(rows, INVOICE_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "credit/invoices.html",
+        {
+            "company": company,
+            "position": selectors.credit_position_get(company=company),
+            "page": page,
+            "state": state,
+            "filters": INVOICE_FILTERS,
+            "today": timezone.localdate(),
+        },
+    )
+
+
+# --- Finance -----------------------------------------------------------------------------------------------
+
+
+def _queue_context(request: AuthenticatedRequest, **extra: object) -> dict[str, object]:
+    holds = list(selectors.credit_hold_queue())
+    positions = selectors.credit_positions(company_ids={hold.company_id for hold in holds})
+    version = hashlib.sha256(
+        ",".join(f"{hold.pk}:{hold.updated_at.timestamp()}" for hold in holds).encode()
+    ).hexdigest()[:16]
+    return {
+        "rows": [(hold, positions[hold.company_id]) for hold in holds],
+        "version": version,
+        "decided": selectors.credit_hold_decided(),
+        "form": HoldDecisionForm(),
+        **extra,
+    }
+
+
+@require_GET
+@staff_role_required(StaffRole.FINANCE)
+def hold_queue(request: AuthenticatedRequest) -> HttpResponse:
+    context = _queue_context(request)
+    if request.htmx:
+        if request.GET.get("v") == context["version"]:
+            return HttpResponse(status=204)  # nothing new: htmx keeps the page as it is
+        return render(request, "credit/hold_queue.html#queue", context)
+    return render(request, "credit/hold_queue.html", context)
+
+
+def _queue_response(request: AuthenticatedRequest, **extra: object) -> HttpResponse:
+    if request.htmx:
+        return render(request, "credit/hold_queue.html#queue", _queue_context(request, **extra))
+    return redirect("finance-holds")
+
+
+def _hold_or_404(hold_id: int) -> CreditHold:
+    try:
+        return CreditHold.objects.select_related(
+            "company", "purchase_order", "purchase_order__submitted_by", "decided_by"
+        ).get(pk=hold_id)
+    except CreditHold.DoesNotExist as exc:
+        raise Http404("No such credit hold.") from exc
+
+
+def _form_error(form: HoldDecisionForm) -> str:
+    return " ".join(str(error) for errors in form.errors.values() for error in errors)
+
+
+def _decide(request: AuthenticatedRequest, hold: CreditHold, form: HoldDecisionForm) -> str:
+    """Run the decision; '' or the reason it was refused."""
+    data = form.cleaned_data
+    try:
+        if data["decision"] == RELEASE:
+            services.credit_hold_release(hold=hold, actor=request.user, note=data["reason"])
+            messages.success(request, f"Order {hold.purchase_order.customer_po_number} released.")
+        else:
+            services.credit_hold_reject(hold=hold, actor=request.user, note=data["reason"])
+            messages.success(request, f"Order {hold.purchase_order.customer_po_number} rejected.")
+    except CreditError as exc:
+        return exc.message
+    return ""
+
+
+@require_POST
+@staff_role_required(StaffRole.FINANCE)
+def hold_decide(request: AuthenticatedRequest, hold_id: int) -> HttpResponse:
+    hold = _hold_or_404(hold_id)
+    form = HoldDecisionForm(request.POST)
+    error = "" if form.is_valid() else _form_error(form)
+    if not error:
+        error = _decide(request, hold, form)
+    if request.POST.get("from") == "detail":
+        if error:
+            messages.error(request, error)
+        return redirect("finance-hold-detail", hold_id=hold.pk)
+    if error:
+        if not request.htmx:
+            messages.error(request, error)
+        return _queue_response(request, row_errors={hold.pk: error})
+    return _queue_response(request)
+
+
+@require_POST
+@staff_role_required(StaffRole.FINANCE)
+def hold_bulk(request: AuthenticatedRequest) -> HttpResponse:
+    open_ids = list(selectors.credit_hold_queue().values_list("pk", flat=True))
+    form = BulkDecisionForm(request.POST, hold_ids=open_ids)
+    if not form.is_valid():
+        error = _form_error(form)
+        if not request.htmx:
+            messages.error(request, error)
+        return _queue_response(request, bulk_error=error)
+    data = form.cleaned_data
+    try:
+        outcome = services.credit_holds_decide(
+            hold_ids=data["hold"],
+            actor=request.user,
+            release=data["decision"] == RELEASE,
+            note=data["reason"],
+        )
+    except CreditError as exc:
+        return _queue_response(request, bulk_error=exc.message)
+    verb = "released" if data["decision"] == RELEASE else "rejected"
+    messages.success(
+        request, f"{len(outcome.decided)} order{'s' if len(outcome.decided) != 1 else ''} {verb}."
+    )
+    for _, why in outcome.refused:
+        messages.warning(request, why)
+    return _queue_response(request)
+
+
+@require_GET
+@staff_role_required(StaffRole.FINANCE)
+def hold_detail(request: AuthenticatedRequest, hold_id: int) -> HttpResponse:
+    hold = _hold_or_404(hold_id)
+    order = hold.purchase_order
+    return render(
+        request,
+        "credit/hold_detail.html",
+        {
+            "hold": hold,
+            "order": order,
+            "lines": order.lines.select_related("product"),
+            "history": order.status_changes.select_related("actor"),
+            "position": selectors.credit_position_get(company=hold.company),
+            "open_invoices": selectors.invoice_list(company=hold.company, state="open")[:50],
+            "other_holds": CreditHold.objects.filter(company=hold.company)
+            .exclude(pk=hold.pk)
+            .select_related("purchase_order", "decided_by")
+            .order_by("-created_at")[:10],
+            "form": HoldDecisionForm(),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+def _finance_company(request: AuthenticatedRequest, company_id: int) -> Company:
+    try:
+        return account_selectors.company_get_for_staff(user=request.user, company_id=company_id)
+    except Company.DoesNotExist as exc:
+        raise Http404("No such account.") from exc
+
+
+def _company_credit_page(
+    request: AuthenticatedRequest, company: Company, form: ToleranceForm | None = None
+) -> HttpResponse:
+    state = request.GET.get("state", "")
+    if state not in dict(INVOICE_FILTERS):
+        state = ""
+    account = CreditAccount.objects.select_related("payment_term").filter(company=company).first()
+    rows = selectors.invoice_list(company=company, state=state).prefetch_related("purchase_orders")
+    return render(
+        request,
+        "credit/company_credit.html",
+        {
+            "company": company,
+            "account": account,
+            "position": selectors.credit_position_get(company=company),
+            "page": Paginator(rows, INVOICE_PAGE_SIZE).get_page(request.GET.get("page")),
+            "state": state,
+            "filters": INVOICE_FILTERS,
+            "holds": CreditHold.objects.filter(company=company)
+            .select_related("purchase_order", "decided_by")
+            .order_by(F("decided_at").desc(nulls_first=True), "-created_at")[:20],
+            "tolerance_form": form or ToleranceForm(instance=account),
+            "today": timezone.localdate(),
+        },
+        status=400 if form is not None else 200,
+    )
+
+
+@require_GET
+@staff_role_required(StaffRole.FINANCE)
+def company_credit(request: AuthenticatedRequest, company_id: int) -> HttpResponse:
+    return _company_credit_page(request, _finance_company(request, company_id))
+
+
+@require_POST
+@staff_role_required(StaffRole.FINANCE)
+def company_tolerance(request: AuthenticatedRequest, company_id: int) -> HttpResponse:
+    company = _finance_company(request, company_id)
+    account = CreditAccount.objects.filter(company=company).first()
+    if account is None:
+        messages.error(request, f"{company.name} has no credit account from the ERP yet.")
+        return redirect("finance-company-credit", company_id=company.pk)
+    form = ToleranceForm(request.POST, instance=account)
+    if not form.is_valid():
+        return _company_credit_page(request, company, form)
+    services.credit_account_tolerance_set(
+        account=account, days=form.cleaned_data["past_due_tolerance_days"], actor=request.user
+    )
+    messages.success(request, f"Past-due tolerance of {company.name} saved.")
+    return redirect("finance-company-credit", company_id=company.pk)
