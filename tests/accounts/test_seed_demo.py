@@ -56,3 +56,27 @@ def test_seed_demo_prices_the_demo_accounts_once_products_exist(db: None) -> Non
 
     assert TierPrice.objects.count() == 16
     assert ContractPrice.objects.count() == 4
+
+
+def test_seed_demo_puts_one_order_on_credit_hold_once_the_erp_limit_is_known(db: None) -> None:
+    from decimal import Decimal
+
+    from apps.credit.models import CreditAccount, CreditHold
+    from apps.purchase_orders.models import PurchaseOrder
+    from tests.catalog.factories import ProductFactory
+
+    call_command("seed_demo", stdout=StringIO())
+    assert not PurchaseOrder.objects.exists()  # no products, no limit yet: nothing to show
+
+    ProductFactory(list_price=Decimal("125.0000"))
+    CreditAccount.objects.create(
+        company=Company.objects.get(erp_customer_code="CUST-003"), credit_limit=Decimal("10000.00")
+    )
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", stdout=StringIO())
+
+    order = PurchaseOrder.objects.get()
+    assert (order.customer_po_number, order.status) == ("HP-DEMO-HOLD", PurchaseOrder.Status.CREDIT_HOLD)
+    assert CreditHold.objects.get().reasons == ["over_limit"]
+    assert "Demo order HP-DEMO-HOLD of Harbor Point Builders Inc. is credit hold." in out.getvalue()

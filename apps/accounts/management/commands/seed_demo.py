@@ -90,6 +90,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             logins = self._seed()
             self._seed_pricing()
+        self._seed_credit_hold()
         self.stdout.write(
             self.style.SUCCESS("Demo data ready. Sign in with any of these (password for all):")
         )
@@ -124,6 +125,7 @@ class Command(BaseCommand):
                     "billing_email": f"ap@{spec['slug']}.example",
                     "status": Company.Status.ON_HOLD if spec.get("on_hold") else Company.Status.ACTIVE,
                     "hold_reason": spec.get("on_hold", ""),
+                    "hold_source": Company.HoldSource.PORTAL if spec.get("on_hold") else "",
                 },
             )
             for label, street, city, postal_code, region, country, is_default in spec["addresses"]:
@@ -210,3 +212,35 @@ class Command(BaseCommand):
                     valid_from=today,
                     valid_to=None,
                 )
+
+    def _seed_credit_hold(self) -> None:
+        """One order over Harbor Point's credit limit, waiting in finance's queue (once products and the
+        ERP's credit limit are here)."""
+        from apps.approvals.services import purchase_order_submit_and_route
+        from apps.catalog.models import Product
+        from apps.credit.models import CreditAccount
+        from apps.purchase_orders import services as orders
+        from apps.purchase_orders.lines import ParsedLine
+        from apps.purchase_orders.models import PurchaseOrder
+
+        company = Company.objects.get(erp_customer_code="CUST-003")
+        account = CreditAccount.objects.filter(company=company, credit_limit__gt=0).first()
+        product = Product.objects.filter(is_active=True, list_price__gt=0).order_by("-list_price").first()
+        if account is None or account.credit_limit is None or product is None:
+            self.stdout.write("No ERP credit limit or products yet: the demo credit hold is skipped.")
+            return
+        if PurchaseOrder.objects.filter(company=company, customer_po_number="HP-DEMO-HOLD").exists():
+            return
+        buyer = get_user_model().objects.get(username="buyer@harborpoint.example")
+        quantity = (account.credit_limit * 2 / product.list_price).to_integral_value()  # twice the limit
+        with transaction.atomic():
+            draft = orders.purchase_order_draft_get(company=company, buyer=buyer)
+            draft.customer_po_number = "HP-DEMO-HOLD"
+            draft.ship_to = company.ship_to_addresses.filter(is_default=True).first()
+            draft.save(update_fields=["customer_po_number", "ship_to", "updated_at"])
+            orders.purchase_order_lines_add(
+                purchase_order=draft, lines=[ParsedLine(1, product.sku, quantity, "demo: over the limit")]
+            )
+            order = purchase_order_submit_and_route(purchase_order=draft, actor=buyer)
+        status = order.get_status_display().lower()
+        self.stdout.write(f"Demo order {order.customer_po_number} of {company.name} is {status}.")
