@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -61,7 +62,23 @@ class OrderOutput(serializers.Serializer):
     notes = serializers.CharField()
     submitted_at = serializers.DateTimeField(allow_null=True)
     erp_reference = serializers.CharField()
+    credit_hold = serializers.SerializerMethodField(
+        help_text="Set when the order was held for finance: why, and what finance decided."
+    )
     lines = LineOutput(many=True, source="lines.all")
+
+    def get_credit_hold(self, order: PurchaseOrder) -> dict[str, Any] | None:
+        try:
+            hold = order.credit_hold
+        except ObjectDoesNotExist:
+            return None
+        return {
+            "status": hold.status,
+            "reasons": hold.reasons,
+            "message": hold.message,
+            "decided_at": hold.decided_at.isoformat() if hold.decided_at else None,
+            "decision_note": hold.decision_note,
+        }
 
 
 class PurchaseOrderListCreateApi(APIView):

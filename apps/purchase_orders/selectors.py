@@ -10,7 +10,7 @@ def purchase_order_list(*, company: Company, status: str = "") -> QuerySet[Purch
     orders = (
         PurchaseOrder.objects.filter(company=company)
         .exclude(status=PurchaseOrder.Status.DRAFT)
-        .select_related("buyer", "ship_to")
+        .select_related("buyer", "ship_to", "credit_hold")
         .annotate(line_count=Count("lines"))
         .order_by("-submitted_at", "-id")
     )
@@ -19,6 +19,6 @@ def purchase_order_list(*, company: Company, status: str = "") -> QuerySet[Purch
 
 def purchase_order_get(*, company: Company, order_id: int) -> PurchaseOrder:
     """An order of ``company``; another company's id raises DoesNotExist (a 404)."""
-    return PurchaseOrder.objects.select_related("company", "buyer", "ship_to", "submitted_by").get(
-        company=company, pk=order_id
-    )
+    return PurchaseOrder.objects.select_related(
+        "company", "buyer", "ship_to", "submitted_by", "credit_hold"
+    ).get(company=company, pk=order_id)

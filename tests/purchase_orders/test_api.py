@@ -129,3 +129,27 @@ def test_the_openapi_schema_describes_the_order_api(api: dict) -> None:
 
     assert "/api/v1/purchase-orders/" in schema
     assert "Idempotency-Key" in schema
+
+
+def test_an_order_over_the_credit_limit_is_created_on_hold_and_says_why(api: dict) -> None:
+    from apps.credit.models import CreditAccount
+
+    CreditAccount.objects.create(company=api["company"], credit_limit=Decimal("5.00"))
+
+    response = api["client"].post("/api/v1/purchase-orders/", BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-9")
+    listed = api["client"].get("/api/v1/purchase-orders/").json()
+
+    assert response.status_code == 201
+    data = response.json()
+    assert data["status"] == "credit_hold"
+    assert data["credit_hold"]["status"] == "open"
+    assert data["credit_hold"]["reasons"] == ["over_limit"]
+    assert "over its credit limit of 5.00 USD by 1.00 USD" in data["credit_hold"]["message"]
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert rows[0]["credit_hold"]["status"] == "open"
+
+
+def test_an_order_within_credit_has_no_hold(api: dict) -> None:
+    response = api["client"].post("/api/v1/purchase-orders/", BODY, format="json")
+
+    assert response.json()["credit_hold"] is None
