@@ -145,6 +145,7 @@ class CreditHold(TimeStampedModel):
         OVER_LIMIT = "over_limit", "Over the credit limit"
         PAST_DUE = "past_due", "Invoices past due"
         COMPANY_ON_HOLD = "company_on_hold", "Company on hold"
+        ERP_REFUSED = "erp_refused", "Refused by the ERP's credit check"
 
     purchase_order = models.OneToOneField(
         "purchase_orders.PurchaseOrder", on_delete=models.CASCADE, related_name="credit_hold"

@@ -252,3 +252,30 @@ def credit_account_tolerance_set(*, account: CreditAccount, days: int | None, ac
     account.full_clean()
     account.save(update_fields=["past_due_tolerance_days", "updated_at"])
     return account
+
+
+@transaction.atomic
+def purchase_order_erp_credit_refused(*, purchase_order: PurchaseOrder, message: str) -> CreditHold | None:
+    """The ERP's own credit check refused an order the portal approved (it knows exposure the portal
+    does not, e.g. sales entered in the ERP): the order goes to finance's queue instead of failing
+    silently. A released order refused again stays approved, with its failed job on the monitor."""
+    company = Company.objects.select_for_update().get(pk=purchase_order.company_id)
+    order = PurchaseOrder.objects.select_for_update().get(pk=purchase_order.pk)
+    if order.status != Status.APPROVED or CreditHold.objects.filter(purchase_order=order).exists():
+        return None
+    position = credit_position_get(company=company, exclude_order_id=order.pk)
+    hold = CreditHold.objects.create(
+        purchase_order=order,
+        company=company,
+        reasons=[Reason.ERP_REFUSED],
+        message=f"the ERP's credit check refused it: {message}"[:1000],
+        currency=position.currency,
+        order_amount=order.total_amount or Decimal("0.00"),
+        credit_limit=position.credit_limit,
+        exposure=position.exposure,
+        past_due_amount=position.past_due.amount,
+        oldest_past_due_days=position.past_due.oldest_days,
+    )
+    orders.purchase_order_hold(purchase_order=order, note=f"credit hold: {hold.message}")
+    _notify_hold(hold)
+    return hold

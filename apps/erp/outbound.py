@@ -121,6 +121,7 @@ def push_price_lists(connector: Connector, jobs: list[SyncJob]) -> None:
 def push_orders(connector: Connector, jobs: list[SyncJob]) -> None:
     """Approved orders become ERP sales, the whole batch in a few calls; each moves on as the ERP answers."""
     from apps.credit.models import CreditHold
+    from apps.credit.services import purchase_order_erp_credit_refused
     from apps.purchase_orders.erp import order_push_for
     from apps.purchase_orders.models import PurchaseOrder
     from apps.purchase_orders.services import purchase_order_erp_update
@@ -163,6 +164,8 @@ def push_orders(connector: Connector, jobs: list[SyncJob]) -> None:
             continue
         if result.error:
             job_fail(job=job, error=ErpBusinessError(result.error))
+            if result.credit_refused and order.pk not in released:
+                purchase_order_erp_credit_refused(purchase_order=order, message=result.error)
             continue
 
         def apply(order: PurchaseOrder = order, result: OrderPushResult = result) -> None:

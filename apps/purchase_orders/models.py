@@ -82,7 +82,8 @@ TRANSITIONS: dict[PurchaseOrder.Status, frozenset[PurchaseOrder.Status]] = {
     S.SUBMITTED: frozenset({S.AWAITING_APPROVAL, S.CREDIT_HOLD, S.APPROVED, S.REJECTED, S.CANCELLED}),
     S.AWAITING_APPROVAL: frozenset({S.CREDIT_HOLD, S.APPROVED, S.REJECTED, S.CANCELLED}),
     S.CREDIT_HOLD: frozenset({S.APPROVED, S.REJECTED, S.CANCELLED}),
-    S.APPROVED: frozenset({S.SENT_TO_ERP, S.CANCELLED}),
+    # Back to finance when the ERP's own credit check refuses an order the portal's check let through.
+    S.APPROVED: frozenset({S.SENT_TO_ERP, S.CREDIT_HOLD, S.CANCELLED}),
     S.SENT_TO_ERP: frozenset({S.ACCEPTED, S.REJECTED, S.CANCELLED}),
     S.ACCEPTED: frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED, S.INVOICED, S.CANCELLED}),
     S.PARTIALLY_SHIPPED: frozenset({S.SHIPPED, S.INVOICED}),

@@ -189,10 +189,14 @@ def purchase_order_approve(
 
 def _enqueue_push(order: PurchaseOrder) -> None:
     """An approved order goes to the ERP through the outbox, once (the key is the order)."""
+    from apps.erp.models import SyncJob
     from apps.erp.outbound import ORDER_PUSH
-    from apps.erp.services import job_enqueue
+    from apps.erp.services import job_enqueue, job_retry
 
-    job_enqueue(kind=ORDER_PUSH, target=order, idempotency_key=f"{ORDER_PUSH}:{order.pk}")
+    job = job_enqueue(kind=ORDER_PUSH, target=order, idempotency_key=f"{ORDER_PUSH}:{order.pk}")
+    if job.status in (SyncJob.Status.FAILED, SyncJob.Status.DEAD):
+        # Approved again after the ERP refused it (finance released it): the same job goes again.
+        job_retry(job=job)
 
 
 @transaction.atomic

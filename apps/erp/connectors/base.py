@@ -205,6 +205,7 @@ class OrderPushResult:
     state: str
     created: bool  # False: found by (customer, reference), created by an earlier attempt (or not at all)
     error: str = ""
+    credit_refused: bool = False  # the ERP refused it for the customer's credit, not for its content
 
 
 @dataclass(frozen=True)
