@@ -17,16 +17,16 @@ Library use::
 
     from tools.tryton import erp
 
-    server = erp.start(tmp_path)  # fresh ERP on a free port
+    server = erp.start(tmp_path)  # fresh ERP on a free port (demo=True: plus demo invoices)
     server.rpc_url                # http://127.0.0.1:PORT/erp/rpc/
     server.restart()              # same port, same database (no reset)
     server.stop()
 
 CLI (``up`` prints shell-quoted KEY=value lines: ERP_URL, ERP_DATABASE, ERP_USERNAME,
-ERP_PASSWORD, ...; progress goes to stderr)::
+ERP_PASSWORD, ...; progress goes to stderr; ``up`` adds the demo invoices unless --no-demo)::
 
     python tools/tryton/erp.py install | template | up | down | status
-        [--root DIR] [--workdir DIR] [--port N]
+        [--root DIR] [--workdir DIR] [--port N] [--no-demo]
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ PIDFILE = "trytond.pid"
 STATEFILE = "erp.json"
 LOGFILE = "trytond.log"
 CONFFILE = "trytond.conf"
+DEMO_SUMMARY = "seed-demo.json"
 
 
 class ErpError(RuntimeError):
@@ -534,11 +535,15 @@ def start(
     port: int | None = None,
     root: Path | str | None = None,
     timeout: float = START_TIMEOUT,
+    *,
+    demo: bool = False,
 ) -> ErpServer:
     """Start a fresh ERP (copy of the template DB) in ``workdir``; free port if ``port`` is None.
 
-    Builds the venv and the template first if needed. Raises ErpError (with the log tail)
-    if trytond does not answer within ``timeout`` seconds.
+    Builds the venv and the template first if needed. ``demo``: before the server starts, seed.py
+    ``--demo-invoices`` posts the demo invoices (dated from today) into the copy, a few seconds; the
+    seed's summary goes to ``<workdir>/seed-demo.json``. Raises ErpError (with the log tail) if
+    trytond does not answer within ``timeout`` seconds.
     """
     root = _root(root)
     template = ensure_template(root)
@@ -555,6 +560,18 @@ def start(
     port = port or _free_port()
     write_config(workdir / CONFFILE, db_dir, port)
     (workdir / LOGFILE).write_text("")
+    if demo:
+        with (workdir / DEMO_SUMMARY).open("w") as summary:
+            _run(
+                [
+                    root / "venv" / "bin" / "python",
+                    SEED_SCRIPT,
+                    *("-c", workdir / CONFFILE, "-d", ERP_DATABASE, "--products", str(SEED_PRODUCTS)),
+                    "--demo-invoices",
+                ],
+                workdir / LOGFILE,
+                stdout=summary,
+            )
     server = ErpServer(
         url=f"http://127.0.0.1:{port}",
         database=ERP_DATABASE,
@@ -626,6 +643,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=CLI_PORT,
         help=f"port for `up` (default {CLI_PORT}, the portal's default ERP_URL; 0 = any free port)",
     )
+    parser.add_argument(
+        "--no-demo",
+        action="store_true",
+        help="up: leave out the demo invoices (credit aging of CUST-009 and CUST-010)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="erp: %(message)s", stream=sys.stderr)
 
@@ -642,7 +664,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if server is not None and server.is_running():
                 log.info("already running (pid %s)", server.pid)
             else:
-                server = start(workdir, port=args.port or None, root=root)
+                server = start(workdir, port=args.port or None, root=root, demo=not args.no_demo)
                 log.info(
                     "up in %.1f s; stop with: erp.py down --workdir %s", time.monotonic() - started, workdir
                 )

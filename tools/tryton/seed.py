@@ -9,10 +9,14 @@ created when missing, so running it twice changes nothing. All "random" values c
 from generators seeded with constants, so every build produces the same catalogue.
 
 What it creates (see ``main``): USD, the company "Northwind Wholesale Inc.", a US chart
-of accounts, fiscal years (this one and the next) with periods and invoice sequences,
-payment terms "Net 30" / "Net 60" / "Prepaid", customers CUST-001.., product categories
-and SKU-00001.. products with stock in the warehouse, and the service users ``portal``
-and ``portal-finance``. A JSON summary (ids the tests need) is printed on stdout.
+of accounts, fiscal years (the previous one, this one and the next) with periods and
+invoice sequences, payment terms "Net 30" / "Net 60" / "Prepaid", the payment method
+"Bank transfer", the party category "Credit hold" (on no party), customers CUST-001..,
+product categories and SKU-00001.. products with stock in the warehouse, the service
+users ``portal`` and ``portal-finance``; with ``--demo-invoices`` also posted invoices of
+CUST-009 and CUST-010 for credit aging (``DEMO_INVOICES``: ``erp.py up`` adds them to the
+dev server, the tests' template has none). A JSON summary (ids the tests need) is printed
+on stdout.
 
 This file must stay importable without trytond (erp.py hashes it, ruff lints it), so
 all trytond imports happen inside ``main``.
@@ -162,6 +166,40 @@ CUSTOMERS: tuple[Customer, ...] = (
 
 # name -> days until due (one "remainder" line: the whole amount after N days)
 PAYMENT_TERMS: dict[str, int] = {"Net 30": 30, "Net 60": 60, "Prepaid": 0}
+
+# A party carrying this category is on credit hold in the ERP (the portal's ERP_HOLD_CATEGORY).
+HOLD_CATEGORY = "Credit hold"
+# Cash payments of customer invoices: the "Cash" journal, into the cash account (chart 1.1.1).
+PAYMENT_METHOD = "Bank transfer"
+
+
+@dataclass(frozen=True)
+class DemoInvoice:
+    """A posted customer invoice (payment term Net 30) dated ``days_ago`` days before the seed
+    runs, with one product line; ``paid`` of it paid ``paid_days_ago`` days ago through the
+    invoice's pay action. ``reference`` (the invoice's own reference) is its idempotency key."""
+
+    reference: str
+    customer: str
+    days_ago: int
+    sku: str
+    quantity: int
+    unit_price: Decimal
+    paid: Decimal = Decimal(0)
+    paid_days_ago: int = 0
+
+
+# Credit aging for the demo (``--demo-invoices``), on customers no test relies on for its credit:
+# CUST-009 has one invoice 45 days past due and a current one; CUST-010 a current one partly paid
+# and a new one. Not in the tests' template: Tryton numbers a year's customer invoices in date
+# order, so an invoice dated three days ago would forbid tests to post any invoice dated earlier.
+DEMO_INVOICES: tuple[DemoInvoice, ...] = (
+    DemoInvoice("DEMO-AGING-1", "CUST-009", 75, "SKU-00004", 50, Decimal("85.00")),  # 4,250.00
+    DemoInvoice("DEMO-AGING-2", "CUST-009", 12, "SKU-00011", 40, Decimal("46.00")),  # 1,840.00
+    # 6,400.00, of which 2,500.00 paid 3 days ago:
+    DemoInvoice("DEMO-AGING-3", "CUST-010", 24, "SKU-00012", 80, Decimal("80.00"), Decimal("2500.00"), 3),
+    DemoInvoice("DEMO-AGING-4", "CUST-010", 3, "SKU-00020", 15, Decimal("65.00")),  # 975.00
+)
 
 
 @dataclass(frozen=True)
@@ -621,8 +659,9 @@ class Seeder:
         self.transaction = transaction
         self.today = pool.get("ir.date").today()  # company timezone aware
 
-    def run(self, specs: list[ProductSpec]) -> dict[str, Any]:
-        """Seed everything (runs as root until the company exists, then as admin)."""
+    def run(self, specs: list[ProductSpec], demo_invoices: bool = False) -> dict[str, Any]:
+        """Seed everything (runs as root until the company exists, then as admin); the demo invoices
+        only when asked."""
         usd = self.currency()
         us = self.country()
         company = self.company(usd, us)
@@ -631,11 +670,14 @@ class Seeder:
             accounts = self.chart(company)
             years = self.fiscal_years(company)
             terms = self.payment_terms()
+            payment_method = self.payment_method(company)
+            hold = self.party_category(HOLD_CATEGORY)
             customers = self.customers(us, terms)
             categories = self.categories(accounts)
             self.products(categories, specs)
             storage = self.stock(company, usd, specs)
             users = self.users(company)
+            invoices = self.demo_invoices(customers, terms["Net 30"], payment_method, create=demo_invoices)
             Product = self.get("product.product")
             sku = ("code", "like", "SKU-%")
             with self.transaction.set_context(locations=[storage]):
@@ -645,6 +687,8 @@ class Seeder:
                 "currency": usd.id,
                 "fiscal_years": [y.name for y in years],
                 "payment_terms": {name: t.id for name, t in terms.items()},
+                "payment_method": {"id": payment_method.id, "name": payment_method.name},
+                "party_categories": {hold.name: hold.id},
                 "customers": [
                     {
                         "id": p.id,
@@ -662,6 +706,22 @@ class Seeder:
                 "products_in_stock": in_stock,
                 "storage_location": storage,
                 "users": {login: u.id for login, u in users.items()},
+                "demo_invoices": [
+                    {
+                        "id": i.id,
+                        "reference": i.reference,
+                        "number": i.number,
+                        "customer": i.party.code,
+                        "invoice_date": i.invoice_date.isoformat(),
+                        "due_date": min(
+                            line.maturity_date for line in i.lines_to_pay if line.maturity_date
+                        ).isoformat(),
+                        "total_amount": str(i.total_amount),
+                        "amount_to_pay": str(i.amount_to_pay),
+                        "state": i.state,
+                    }
+                    for i in invoices
+                ],
             }
 
     def get(self, name: str, **kwargs: Any) -> Any:
@@ -778,7 +838,8 @@ class Seeder:
         move_type = self.xml_id("account", "sequence_type_account_move")
         invoice_type = self.xml_id("account_invoice", "sequence_type_account_invoice")
         years = []
-        for year in (self.today.year, self.today.year + 1):
+        # The previous year too: demo invoices (and tests) date invoices back across New Year.
+        for year in (self.today.year - 1, self.today.year, self.today.year + 1):
             found = FiscalYear.search([("company", "=", company.id), ("name", "=", str(year))], limit=1)
             if found:
                 years.append(found[0])
@@ -849,7 +910,103 @@ class Seeder:
             )
         return terms
 
+    def payment_method(self, company: Any) -> Any:
+        """How customers pay invoices (the pay action): the Cash journal, the cash account."""
+        Method = self.get("account.invoice.payment.method")
+        Account = self.get("account.account")
+        found = Method.search([("name", "=", PAYMENT_METHOD), ("company", "=", company.id)], limit=1)
+        if found:
+            return found[0]
+        (cash,) = Account.search(
+            [
+                ("template", "=", self.xml_id("account", "account_template_1_1_1_en")),
+                ("company", "=", company.id),
+            ],
+            limit=1,
+        )
+        (method,) = Method.create(
+            [
+                {
+                    "name": PAYMENT_METHOD,
+                    "company": company.id,
+                    "journal": self.xml_id("account", "journal_cash"),
+                    "debit_account": cash.id,
+                    "credit_account": cash.id,
+                }
+            ]
+        )
+        return method
+
+    def demo_invoices(self, customers: list[Any], term: Any, payment_method: Any, create: bool) -> list[Any]:
+        """The DEMO_INVOICES there are (found by reference); with ``create``, post the missing ones (one
+        post call: Tryton numbers them in date order) and pay their part."""
+        Invoice = self.get("account.invoice")
+        Journal = self.get("account.journal")
+        Product = self.get("product.product")
+        references = [demo.reference for demo in DEMO_INVOICES]
+        existing = {
+            i.reference for i in Invoice.search([("type", "=", "out"), ("reference", "in", references)])
+        }
+        missing = [demo for demo in DEMO_INVOICES if create and demo.reference not in existing]
+        if missing:
+            parties = {p.code: p for p in customers}
+            products = {p.code: p for p in Product.search([("code", "in", [demo.sku for demo in missing])])}
+            (journal,) = Journal.search([("type", "=", "revenue")], limit=1)
+            invoices = Invoice.create(
+                [
+                    {
+                        "type": "out",
+                        "party": parties[demo.customer].id,
+                        "invoice_address": parties[demo.customer].address_get("invoice").id,
+                        "account": parties[demo.customer].account_receivable_used.id,
+                        "journal": journal.id,
+                        "payment_term": term.id,
+                        "invoice_date": self.today - dt.timedelta(days=demo.days_ago),
+                        "reference": demo.reference,
+                        "lines": [
+                            (
+                                "create",
+                                [
+                                    {
+                                        "type": "line",
+                                        "product": products[demo.sku].id,
+                                        "description": products[demo.sku].name,
+                                        "quantity": float(demo.quantity),
+                                        "unit": products[demo.sku].default_uom.id,
+                                        "unit_price": demo.unit_price,
+                                        "account": products[demo.sku].account_revenue_used.id,
+                                    }
+                                ],
+                            )
+                        ],
+                    }
+                    for demo in missing
+                ]
+            )
+            # Maturities in the past are the point here: skip Tryton's "payment date in the past".
+            with self.transaction.set_context(_skip_warnings=True):
+                Invoice.post(invoices)
+            for demo, invoice in zip(missing, invoices, strict=True):
+                if demo.paid:
+                    invoice.pay_invoice(
+                        demo.paid,
+                        payment_method,
+                        self.today - dt.timedelta(days=demo.paid_days_ago),
+                        f"Payment {demo.reference}",
+                    )
+        order = {reference: n for n, reference in enumerate(references)}
+        found = Invoice.search([("type", "=", "out"), ("reference", "in", references)])
+        return sorted(found, key=lambda i: order[i.reference])
+
     # -- parties ------------------------------------------------------------------
+
+    def party_category(self, name: str) -> Any:
+        Category = self.get("party.category")
+        found = Category.search([("name", "=", name), ("parent", "=", None)], limit=1)
+        if found:
+            return found[0]
+        (category,) = Category.create([{"name": name}])
+        return category
 
     def customers(self, us: Any, terms: dict[str, Any]) -> list[Any]:
         Party = self.get("party.party")
@@ -1010,6 +1167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-c", "--config", required=True, help="trytond configuration file")
     parser.add_argument("-d", "--database", default="erp")
     parser.add_argument("--products", type=int, default=1200, help="number of SKU-nnnnn products")
+    parser.add_argument(
+        "--demo-invoices",
+        action="store_true",
+        help="also post the demo invoices (credit aging, dated from today) of CUST-009 and CUST-010",
+    )
     args = parser.parse_args(argv)
 
     import trytond.config
@@ -1032,7 +1194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     while True:
         with Transaction().start(args.database, 0, **extras) as transaction:
             try:
-                summary = Seeder(pool, transaction).run(specs)
+                summary = Seeder(pool, transaction).run(specs, demo_invoices=args.demo_invoices)
             except TransactionError as error:
                 transaction.rollback()
                 Cache.drop(args.database)
