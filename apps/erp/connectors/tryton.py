@@ -1,5 +1,5 @@
-"""The Tryton 8.2 connector: pulls customers, products, stock and order states; pushes customers, price
-lists and orders."""
+"""The Tryton 8.2 connector: pulls customers, products, stock, order states and invoices; pushes
+customers, price lists and orders."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+
 from apps.erp.connectors.base import (
     AddressRecord,
     Cursor,
@@ -18,6 +20,7 @@ from apps.erp.connectors.base import (
     ErpBusinessError,
     ErpError,
     ErpHealth,
+    InvoiceRecord,
     OrderPush,
     OrderPushResult,
     OrderStateRecord,
@@ -37,6 +40,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TAX_IDENTIFIER_TYPE = "us_ein"
 # The ERP names its credit-limit warnings "<md5 of the sale>.credit_limit_amount" (res.user.warning).
 CREDIT_LIMIT_WARNING = ".credit_limit_amount"
+# The party category that marks a customer on credit hold in the ERP, unless settings say otherwise.
+DEFAULT_HOLD_CATEGORY = "Credit hold"
 
 OrderKey = tuple[str, str]  # (customer_erp_id, reference stripped): how a pushed order is found again
 
@@ -90,11 +95,19 @@ def _price_list_formula(line: PriceListLine) -> str:
 class TrytonConnector:
     """``client`` is the service user (``portal``: credit overruns are hard errors). ``finance_client``,
     optional, is a user in the ERP's credit-limit group (``portal-finance``): it confirms the orders whose
-    credit hold finance released (``OrderPush.accept_credit_warning``)."""
+    credit hold finance released (``OrderPush.accept_credit_warning``). A party carrying the party category
+    named ``hold_category`` (compared case-insensitively) is on credit hold in the ERP."""
 
-    def __init__(self, client: TrytonClient, finance_client: TrytonClient | None = None) -> None:
+    def __init__(
+        self,
+        client: TrytonClient,
+        finance_client: TrytonClient | None = None,
+        *,
+        hold_category: str = DEFAULT_HOLD_CATEGORY,
+    ) -> None:
         self.client = client
         self.finance_client = finance_client
+        self.hold_category = hold_category
         self._storage_locations: list[int] | None = None
         self._category_names: dict[int, str] = {}
         self._countries: dict[str, int] | None = None
@@ -109,7 +122,8 @@ class TrytonConnector:
     ) -> TrytonConnector:
         """The finance user comes from the arguments, else from the environment (``ERP_FINANCE_USERNAME``,
         or ``ERP_FINANCE_USER`` as ``tools/tryton/erp.py up`` prints it, and ``ERP_FINANCE_PASSWORD``);
-        without both a login and a password there is none, and credit holds stay errors."""
+        without both a login and a password there is none, and credit holds stay errors. The hold category
+        is the ``ERP_HOLD_CATEGORY`` setting."""
 
         def client(username: str, password: str) -> TrytonClient:
             return TrytonClient(
@@ -131,6 +145,7 @@ class TrytonConnector:
         return cls(
             client(connection.username, connection.password()),
             client(username, password) if username and password else None,
+            hold_category=getattr(settings, "ERP_HOLD_CATEGORY", DEFAULT_HOLD_CATEGORY),
         )
 
     def close(self) -> None:
@@ -148,7 +163,14 @@ class TrytonConnector:
 
     # -- customers -----------------------------------------------------------------------------------------
     def pull_customers(self, cursor: Cursor, limit: int) -> Page[CustomerRecord]:
-        domain = [*_changed_since(cursor.since, "addresses"), ["id", ">", cursor.after_id]]
+        """Parties created or written since the cursor (or whose addresses or categories were), by id.
+
+        Putting a party on hold or lifting it (``categories`` add/remove on ``party.party.write``) writes
+        the party itself, and renaming a category writes the category, so both reach an incremental pull.
+        Deleting the category writes neither: its parties come back on hold or not with their next change.
+        Payment terms: one read of every term of the page (``payment_term_days``, see ``_term_days``).
+        """
+        domain = [*_changed_since(cursor.since, "addresses", "categories"), ["id", ">", cursor.after_id]]
         parties = self.client.model(
             "party.party",
             "search_read",
@@ -164,16 +186,25 @@ class TrytonConnector:
                 "customer_payment_term",
                 "customer_payment_term.name",
                 "credit_limit_amount",
+                "categories.name",
+                "categories.write_date",
+                "categories.create_date",
                 "write_date",
                 "create_date",
             ],
         )
         address_ids = [address_id for party in parties for address_id in party["addresses"]]
         addresses = self._addresses(address_ids)
+        term_days = self._term_days(
+            {party["customer_payment_term"] for party in parties if party["customer_payment_term"]}
+        )
+        hold = self.hold_category.strip().casefold()
         records = []
         for party in parties:
             party_addresses = [addresses[i] for i in party["addresses"] if i in addresses]
             term = party.get("customer_payment_term.") or {}
+            categories = party.get("categories.") or []
+            held = [row["name"] for row in categories if (row["name"] or "").strip().casefold() == hold]
             records.append(
                 CustomerRecord(
                     erp_id=str(party["id"]),
@@ -186,11 +217,56 @@ class TrytonConnector:
                     payment_term_name=term.get("name"),
                     credit_limit=party.get("credit_limit_amount"),
                     changed_at=_stamp(
-                        party["write_date"], party["create_date"], *(stamp for _, stamp in party_addresses)
+                        party["write_date"],
+                        party["create_date"],
+                        *(stamp for _, stamp in party_addresses),
+                        *(row["write_date"] for row in categories),
+                        *(row["create_date"] for row in categories),
                     ),
+                    payment_term_days=term_days.get(party["customer_payment_term"]),
+                    on_hold=bool(held),
+                    hold_reason=f'On credit hold in the ERP (party category "{held[0]}")' if held else "",
                 )
             )
         return Page(records, parties[-1]["id"] if parties else cursor.after_id, len(parties) == limit)
+
+    def _term_days(self, ids: set[int]) -> dict[int, int]:
+        """The longest delay of each payment term, in days, from one read of all their lines.
+
+        A term line falls due after its relative deltas, applied in turn (a line without any: on the
+        invoice date, 0). Each delta counts ``days + 7 * weeks + 30 * months``, plus at most ``day - 1``
+        for a day of the month it moves to (``day=31``: the end of that month) and at most 6 for a
+        weekday; an absolute month is not counted. The term's delay is that of its latest line.
+        """
+        if not ids:
+            return {}
+        rows = self.client.model(
+            "account.invoice.payment_term",
+            "read",
+            sorted(ids),
+            [
+                "lines.relativedeltas.days",
+                "lines.relativedeltas.weeks",
+                "lines.relativedeltas.months",
+                "lines.relativedeltas.day",
+                "lines.relativedeltas.weekday",
+            ],
+        )
+        result = {}
+        for row in rows:
+            delays = [
+                sum(
+                    (delta["days"] or 0)
+                    + 7 * (delta["weeks"] or 0)
+                    + 30 * (delta["months"] or 0)
+                    + (delta["day"] - 1 if delta["day"] else 0)
+                    + (6 if delta["weekday"] else 0)
+                    for delta in line.get("relativedeltas.") or []
+                )
+                for line in row.get("lines.") or []
+            ]
+            result[row["id"]] = max(delays, default=0)
+        return result
 
     def _addresses(self, ids: list[int]) -> dict[int, tuple[AddressRecord, datetime]]:
         if not ids:
@@ -1007,6 +1083,114 @@ class TrytonConnector:
             for row in rows
         ]
         return Page(records, rows[-1]["id"] if rows else cursor.after_id, len(rows) == limit)
+
+    # -- invoices ------------------------------------------------------------------------------------------
+    def pull_invoices(self, cursor: Cursor, limit: int) -> Page[InvoiceRecord]:
+        """Customer invoices and credit notes (``type`` out, any state) changed since the cursor, by id.
+
+        One ``search_read`` per page; the receivable lines, payment lines and sales come in it as nested
+        reads. Changed means the invoice itself or, through ``move.lines``, ``payment_lines`` or
+        ``additional_moves.lines``, a move line of it was created or written. Checked on Tryton 8.2:
+        a payment through the invoice's pay wizard writes the invoice (``payment_lines``), and a
+        reconciliation of its receivable lines writes those lines and, in a queued ``process`` after
+        the commit, the invoice (``paid``, or back to ``posted`` when undone). A payment line that gets
+        reconciled with something else raises what is left to pay while writing only that line: only
+        ``payment_lines`` sees it. ``move.lines`` and ``additional_moves.lines`` (rescheduled lines) are
+        there for a reconciliation whose queued ``process`` has not run yet (a queue worker) or failed:
+        what is left to pay has changed but the invoice is not written yet.
+
+        ``due_date``: the earliest maturity of the receivable lines (``lines_to_pay``) not reconciled
+        yet, else the last maturity (paid), the invoice date for lines without a maturity, None without
+        lines (draft, validated). ``amount_paid``: ``total_amount - amount_to_pay`` once posted, the
+        total once paid, 0 before posting and when cancelled; a credit note has a negative total and,
+        with the same formula, a negative ``amount_paid`` as it is used up.
+        """
+        line_paths = ("move.lines", "payment_lines", "additional_moves.lines")
+        domain = [
+            *_changed_since(cursor.since, *line_paths),
+            ["id", ">", cursor.after_id],
+            ["type", "=", "out"],
+        ]
+        rows = self.client.model(
+            "account.invoice",
+            "search_read",
+            domain,
+            0,
+            limit,
+            [["id", "ASC"]],
+            [
+                "number",
+                "party",
+                "invoice_date",
+                "state",
+                "currency.code",
+                "total_amount",
+                "amount_to_pay",
+                "lines_to_pay.maturity_date",
+                "lines_to_pay.reconciliation",
+                "lines_to_pay.write_date",
+                "lines_to_pay.create_date",
+                "payment_lines.write_date",
+                "payment_lines.create_date",
+                "sales.reference",
+                "write_date",
+                "create_date",
+            ],
+        )
+        records = []
+        for row in rows:
+            lines = row.get("lines_to_pay.") or []
+            payments = row.get("payment_lines.") or []
+            total = row["total_amount"] if row["total_amount"] is not None else Decimal(0)
+            records.append(
+                InvoiceRecord(
+                    erp_id=str(row["id"]),
+                    customer_erp_id=str(row["party"]),
+                    number=row["number"] or "",
+                    invoice_date=row["invoice_date"],
+                    due_date=_due_date(lines, row["invoice_date"]),
+                    currency=(row.get("currency.") or {}).get("code") or "",
+                    total_amount=total,
+                    amount_paid=_amount_paid(row["state"], total, row["amount_to_pay"]),
+                    state=row["state"],
+                    sale_references=sorted(
+                        {
+                            (sale["reference"] or "").strip()
+                            for sale in row.get("sales.") or []
+                            if (sale["reference"] or "").strip()
+                        }
+                    ),
+                    changed_at=_stamp(
+                        row["write_date"],
+                        row["create_date"],
+                        *(
+                            line[name]
+                            for line in [*lines, *payments]
+                            for name in ("write_date", "create_date")
+                        ),
+                    ),
+                )
+            )
+        return Page(records, rows[-1]["id"] if rows else cursor.after_id, len(rows) == limit)
+
+
+def _due_date(lines: list[dict[str, Any]], invoice_date: date | None) -> date | None:
+    """The earliest maturity still open, else (all reconciled) the last one; None without lines."""
+    if not lines:
+        return None
+    maturities = [(line["maturity_date"] or invoice_date, line["reconciliation"]) for line in lines]
+    open_dates = [day for day, reconciliation in maturities if day is not None and not reconciliation]
+    if open_dates:
+        return min(open_dates)
+    return max((day for day, _ in maturities if day is not None), default=None)
+
+
+def _amount_paid(state: str, total: Decimal, amount_to_pay: Decimal | None) -> Decimal:
+    if state == "paid":
+        return total
+    if state == "posted":
+        return total - (amount_to_pay or Decimal(0))
+    return Decimal(0)  # draft, validated, cancelled: nothing is owed, so nothing counts as paid
 
 
 def _erp_id(text: str) -> int | None:
