@@ -139,7 +139,8 @@ class CreditHold(TimeStampedModel):
         OPEN = "open", "Waiting for finance"
         RELEASED = "released", "Released"
         REJECTED = "rejected", "Rejected"
-        CANCELLED = "cancelled", "Withdrawn by the buyer"
+        CANCELLED = "cancelled", "Cancelled"  # the buyer withdrew the order, or the ERP cancelled it
+        SETTLED_IN_ERP = "settled_in_erp", "Settled in the ERP"  # the ERP confirmed the sale itself
 
     class Reason(models.TextChoices):
         OVER_LIMIT = "over_limit", "Over the credit limit"
@@ -171,7 +172,7 @@ class CreditHold(TimeStampedModel):
         ordering = ["created_at", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status="open") | Q(status="cancelled") | Q(decided_by__isnull=False),
+                condition=Q(status__in=["open", "cancelled", "settled_in_erp"]) | Q(decided_by__isnull=False),
                 name="credit_hold_decision_has_decider",
             ),
         ]

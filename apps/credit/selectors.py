@@ -213,10 +213,13 @@ def credit_positions(
 def _orders_counted() -> QuerySet[PurchaseOrder]:
     """Orders that take credit but have no invoice in the mirror yet.
 
-    An order the ERP reports invoiced counts until its invoice is pulled, so the amount never drops out
-    of exposure between the two streams.
+    An order the ERP reports invoiced counts until its invoice is mirrored posted (or paid), so the
+    amount never drops out of exposure between the two streams (nor while the mirror still has the
+    invoice as a draft).
     """
-    mirrored = Invoice.purchase_orders.through.objects.filter(purchaseorder_id=OuterRef("pk"))
+    mirrored = Invoice.purchase_orders.through.objects.filter(
+        purchaseorder_id=OuterRef("pk"), invoice__state__in=[Invoice.State.POSTED, Invoice.State.PAID]
+    )
     return PurchaseOrder.objects.filter(
         Q(status__in=[*NOT_INVOICED, *IN_FLOW]) | (Q(status=Status.INVOICED) & ~Exists(mirrored))
     )

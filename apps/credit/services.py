@@ -233,14 +233,26 @@ def credit_holds_decide(*, hold_ids: Iterable[int], actor: User, release: bool, 
     return outcome
 
 
-def credit_hold_withdraw(*, purchase_order: PurchaseOrder, actor: User | None) -> None:
-    """The buyer cancelled an order on hold: the hold leaves finance's queue (called inside the cancel)."""
+def credit_hold_withdraw(
+    *, purchase_order: PurchaseOrder, actor: User | None, note: str = "the buyer cancelled the order"
+) -> None:
+    """The order on hold was cancelled (by the buyer, or in the ERP): the hold leaves finance's queue.
+    Called inside the cancel's transaction."""
+    now = timezone.now()
     CreditHold.objects.filter(purchase_order=purchase_order, status=CreditHold.Status.OPEN).update(
         status=CreditHold.Status.CANCELLED,
         decided_by=actor,
-        decided_at=timezone.now(),
-        decision_note="the buyer cancelled the order",
-        updated_at=timezone.now(),
+        decided_at=now,
+        decision_note=note,
+        updated_at=now,
+    )
+
+
+def credit_hold_settle_in_erp(*, purchase_order: PurchaseOrder, note: str) -> None:
+    """Someone in the ERP confirmed the held sale themselves: the hold leaves finance's queue, saying so."""
+    now = timezone.now()
+    CreditHold.objects.filter(purchase_order=purchase_order, status=CreditHold.Status.OPEN).update(
+        status=CreditHold.Status.SETTLED_IN_ERP, decided_at=now, decision_note=note[:500], updated_at=now
     )
 
 

@@ -226,7 +226,16 @@ def purchase_order_cancel(
 @transaction.atomic
 def purchase_order_erp_update(*, purchase_order: PurchaseOrder, to: Status, note: str = "") -> PurchaseOrder:
     """A state the ERP reports (sent, accepted, shipped, invoiced, closed, cancelled, refused)."""
-    return _transition(_locked(purchase_order), to, actor=None, note=note)
+    order = _locked(purchase_order)
+    if order.status == Status.CREDIT_HOLD and to != Status.CREDIT_HOLD:
+        # The ERP decided a held order itself (it had the sale as a quotation after refusing its credit).
+        from apps.credit.services import credit_hold_settle_in_erp, credit_hold_withdraw
+
+        if to == Status.CANCELLED:
+            credit_hold_withdraw(purchase_order=order, actor=None, note=f"cancelled in the ERP: {note}")
+        else:
+            credit_hold_settle_in_erp(purchase_order=order, note=f"confirmed in the ERP: {note}")
+    return _transition(order, to, actor=None, note=note)
 
 
 # --- Large uploads -----------------------------------------------------------------------------------------

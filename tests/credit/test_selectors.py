@@ -94,6 +94,20 @@ def test_an_invoiced_order_with_its_invoice_mirrored_counts_as_the_invoice_only(
 
 
 @pytest.mark.parametrize(
+    "invoice_state", [Invoice.State.DRAFT, Invoice.State.VALIDATED, Invoice.State.CANCELLED]
+)
+def test_an_invoiced_order_whose_mirrored_invoice_is_not_posted_yet_still_counts(
+    company: Company, buyer: AbstractUser, invoice_state: str
+) -> None:
+    order = _order(company, buyer, Status.INVOICED, "400.00")
+    _due(-10, company=company, total_amount=D("400.00"), state=invoice_state).purchase_orders.add(order)
+
+    position = credit_position_get(company=company, today=TODAY)
+
+    assert (position.open_invoices, position.orders_not_invoiced) == (D("0.00"), D("400.00"))
+
+
+@pytest.mark.parametrize(
     "state", [Invoice.State.DRAFT, Invoice.State.VALIDATED, Invoice.State.PAID, Invoice.State.CANCELLED]
 )
 def test_only_posted_invoices_count(company: Company, state: str) -> None:
