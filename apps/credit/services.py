@@ -177,6 +177,12 @@ def credit_hold_reject(*, hold: CreditHold, actor: User, note: str) -> CreditHol
     order = orders.purchase_order_reject(
         purchase_order=hold.purchase_order, actor=actor, note=f"refused by finance: {hold.decision_note}"
     )
+    if Reason.ERP_REFUSED in hold.reasons:
+        # The ERP has the sale as a quotation (its credit check stopped the confirm): cancel it there.
+        from apps.erp.outbound import ORDER_CANCEL
+        from apps.erp.services import job_enqueue
+
+        job_enqueue(kind=ORDER_CANCEL, target=order, idempotency_key=f"{ORDER_CANCEL}:{order.pk}")
     _send(
         f"Order {order.customer_po_number} was refused by finance",
         f"Finance refused your order {order.customer_po_number} ({hold.order_amount} {hold.currency}): "

@@ -10,6 +10,7 @@ from apps.erp.connectors.base import (
     ErpBusinessError,
     ErpError,
     ErpTransientError,
+    OrderCancel,
     OrderPush,
     OrderPushResult,
     PriceListPush,
@@ -191,10 +192,42 @@ def push_orders(connector: Connector, jobs: list[SyncJob]) -> None:
         )
 
 
+def cancel_orders(connector: Connector, jobs: list[SyncJob]) -> None:
+    """Orders refused in the portal after the ERP had their sale (finance rejected an order the ERP's
+    credit check had stopped): the ERP's quotation is cancelled so it never goes on."""
+    from apps.purchase_orders.models import PurchaseOrder
+
+    orders = PurchaseOrder.objects.select_related("company").in_bulk([int(job.target_id) for job in jobs])
+    ready: list[tuple[SyncJob, OrderCancel]] = []
+    for job in jobs:
+        order = orders.get(int(job.target_id))
+        if order is None or not order.company.erp_party_id:
+            job_succeed(job=job, erp_reference="", message="no ERP sale to cancel")
+        else:
+            ready.append((job, OrderCancel(order.customer_po_number, order.company.erp_party_id)))
+    if not ready:
+        return
+    try:
+        results = connector.cancel_orders([cancel for _, cancel in ready])
+    except ErpError as exc:
+        for job, _ in ready:
+            job_fail(job=job, error=exc)
+        return
+    for (job, _), result in zip(ready, results, strict=True):
+        if result.error:
+            job_fail(job=job, error=ErpBusinessError(result.error))
+        elif not result.erp_id:
+            job_succeed(job=job, erp_reference="", message="the ERP has no sale for it: nothing to cancel")
+        else:
+            job_succeed(job=job, erp_reference=result.erp_id, message=f"ERP sale {result.erp_id} cancelled")
+
+
 PRICE_LIST_PUSH = "pricelist.push"
 ORDER_PUSH = "order.push"
+ORDER_CANCEL = "order.cancel"
 HANDLERS: dict[str, JobHandler] = {
     CUSTOMER_PUSH: push_customers,
     PRICE_LIST_PUSH: push_price_lists,
     ORDER_PUSH: push_orders,
+    ORDER_CANCEL: cancel_orders,
 }

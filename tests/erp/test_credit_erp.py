@@ -200,13 +200,17 @@ def test_an_order_over_the_limit_waits_for_finance_then_the_erp_accepts_that_sal
     # The acceptance was for that sale only: nothing is left that would let another one through.
     assert _warnings(erp_admin) == []
 
-    # The earlier order now reaches the ERP, unreleased: the portal user's confirm is refused.
+    # The earlier order now reaches the ERP, unreleased: the portal user's confirm is refused, and the
+    # order goes to finance's queue instead of failing quietly.
     SyncJob.objects.filter(pk=_push_job(early).pk).update(next_attempt_at=timezone.now())
     report = services.dispatch(connection=erp_connection, connector=finance_connector)
 
     assert (report.claimed, report.succeeded, report.failed) == (1, 0, 1)
     early.refresh_from_db()
-    assert early.status == Status.APPROVED
+    assert early.status == Status.CREDIT_HOLD
+    erp_hold = CreditHold.objects.get(purchase_order=early)
+    assert erp_hold.reasons == [CreditHold.Reason.ERP_REFUSED]
+    assert "credit limit" in erp_hold.message
     job = _push_job(early)
     assert (job.status, job.last_error_kind) == (SyncJob.Status.FAILED, SyncJob.ErrorKind.BUSINESS)
     assert "Harbor Point Builders Inc." in job.last_error
@@ -215,6 +219,17 @@ def test_an_order_over_the_limit_waits_for_finance_then_the_erp_accepts_that_sal
     assert sale["state"] == "quotation"
     assert _party(erp_admin, HARBOR)["credit_amount"] == held.total_amount
     assert _warnings(erp_admin) == []
+
+    # Finance refuses it: the ERP's quotation is cancelled so it never goes on.
+    credit.credit_hold_reject(hold=erp_hold, actor=finance, note="Over the limit in the ERP")
+    report = services.dispatch(connection=erp_connection, connector=finance_connector)
+
+    assert (report.claimed, report.succeeded) == (1, 1)
+    (sale,) = _sales(erp_admin, "PO-HARBOR-EARLY")
+    assert sale["state"] == "cancelled"
+    early.refresh_from_db()
+    assert early.status == Status.REJECTED
+    assert _party(erp_admin, HARBOR)["credit_amount"] == held.total_amount
 
 
 def test_a_rejected_hold_never_reaches_the_erp(
@@ -328,3 +343,58 @@ def test_a_credit_hold_category_in_the_erp_stops_submits_until_it_is_removed(
     )
     order = purchase_order_submit_and_route(purchase_order=draft, actor=draft.buyer)
     assert order.status == Status.APPROVED
+
+
+def test_a_sale_the_erp_refuses_for_credit_goes_to_finance_and_a_release_gets_it_confirmed(
+    erp_connection: ErpConnection,
+    connector: TrytonConnector,
+    finance_connector: TrytonConnector,
+    erp_admin: TrytonClient,
+    finance: AbstractUser,
+) -> None:
+    from apps.erp.connectors.base import AddressRecord, OrderLinePush, OrderPush
+
+    _pull_catalogue(erp_connection, connector)
+    harbor = Company.objects.get(erp_customer_code=HARBOR)
+    product = Product.objects.get(sku=SKU)
+    # A phone order entered in the ERP takes most of Harbor's 10,000: the portal cannot see it.
+    (phone,) = connector.push_orders(
+        [
+            OrderPush(
+                reference="PHONE-1",
+                customer_erp_id=harbor.erp_party_id,
+                ship_to=AddressRecord(
+                    harbor.ship_to_addresses.filter(erp_address_id__gt="").first().erp_address_id,  # type: ignore[union-attr]
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                ),
+                lines=[OrderLinePush(product.erp_id, _quantity_for(8_000), product.list_price)],
+            )
+        ]
+    )
+    assert phone.error == ""
+    order = _submit(harbor, "PO-HARBOR-LATE", 4_000)
+    assert order.status == Status.APPROVED  # within the credit the portal knows of
+
+    report = services.dispatch(connection=erp_connection, connector=finance_connector)
+
+    order.refresh_from_db()
+    assert (report.claimed, report.failed) == (1, 1)
+    assert order.status == Status.CREDIT_HOLD
+    hold = CreditHold.objects.get(purchase_order=order)
+    assert hold.reasons == [CreditHold.Reason.ERP_REFUSED]
+
+    credit.credit_hold_release(hold=hold, actor=finance, note="Known customer; the phone order ships later")
+    job = _push_job(order)
+    assert job.status == SyncJob.Status.PENDING  # the same job, armed again
+    report = services.dispatch(connection=erp_connection, connector=finance_connector)
+
+    order.refresh_from_db()
+    assert (report.claimed, report.succeeded) == (1, 1)
+    assert order.status == Status.ACCEPTED
+    (sale,) = _sales(erp_admin, "PO-HARBOR-LATE")
+    assert sale["state"] in ("confirmed", "processing")
+    assert _warnings(erp_admin) == []

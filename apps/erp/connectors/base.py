@@ -209,6 +209,23 @@ class OrderPushResult:
 
 
 @dataclass(frozen=True)
+class OrderCancel:
+    """A portal order whose ERP sale (found by customer and reference) must not go on."""
+
+    reference: str
+    customer_erp_id: str
+
+
+@dataclass(frozen=True)
+class OrderCancelResult:
+    reference: str
+    customer_erp_id: str
+    erp_id: str  # empty: the ERP has no such sale, nothing to cancel
+    state: str  # the sale's state afterwards
+    error: str = ""  # the ERP refused (e.g. the sale is confirmed already)
+
+
+@dataclass(frozen=True)
 class OrderStateRecord:
     """Where a sale stands in the ERP: state plus shipment and invoice progress."""
 
@@ -240,6 +257,8 @@ class Connector(Protocol):
     def push_orders(self, orders: Sequence[OrderPush]) -> list[OrderPushResult]: ...
 
     def pull_orders(self, cursor: Cursor, limit: int) -> Page[OrderStateRecord]: ...
+
+    def cancel_orders(self, orders: Sequence[OrderCancel]) -> list[OrderCancelResult]: ...
 
     def pull_invoices(self, cursor: Cursor, limit: int) -> Page[InvoiceRecord]: ...
 

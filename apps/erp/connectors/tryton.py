@@ -21,6 +21,8 @@ from apps.erp.connectors.base import (
     ErpError,
     ErpHealth,
     InvoiceRecord,
+    OrderCancel,
+    OrderCancelResult,
     OrderPush,
     OrderPushResult,
     OrderStateRecord,
@@ -666,8 +668,9 @@ class TrytonConnector:
         error, its records are retried one by one so only the refused ones fail; each refused order comes
         back with ``error`` = the ERP's text (a refused confirm leaves the sale in quotation; a refused
         create leaves ``erp_id``/``number``/``state`` empty). An unknown customer or product is reported
-        the same way without asking the ERP to create. Transient errors (timeouts, 503 …) propagate: a
-        retry of the same push is safe because of the lookup.
+        the same way without asking the ERP to create. A confirm refused for the customer's credit also
+        sets ``credit_refused`` (the portal sends such an order to finance). Transient errors (timeouts,
+        503 …) propagate: a retry of the same push is safe because of the lookup.
 
         ``accept_credit_warning``: such orders are confirmed one by one by ``finance_client`` (a user of the
         ERP's credit-limit group), after the other orders. When the ERP answers with its credit-limit
@@ -682,6 +685,7 @@ class TrytonConnector:
         for order in orders:
             unique.setdefault(_order_key(order), order)
         errors: dict[OrderKey, str] = {}
+        credit_refused: set[OrderKey] = set()  # confirms the ERP refused for the customer's credit
         for key, order in unique.items():
             if not key[1]:
                 errors[key] = "An order needs a reference to be pushed to the ERP."
@@ -714,6 +718,8 @@ class TrytonConnector:
         for batch in _confirm_rounds([(sale_ids[key], int(key[0])) for key in normal], limited):
             for sale_id, error in self._transition(self.client, "confirm", batch).items():
                 errors[by_sale[sale_id]] = error
+                if _is_credit_refusal(error):
+                    credit_refused.add(by_sale[sale_id])
         for key in to_confirm:
             if key not in normal and (error := self._confirm_accepting_credit(sale_ids[key])):
                 errors[key] = error
@@ -739,6 +745,7 @@ class TrytonConnector:
                     state=sale.get("state") or "",
                     created=key in created,
                     error=errors.get(key, ""),
+                    credit_refused=key in credit_refused,
                 )
             )
         return results
@@ -1039,6 +1046,43 @@ class TrytonConnector:
             else:
                 return ""
 
+    def cancel_orders(self, orders: Sequence[OrderCancel]) -> list[OrderCancelResult]:
+        """Cancel the sales of orders the portal refused after the ERP had them (a confirm the ERP refused
+        for credit leaves the sale in quotation). Draft and quotation sales are cancelled in one call
+        (one by one if the ERP refuses it); a cancelled sale is left as it is; a confirmed one is reported
+        as an error, for a person; an order with no sale has nothing to cancel."""
+        keys = [(str(_erp_id(o.customer_erp_id) or o.customer_erp_id), o.reference.strip()) for o in orders]
+        found = self._find_sales([key for key in keys if key[0].isdigit() and key[1]])
+        errors: dict[OrderKey, str] = {}
+        cancellable = {
+            found[key]["id"]: key for key in found if found[key]["state"] in ("draft", "quotation")
+        }
+        for sale_id, error in self._transition(self.client, "cancel", sorted(cancellable)).items():
+            errors[cancellable[sale_id]] = error
+        for key, row in found.items():
+            if row["state"] not in ("draft", "quotation", "cancelled"):
+                errors[key] = f"The ERP sale is {row['state']}; cancel it in the ERP if it must not go on."
+        states = (
+            {
+                row["id"]: row["state"]
+                for row in self.client.model(
+                    "sale.sale", "read", [r["id"] for r in found.values()], ["state"]
+                )
+            }
+            if found
+            else {}
+        )
+        return [
+            OrderCancelResult(
+                reference=order.reference,
+                customer_erp_id=order.customer_erp_id,
+                erp_id=str(found[key]["id"]) if key in found else "",
+                state=states.get(found[key]["id"], "") if key in found else "",
+                error=errors.get(key, ""),
+            )
+            for order, key in zip(orders, keys, strict=True)
+        ]
+
     def pull_orders(self, cursor: Cursor, limit: int) -> Page[OrderStateRecord]:
         """Sales with a reference (the portal's orders) created or written since the cursor, by id.
 
@@ -1191,6 +1235,11 @@ def _amount_paid(state: str, total: Decimal, amount_to_pay: Decimal | None) -> D
     if state == "posted":
         return total - (amount_to_pay or Decimal(0))
     return Decimal(0)  # draft, validated, cancelled: nothing is owed, so nothing counts as paid
+
+
+def _is_credit_refusal(message: str) -> bool:
+    """sale_credit_limit's refusal: 'The party "X" will exceed their $10000.00 credit limit by …'."""
+    return "credit limit" in message.lower()
 
 
 def _erp_id(text: str) -> int | None:
