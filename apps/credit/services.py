@@ -96,19 +96,24 @@ def purchase_order_credit_check(
         return orders.purchase_order_approve(
             purchase_order=order, actor=actor, note="; ".join(text for text in (note, within) if text)
         )
+    return _hold(order, position, list(verdict.reasons), verdict.message)
+
+
+def _hold(order: PurchaseOrder, position: CreditPosition, reasons: list[str], message: str) -> PurchaseOrder:
+    """Put a locked order on credit hold with the credit picture finance decides on; tell everyone."""
     hold = CreditHold.objects.create(
         purchase_order=order,
-        company=company,
-        reasons=list(verdict.reasons),
-        message=verdict.message[:1000],
+        company=order.company,
+        reasons=reasons,
+        message=message[:1000],
         currency=position.currency,
-        order_amount=amount,
+        order_amount=order.total_amount or Decimal("0.00"),
         credit_limit=position.credit_limit,
         exposure=position.exposure,
         past_due_amount=position.past_due.amount,
         oldest_past_due_days=position.past_due.oldest_days,
     )
-    order = orders.purchase_order_hold(purchase_order=order, note=f"credit hold: {verdict.message}")
+    order = orders.purchase_order_hold(purchase_order=order, note=f"credit hold: {hold.message}")
     _notify_hold(hold)
     return order
 
@@ -281,19 +286,7 @@ def purchase_order_erp_credit_refused(*, purchase_order: PurchaseOrder, message:
     order = PurchaseOrder.objects.select_for_update().get(pk=purchase_order.pk)
     if order.status != Status.APPROVED or CreditHold.objects.filter(purchase_order=order).exists():
         return None
+    order.company = company
     position = credit_position_get(company=company, exclude_order_id=order.pk)
-    hold = CreditHold.objects.create(
-        purchase_order=order,
-        company=company,
-        reasons=[Reason.ERP_REFUSED],
-        message=f"the ERP's credit check refused it: {message}"[:1000],
-        currency=position.currency,
-        order_amount=order.total_amount or Decimal("0.00"),
-        credit_limit=position.credit_limit,
-        exposure=position.exposure,
-        past_due_amount=position.past_due.amount,
-        oldest_past_due_days=position.past_due.oldest_days,
-    )
-    orders.purchase_order_hold(purchase_order=order, note=f"credit hold: {hold.message}")
-    _notify_hold(hold)
-    return hold
+    _hold(order, position, [Reason.ERP_REFUSED], f"the ERP's credit check refused it: {message}")
+    return CreditHold.objects.get(purchase_order=order)
