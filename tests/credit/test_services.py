@@ -622,9 +622,7 @@ def test_the_buyer_cancelling_a_held_order_closes_the_hold_and_it_leaves_the_que
     )
     assert hold.decided_at is not None
     assert list(credit_hold_queue()) == [waiting.credit_hold]
-    with pytest.raises(
-        CreditError, match=r"already decided by buyer@acme\.example: cancelled\.$"
-    ):
+    with pytest.raises(CreditError, match=r"already decided by buyer@acme\.example: cancelled\.$"):
         credit_hold_release(hold=hold, actor=shop["finance"], note="too late")
     cancelled.refresh_from_db()
     assert cancelled.status == Status.CANCELLED
