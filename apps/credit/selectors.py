@@ -203,10 +203,12 @@ def credit_positions(
         orders = orders.exclude(pk=exclude_order_id)
     for row in orders.values("company_id", "status").annotate(total=Sum("total_amount")).order_by():
         position = positions[row["company_id"]]
+        # SQLite sums decimals as floats: round back to the currency's precision.
+        total = money.quantize_amount(Decimal(row["total"] or 0), position.currency)
         if row["status"] in IN_FLOW:
-            position.orders_in_flow += row["total"] or ZERO
+            position.orders_in_flow += total
         else:
-            position.orders_not_invoiced += row["total"] or ZERO
+            position.orders_not_invoiced += total
     return positions
 
 

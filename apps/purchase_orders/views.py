@@ -91,13 +91,22 @@ def _add(request: MemberRequest, parsed: parsing.Parsed) -> HttpResponse:
     return render(request, template, context)
 
 
+def _refused(request: MemberRequest, message: str) -> HttpResponse:
+    """An empty add: say so. Under htmx the lines fragment stays (a redirect would put a page in it)."""
+    messages.error(request, message)
+    if request.htmx:
+        return render(
+            request, "purchase_orders/builder.html#lines", _builder_context(request, _draft(request))
+        )
+    return redirect("po-builder")
+
+
 @require_POST
 @company_role_required(*BUILDERS)
 def builder_quick(request: MemberRequest) -> HttpResponse:
     form = QuickOrderForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Paste at least one line: a SKU and a quantity.")
-        return redirect("po-builder")
+        return _refused(request, "Paste at least one line: a SKU and a quantity.")
     return _add(request, parsing.parse_paste(form.cleaned_data["lines"]))
 
 
@@ -106,8 +115,7 @@ def builder_quick(request: MemberRequest) -> HttpResponse:
 def builder_csv(request: MemberRequest) -> HttpResponse:
     form = CsvForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, "Choose a CSV file to upload.")
-        return redirect("po-builder")
+        return _refused(request, "Choose a CSV file to upload.")
     upload = form.cleaned_data["file"]
     parsed = parsing.parse_csv(upload.read())
     if len(parsed.lines) <= services.INLINE_LIMIT:

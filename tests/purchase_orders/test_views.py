@@ -180,3 +180,15 @@ def test_a_large_csv_is_added_in_the_background_with_progress(
     assert "301 of 301 lines" in html
     assert "Line 302: NOPE: unknown SKU" in html
     assert draft.lines.count() == 300
+
+
+def test_an_empty_quick_order_under_htmx_keeps_the_lines_fragment(shop: dict) -> None:
+    client = _client(shop["buyer"])
+
+    response = client.post("/orders/draft/quick/", {"lines": ""}, **HTMX)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<section class="card" id="lines"')
+    assert "Paste at least one line: a SKU and a quantity." in html  # the message, out of band
+    assert "<h1>" not in html
