@@ -154,7 +154,7 @@ class CreditPosition:
 def credit_positions(
     *, company_ids: Iterable[int], today: date | None = None, exclude_order_id: int | None = None
 ) -> dict[int, CreditPosition]:
-    """Each company's credit position, in four queries whatever the number of companies."""
+    """Each company's credit position, in three queries whatever the number of companies."""
     ids = sorted(set(company_ids))
     today = today or timezone.localdate()
     includes_in_flow = bool(settings.CREDIT_EXPOSURE_INCLUDES_ORDERS_IN_FLOW)
