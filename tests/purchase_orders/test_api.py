@@ -153,3 +153,18 @@ def test_an_order_within_credit_has_no_hold(api: dict) -> None:
     response = api["client"].post("/api/v1/purchase-orders/", BODY, format="json")
 
     assert response.json()["credit_hold"] is None
+
+
+@pytest.mark.parametrize("source", ["portal", "erp"])
+def test_a_company_on_hold_gets_a_400_saying_why_and_nothing_is_created(api: dict, source: str) -> None:
+    company = api["company"]
+    company.status, company.hold_source, company.hold_reason = "on_hold", source, "two invoices 60 days late"
+    company.save()
+
+    response = api["client"].post("/api/v1/purchase-orders/", BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-h")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": [f"{company.name} is on hold and cannot submit orders: two invoices 60 days late."]
+    }
+    assert not PurchaseOrder.objects.exists()
