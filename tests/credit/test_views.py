@@ -346,3 +346,47 @@ def test_queue_query_count_does_not_grow_with_holds(
         html = client.get("/finance/holds/").content.decode()
 
     assert html.count('data-po="PO-') == 12
+
+
+def test_reject_from_the_hold_page_returns_to_it_with_the_decision(shop: dict) -> None:
+    order = _submit(shop, "PO-BIG", "11")
+    hold = CreditHold.objects.get(purchase_order=order)
+    client = _client(shop["finance"])
+
+    page = client.post(
+        f"/finance/holds/{hold.pk}/decide/",
+        {"decision": "reject", "reason": "Ask for a prepayment", "from": "detail"},
+        follow=True,
+    ).content.decode()
+
+    order.refresh_from_db()
+    assert order.status == Status.REJECTED
+    assert "Order PO-BIG rejected." in page
+    assert f"Rejected by {shop['finance'].email}" in page
+    assert "Ask for a prepayment" in page
+    assert 'name="decision"' not in page  # decided: no form any more
+    assert not SyncJob.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"decision": "release", "reason": "ok"}, "Tick at least one order."),
+        ({"decision": "release", "reason": " ", "hold": "HOLD"}, "Give a reason: the buyer is told"),
+        ({"decision": "maybe", "reason": "ok", "hold": "HOLD"}, "Select a valid choice."),
+    ],
+)
+def test_a_bad_bulk_decision_explains_itself_and_changes_nothing(
+    shop: dict, data: dict, message: str
+) -> None:
+    order = _submit(shop, "PO-BIG", "11")
+    hold = CreditHold.objects.get(purchase_order=order)
+    if data.get("hold") == "HOLD":
+        data = {**data, "hold": [hold.pk]}
+
+    html = _client(shop["finance"]).post("/finance/holds/bulk/", data, **HTMX).content.decode()
+
+    hold.refresh_from_db()
+    assert message in html
+    assert hold.status == CreditHold.Status.OPEN
+    assert PurchaseOrder.objects.get(pk=order.pk).status == Status.CREDIT_HOLD
