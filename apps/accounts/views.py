@@ -31,6 +31,7 @@ from apps.accounts.permissions import (
 )
 from apps.core.http import AuthenticatedRequest, HtmxRequest
 from apps.credit.models import CreditAccount
+from apps.credit.selectors import credit_hold_queue, credit_positions
 from apps.erp.selectors import sync_state_for, sync_states_for, timeline_for
 
 
@@ -407,8 +408,6 @@ def manager_company_detail(request: AuthenticatedRequest, company_id: int) -> Ht
 @require_GET
 @staff_role_required(StaffRole.FINANCE)
 def finance_home(request: AuthenticatedRequest) -> HttpResponse:
-    from apps.credit.selectors import credit_hold_queue, credit_positions
-
     companies = list(selectors.company_list_for_staff(user=request.user).order_by("-status", "name"))
     return render(
         request,
@@ -434,8 +433,6 @@ def _finance_row(request: AuthenticatedRequest, company: Company, error: str = "
         if error:
             messages.error(request, error)
         return redirect("finance-home")
-    from apps.credit.selectors import credit_positions
-
     return render(
         request,
         "accounts/finance_home.html#company-row",

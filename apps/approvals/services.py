@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib.auth.models import User
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -13,6 +12,7 @@ from django.utils import timezone
 from apps.accounts.models import Membership
 from apps.approvals.models import ApprovalRequest, ApprovalRule
 from apps.core.exceptions import ApplicationError
+from apps.core.mail import mail_on_commit
 from apps.credit.services import purchase_order_credit_check
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.exceptions import InvalidTransition
@@ -96,25 +96,19 @@ def _notify_step(order: PurchaseOrder, step: int) -> None:
                 .values_list("user__email", flat=True)
             )
     emails.discard(order.submitted_by.email if order.submitted_by else "")
-    if emails:
-        reasons = "; ".join(request.reason for request in requests)
-        transaction.on_commit(
-            lambda: send_mail(
-                subject=f"Order {order.customer_po_number} needs your approval",
-                message=f"{order.submitted_by} submitted order {order.customer_po_number} "
-                f"({order.total_amount} {order.currency}) for {order.company.name}.\nWhy: {reasons}\n",
-                from_email=None,
-                recipient_list=sorted(emails),
-            )
-        )
+    reasons = "; ".join(request.reason for request in requests)
+    mail_on_commit(
+        subject=f"Order {order.customer_po_number} needs your approval",
+        body=f"{order.submitted_by} submitted order {order.customer_po_number} "
+        f"({order.total_amount} {order.currency}) for {order.company.name}.\nWhy: {reasons}\n",
+        recipients=sorted(emails),
+    )
 
 
 def _notify_buyer(order: PurchaseOrder, subject: str, body: str) -> None:
-    if order.submitted_by and order.submitted_by.email:
-        email = order.submitted_by.email
-        transaction.on_commit(
-            lambda: send_mail(subject=subject, message=body, from_email=None, recipient_list=[email])
-        )
+    mail_on_commit(
+        subject=subject, body=body, recipients=[order.submitted_by.email if order.submitted_by else ""]
+    )
 
 
 @transaction.atomic

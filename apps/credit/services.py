@@ -8,12 +8,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.accounts.models import STAFF_GROUP_NAMES, Company, StaffRole
+from apps.accounts.models import Company, StaffRole
+from apps.accounts.selectors import staff_emails
+from apps.core.mail import mail_on_commit
 from apps.credit.exceptions import CreditError
 from apps.credit.models import CreditAccount, CreditHold
 from apps.credit.selectors import CreditPosition, credit_position_get
@@ -75,13 +76,13 @@ def purchase_order_credit_check(
 ) -> PurchaseOrder:
     """The last step before the ERP: approve the order, or hold it for finance.
 
-    The company's row is locked first, so two orders of one company are checked one after the other:
-    the second sees the first one's amount (committed, approved or held) in the exposure, and orders
-    submitted at the same moment can never pass the limit together unseen.
+    The order's and the company's rows are locked (before exposure is read), so two orders of one
+    company are checked one after the other: the second sees the first one's amount (committed,
+    approved or held) in the exposure, and orders submitted at the same moment can never pass the limit
+    together unseen.
     """
-    company = Company.objects.select_for_update().get(pk=purchase_order.company_id)
-    order = PurchaseOrder.objects.select_for_update().get(pk=purchase_order.pk)
-    order.company = company
+    order = _locked(purchase_order)
+    company = order.company
     if order.status not in (Status.SUBMITTED, Status.AWAITING_APPROVAL):
         raise CreditError(f"A {order.get_status_display().lower()} order is not waiting for a credit check.")
     amount = order.total_amount or Decimal("0.00")
@@ -96,10 +97,16 @@ def purchase_order_credit_check(
         return orders.purchase_order_approve(
             purchase_order=order, actor=actor, note="; ".join(text for text in (note, within) if text)
         )
-    return _hold(order, position, list(verdict.reasons), verdict.message)
+    return _hold(order, position, list(verdict.reasons), verdict.message).purchase_order
 
 
-def _hold(order: PurchaseOrder, position: CreditPosition, reasons: list[str], message: str) -> PurchaseOrder:
+def _locked(purchase_order: PurchaseOrder) -> PurchaseOrder:
+    """The order with its company, both rows locked in one statement, in the order every order
+    transition takes them (``purchase_orders.services``), so the two never deadlock."""
+    return PurchaseOrder.objects.select_for_update().select_related("company").get(pk=purchase_order.pk)
+
+
+def _hold(order: PurchaseOrder, position: CreditPosition, reasons: list[str], message: str) -> CreditHold:
     """Put a locked order on credit hold with the credit picture finance decides on; tell everyone."""
     hold = CreditHold.objects.create(
         purchase_order=order,
@@ -113,48 +120,34 @@ def _hold(order: PurchaseOrder, position: CreditPosition, reasons: list[str], me
         past_due_amount=position.past_due.amount,
         oldest_past_due_days=position.past_due.oldest_days,
     )
-    order = orders.purchase_order_hold(purchase_order=order, note=f"credit hold: {hold.message}")
+    hold.purchase_order = orders.purchase_order_hold(
+        purchase_order=order, note=f"credit hold: {hold.message}"
+    )
     _notify_hold(hold)
-    return order
+    return hold
 
 
 def _finance_emails() -> list[str]:
-    if settings.CREDIT_HOLD_EMAILS:
-        return list(settings.CREDIT_HOLD_EMAILS)
-    return sorted(
-        set(
-            User.objects.filter(
-                is_active=True, groups__name=STAFF_GROUP_NAMES[StaffRole.FINANCE], email__gt=""
-            ).values_list("email", flat=True)
-        )
-    )
+    return list(settings.CREDIT_HOLD_EMAILS) or staff_emails(role=StaffRole.FINANCE)
 
 
 def _buyer_emails(order: PurchaseOrder) -> list[str]:
-    people = [order.submitted_by, order.buyer]
-    return sorted({person.email for person in people if person is not None and person.email})
-
-
-def _send(subject: str, body: str, recipients: list[str]) -> None:
-    if recipients:
-        transaction.on_commit(
-            lambda: send_mail(subject=subject, message=body, from_email=None, recipient_list=recipients)
-        )
+    return sorted({person.email for person in (order.submitted_by, order.buyer) if person is not None})
 
 
 def _notify_hold(hold: CreditHold) -> None:
     order = hold.purchase_order
-    _send(
-        f"Order {order.customer_po_number} is waiting for a credit review",
-        f"Your order {order.customer_po_number} ({hold.order_amount} {hold.currency}) is on credit hold: "
-        f"{hold.message}.\nFinance reviews it and you will hear back by email.\n",
-        _buyer_emails(order),
+    mail_on_commit(
+        subject=f"Order {order.customer_po_number} is waiting for a credit review",
+        body=f"Your order {order.customer_po_number} ({hold.order_amount} {hold.currency}) is on credit "
+        f"hold: {hold.message}.\nFinance reviews it and you will hear back by email.\n",
+        recipients=_buyer_emails(order),
     )
-    _send(
-        f"Credit hold: {hold.company.name}, order {order.customer_po_number}",
-        f"{hold.company.name} order {order.customer_po_number} ({hold.order_amount} {hold.currency}) "
+    mail_on_commit(
+        subject=f"Credit hold: {hold.company.name}, order {order.customer_po_number}",
+        body=f"{hold.company.name} order {order.customer_po_number} ({hold.order_amount} {hold.currency}) "
         f"waits for your decision: {hold.message}.\nQueue: {reverse('finance-holds')}\n",
-        _finance_emails(),
+        recipients=_finance_emails(),
     )
 
 
@@ -166,11 +159,11 @@ def credit_hold_release(*, hold: CreditHold, actor: User, note: str) -> CreditHo
     order = orders.purchase_order_approve(
         purchase_order=hold.purchase_order, actor=actor, note=f"credit hold released: {hold.decision_note}"
     )
-    _send(
-        f"Order {order.customer_po_number} was released by finance",
-        f"{actor.get_full_name() or actor.email} released your order {order.customer_po_number} from "
+    mail_on_commit(
+        subject=f"Order {order.customer_po_number} was released by finance",
+        body=f"{actor.get_full_name() or actor.email} released your order {order.customer_po_number} from "
         f"credit hold: {hold.decision_note}\nIt is on its way to our ERP.\n",
-        _buyer_emails(order),
+        recipients=_buyer_emails(order),
     )
     return hold
 
@@ -188,11 +181,11 @@ def credit_hold_reject(*, hold: CreditHold, actor: User, note: str) -> CreditHol
         from apps.erp.services import job_enqueue
 
         job_enqueue(kind=ORDER_CANCEL, target=order, idempotency_key=f"{ORDER_CANCEL}:{order.pk}")
-    _send(
-        f"Order {order.customer_po_number} was refused by finance",
-        f"Finance refused your order {order.customer_po_number} ({hold.order_amount} {hold.currency}): "
+    mail_on_commit(
+        subject=f"Order {order.customer_po_number} was refused by finance",
+        body=f"Finance refused your order {order.customer_po_number} ({hold.order_amount} {hold.currency}): "
         f"{hold.decision_note}\n",
-        _buyer_emails(order),
+        recipients=_buyer_emails(order),
     )
     return hold
 
@@ -268,7 +261,7 @@ def credit_hold_settle_in_erp(*, purchase_order: PurchaseOrder, note: str) -> No
 
 
 @transaction.atomic
-def credit_account_tolerance_set(*, account: CreditAccount, days: int | None, actor: User) -> CreditAccount:
+def credit_account_tolerance_set(*, account: CreditAccount, days: int | None) -> CreditAccount:
     """Finance's own past-due tolerance for one customer (None: the portal's default)."""
     account = CreditAccount.objects.select_for_update().get(pk=account.pk)
     account.past_due_tolerance_days = days
@@ -282,11 +275,8 @@ def purchase_order_erp_credit_refused(*, purchase_order: PurchaseOrder, message:
     """The ERP's own credit check refused an order the portal approved (it knows exposure the portal
     does not, e.g. sales entered in the ERP): the order goes to finance's queue instead of failing
     silently. A released order refused again stays approved, with its failed job on the monitor."""
-    company = Company.objects.select_for_update().get(pk=purchase_order.company_id)
-    order = PurchaseOrder.objects.select_for_update().get(pk=purchase_order.pk)
+    order = _locked(purchase_order)
     if order.status != Status.APPROVED or CreditHold.objects.filter(purchase_order=order).exists():
         return None
-    order.company = company
-    position = credit_position_get(company=company, exclude_order_id=order.pk)
-    _hold(order, position, [Reason.ERP_REFUSED], f"the ERP's credit check refused it: {message}")
-    return CreditHold.objects.get(purchase_order=order)
+    position = credit_position_get(company=order.company, exclude_order_id=order.pk)
+    return _hold(order, position, [Reason.ERP_REFUSED], f"the ERP's credit check refused it: {message}")

@@ -25,6 +25,12 @@ INVOICE_PAGE_SIZE = 50
 INVOICE_FILTERS = [("", "All"), ("open", "Open"), ("paid", "Paid"), ("draft", "Draft")]
 
 
+def _invoice_state(request: AuthenticatedRequest) -> str:
+    """The invoice filter asked for; anything unknown shows all."""
+    state = request.GET.get("state", "")
+    return state if state in dict(INVOICE_FILTERS) else ""
+
+
 # --- Buyers ------------------------------------------------------------------------------------------------
 
 
@@ -33,9 +39,7 @@ INVOICE_FILTERS = [("", "All"), ("open", "Open"), ("paid", "Paid"), ("draft", "D
 def invoices(request: MemberRequest) -> HttpResponse:
     """The company's invoices from the ERP with their aging, and its credit."""
     company = request.membership.company
-    state = request.GET.get("state", "")
-    if state not in dict(INVOICE_FILTERS):
-        state = ""
+    state = _invoice_state(request)
     rows = selectors.invoice_list(company=company, state=state).prefetch_related("purchase_orders")
     page = Paginator(rows, INVOICE_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
@@ -65,7 +69,6 @@ def _queue_context(request: AuthenticatedRequest, **extra: object) -> dict[str, 
         "rows": [(hold, positions[hold.company_id]) for hold in holds],
         "version": version,
         "decided": selectors.credit_hold_decided(),
-        "form": HoldDecisionForm(),
         **extra,
     }
 
@@ -182,7 +185,6 @@ def hold_detail(request: AuthenticatedRequest, hold_id: int) -> HttpResponse:
             .exclude(pk=hold.pk)
             .select_related("purchase_order", "decided_by")
             .order_by("-created_at")[:10],
-            "form": HoldDecisionForm(),
             "today": timezone.localdate(),
         },
     )
@@ -198,9 +200,7 @@ def _finance_company(request: AuthenticatedRequest, company_id: int) -> Company:
 def _company_credit_page(
     request: AuthenticatedRequest, company: Company, form: ToleranceForm | None = None
 ) -> HttpResponse:
-    state = request.GET.get("state", "")
-    if state not in dict(INVOICE_FILTERS):
-        state = ""
+    state = _invoice_state(request)
     account = CreditAccount.objects.select_related("payment_term").filter(company=company).first()
     rows = selectors.invoice_list(company=company, state=state).prefetch_related("purchase_orders")
     return render(
@@ -240,8 +240,6 @@ def company_tolerance(request: AuthenticatedRequest, company_id: int) -> HttpRes
     form = ToleranceForm(request.POST, instance=account)
     if not form.is_valid():
         return _company_credit_page(request, company, form)
-    services.credit_account_tolerance_set(
-        account=account, days=form.cleaned_data["past_due_tolerance_days"], actor=request.user
-    )
+    services.credit_account_tolerance_set(account=account, days=form.cleaned_data["past_due_tolerance_days"])
     messages.success(request, f"Past-due tolerance of {company.name} saved.")
     return redirect("finance-company-credit", company_id=company.pk)

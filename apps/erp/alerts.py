@@ -5,22 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts.models import STAFF_GROUP_NAMES, StaffRole
+from apps.accounts.models import StaffRole
+from apps.accounts.selectors import staff_emails
 from apps.erp.models import ErpConnection, Incident, SyncCursor, SyncJob
 
 
 def alert_recipients() -> list[str]:
-    admins = (
-        User.objects.filter(is_active=True, groups__name=STAFF_GROUP_NAMES[StaffRole.ADMIN])
-        .exclude(email="")
-        .values_list("email", flat=True)
-    )
-    return sorted({*admins, *settings.ERP_ALERT_EMAILS})
+    return sorted({*staff_emails(role=StaffRole.ADMIN), *settings.ERP_ALERT_EMAILS})
 
 
 def _open(key: str, summary: str, body: str) -> bool:

@@ -136,18 +136,19 @@ def _apply_hold(company: Company, record: CustomerRecord) -> list[str]:
         company.status = Company.Status.ON_HOLD
         company.hold_source = Company.HoldSource.ERP
         company.hold_reason = record.hold_reason or "On credit hold in the ERP"
-    elif (
-        record.on_hold and held_by_erp and company.hold_reason != (record.hold_reason or company.hold_reason)
-    ):
+        change = "put on hold by the ERP"
+    elif record.on_hold and held_by_erp and record.hold_reason and record.hold_reason != company.hold_reason:
         company.hold_reason = record.hold_reason
+        change = "hold reason changed in the ERP"
     elif not record.on_hold and held_by_erp:
         company.status = Company.Status.ACTIVE
         company.hold_source = Company.HoldSource.NONE
         company.hold_reason = ""
+        change = "hold lifted in the ERP"
     else:
         return []
     company.save(update_fields=["status", "hold_source", "hold_reason", "updated_at"])
-    return ["put on hold by the ERP" if company.is_on_hold else "hold lifted in the ERP"]
+    return [change]
 
 
 def apply_customers(connection: ErpConnection, records: list[CustomerRecord]) -> int:
@@ -339,10 +340,33 @@ def apply_orders(connection: ErpConnection, records: list[Any]) -> int:
     return moved
 
 
-def apply_invoices(connection: ErpConnection, records: list[InvoiceRecord]) -> int:
-    """Upsert the customers' invoices (ERP-owned, every field) and link each to the orders it bills."""
+def _link_orders(invoices: list[Invoice]) -> None:
+    """Link new or changed invoices to the portal orders they bill: same company, customer PO number =
+    the sale's reference. Three queries whatever the number of invoices."""
     from apps.purchase_orders.models import PurchaseOrder
 
+    if not invoices:
+        return
+    wanted = {(invoice.company_id, ref) for invoice in invoices for ref in invoice.sale_references}
+    orders = {
+        (company_id, number): pk
+        for pk, company_id, number in PurchaseOrder.objects.filter(
+            company_id__in={company_id for company_id, _ in wanted},
+            customer_po_number__in={ref for _, ref in wanted},
+        ).values_list("pk", "company_id", "customer_po_number")
+    }
+    through = Invoice.purchase_orders.through
+    through.objects.filter(invoice_id__in=[invoice.pk for invoice in invoices]).delete()
+    through.objects.bulk_create(
+        through(invoice_id=invoice.pk, purchaseorder_id=orders[(invoice.company_id, ref)])
+        for invoice in invoices
+        for ref in invoice.sale_references
+        if (invoice.company_id, ref) in orders
+    )
+
+
+def apply_invoices(connection: ErpConnection, records: list[InvoiceRecord]) -> int:
+    """Upsert the customers' invoices (ERP-owned, every field) and link each to the orders it bills."""
     companies = dict(
         Company.objects.filter(erp_party_id__in={r.customer_erp_id for r in records}).values_list(
             "erp_party_id", "pk"
@@ -352,12 +376,11 @@ def apply_invoices(connection: ErpConnection, records: list[InvoiceRecord]) -> i
     to_create: list[Invoice] = []
     to_update: list[Invoice] = []
     events: list[tuple[Any, str, str]] = []
-    links: dict[str, tuple[int, list[str]]] = {}
     for record in records:
         company_id = companies.get(record.customer_erp_id)
         if company_id is None:
             continue  # not a portal customer (or not pulled yet: its invoices come again on a change)
-        values = {
+        values: dict[str, Any] = {
             "company_id": company_id,
             "number": record.number,
             "invoice_date": record.invoice_date,
@@ -369,7 +392,6 @@ def apply_invoices(connection: ErpConnection, records: list[InvoiceRecord]) -> i
             "sale_references": sorted({ref.strip() for ref in record.sale_references if ref.strip()}),
             "erp_updated_at": record.changed_at,
         }
-        links[record.erp_id] = (company_id, values["sale_references"])  # type: ignore[assignment]
         invoice = existing.get(record.erp_id)
         if invoice is None:
             to_create.append(Invoice(erp_id=record.erp_id, **values))
@@ -392,33 +414,17 @@ def apply_invoices(connection: ErpConnection, records: list[InvoiceRecord]) -> i
                 (invoice.pk, SyncEvent.Outcome.UPDATED, f"invoice {record.number}: " + "; ".join(notes))
             )
     if to_create:
-        created = Invoice.objects.bulk_create(to_create)
+        Invoice.objects.bulk_create(to_create)  # sets the primary keys (PostgreSQL, SQLite)
         events.extend(
-            (i.pk, SyncEvent.Outcome.CREATED, f"invoice {i.number or 'draft'} from the ERP") for i in created
+            (i.pk, SyncEvent.Outcome.CREATED, f"invoice {i.number or 'draft'} from the ERP")
+            for i in to_create
         )
     if to_update:
         now = timezone.now()
         for invoice in to_update:
             invoice.updated_at = now
         Invoice.objects.bulk_update(to_update, [*Invoice.ERP_FIELDS, "company", "updated_at"])
-    # Link invoices to the portal orders they bill: (company, customer PO number = sale reference).
-    invoices = {i.erp_id: i for i in Invoice.objects.filter(erp_id__in=list(links))}
-    wanted = {(company_id, ref) for company_id, refs in links.values() for ref in refs}
-    orders = {
-        (company_id, number): pk
-        for pk, company_id, number in PurchaseOrder.objects.filter(
-            company_id__in={company_id for company_id, _ in wanted},
-            customer_po_number__in={ref for _, ref in wanted},
-        ).values_list("pk", "company_id", "customer_po_number")
-    }
-    through = Invoice.purchase_orders.through
-    through.objects.filter(invoice_id__in=[i.pk for i in invoices.values()]).delete()
-    through.objects.bulk_create(
-        through(invoice_id=invoices[erp_id].pk, purchaseorder_id=orders[(company_id, ref)])
-        for erp_id, (company_id, refs) in links.items()
-        for ref in refs
-        if (company_id, ref) in orders
-    )
+    _link_orders([*to_create, *to_update])
     _events(connection, Invoice, events)
     return len(to_create) + len(to_update)
 

@@ -7,7 +7,6 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -68,9 +67,8 @@ class OrderOutput(serializers.Serializer):
     lines = LineOutput(many=True, source="lines.all")
 
     def get_credit_hold(self, order: PurchaseOrder) -> dict[str, Any] | None:
-        try:
-            hold = order.credit_hold
-        except ObjectDoesNotExist:
+        hold = getattr(order, "credit_hold", None)  # a missing reverse one-to-one raises AttributeError
+        if hold is None:
             return None
         return {
             "status": hold.status,

@@ -16,7 +16,6 @@ from apps.approvals import selectors as approval_selectors
 from apps.approvals.services import ApprovalError, approval_decide, purchase_order_submit_and_route
 from apps.core.exceptions import ApplicationError
 from apps.core.money import quantize_amount
-from apps.credit.models import CreditHold
 from apps.credit.selectors import credit_meter, credit_position_get
 from apps.erp.selectors import timeline_for
 from apps.purchase_orders import lines as parsing
@@ -242,7 +241,7 @@ def order_detail(request: MemberRequest, order_id: int) -> HttpResponse:
         "lines": order.lines.select_related("product"),
         "history": order.status_changes.select_related("actor"),
         "approvals": order.approval_requests.select_related("decided_by"),
-        "credit_hold": CreditHold.objects.filter(purchase_order=order).select_related("decided_by").first(),
+        "credit_hold": getattr(order, "credit_hold", None),  # joined by the selector
         "events": timeline_for(order),
         "can_cancel": request.membership.role in BUILDERS
         and order.can_transition_to(PurchaseOrder.Status.CANCELLED)

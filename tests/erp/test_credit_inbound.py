@@ -150,3 +150,22 @@ def test_the_erp_never_lifts_a_hold_finance_set_in_the_portal(
         Company.HoldSource.PORTAL,
         "cheque bounced",
     )
+
+
+def test_a_renamed_hold_category_updates_the_reason_and_says_so(
+    connection: ErpConnection, acme: Company
+) -> None:
+    inbound.apply_customers(connection, [_customer(on_hold=True, hold_reason="ERP hold (category A)")])
+
+    inbound.apply_customers(connection, [_customer(on_hold=True, hold_reason="ERP hold (category B)")])
+
+    acme.refresh_from_db()
+    assert (acme.status, acme.hold_source, acme.hold_reason) == (
+        Company.Status.ON_HOLD,
+        Company.HoldSource.ERP,
+        "ERP hold (category B)",
+    )
+    messages = list(
+        SyncEvent.objects.filter(target_id=str(acme.pk)).order_by("id").values_list("message", flat=True)
+    )
+    assert "hold reason changed in the ERP" in messages[-1]

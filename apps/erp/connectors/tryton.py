@@ -1051,33 +1051,26 @@ class TrytonConnector:
         for credit leaves the sale in quotation). Draft and quotation sales are cancelled in one call
         (one by one if the ERP refuses it); a cancelled sale is left as it is; a confirmed one is reported
         as an error, for a person; an order with no sale has nothing to cancel."""
-        keys = [(str(_erp_id(o.customer_erp_id) or o.customer_erp_id), o.reference.strip()) for o in orders]
+        keys = [_order_key(order) for order in orders]
         found = self._find_sales([key for key in keys if key[0].isdigit() and key[1]])
+        states = {key: row["state"] for key, row in found.items()}
         errors: dict[OrderKey, str] = {}
-        cancellable = {
-            found[key]["id"]: key for key in found if found[key]["state"] in ("draft", "quotation")
-        }
-        for sale_id, error in self._transition(self.client, "cancel", sorted(cancellable)).items():
-            errors[cancellable[sale_id]] = error
+        cancellable = {row["id"]: key for key, row in found.items() if row["state"] in ("draft", "quotation")}
+        refused = self._transition(self.client, "cancel", sorted(cancellable))
+        for sale_id, key in cancellable.items():
+            if sale_id in refused:
+                errors[key] = refused[sale_id]
+            else:
+                states[key] = "cancelled"
         for key, row in found.items():
             if row["state"] not in ("draft", "quotation", "cancelled"):
                 errors[key] = f"The ERP sale is {row['state']}; cancel it in the ERP if it must not go on."
-        states = (
-            {
-                row["id"]: row["state"]
-                for row in self.client.model(
-                    "sale.sale", "read", [r["id"] for r in found.values()], ["state"]
-                )
-            }
-            if found
-            else {}
-        )
         return [
             OrderCancelResult(
                 reference=order.reference,
                 customer_erp_id=order.customer_erp_id,
                 erp_id=str(found[key]["id"]) if key in found else "",
-                state=states.get(found[key]["id"], "") if key in found else "",
+                state=states.get(key, ""),
                 error=errors.get(key, ""),
             )
             for order, key in zip(orders, keys, strict=True)
@@ -1247,7 +1240,7 @@ def _erp_id(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
-def _order_key(order: OrderPush) -> OrderKey:
+def _order_key(order: OrderPush | OrderCancel) -> OrderKey:
     """(party id as the ERP writes it, reference stripped as the ERP stores it)."""
     party = _erp_id(order.customer_erp_id)
     return (str(party) if party is not None else order.customer_erp_id, order.reference.strip())
