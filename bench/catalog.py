@@ -23,8 +23,6 @@ catalog page and EXPLAINs the pricing queries. The last line is one JSON object:
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
 import re
 import statistics
@@ -37,13 +35,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SERVER_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+from bench.scratch import log, run_in_scratch_database  # noqa: E402 - after the path
+
 N_PRODUCTS = 100_000
 N_CATEGORIES = 20
 N_COMPANIES = 500
@@ -59,10 +57,6 @@ BUYER_SKU_RE = re.compile(r'<tr data-sku="([^"]+)"')
 LIST_SKU_RE = re.compile(r'<td><a href="/manager/products/\d+/">([^<]+)</a></td>')
 
 
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
 def money(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
@@ -72,17 +66,6 @@ def percentile(values: Sequence[float], pct: int) -> float:
 
 
 # --- Scratch database ------------------------------------------------------------------------------------
-
-
-def database_recreate(name: str) -> None:
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def database_drop(name: str) -> None:
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 # --- Building the data set -------------------------------------------------------------------------------
@@ -347,31 +330,7 @@ def main() -> int:
     # WhiteNoise warns once that collectstatic has not run; irrelevant to the pages measured.
     warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
-    total_started = time.perf_counter()
-    started = time.perf_counter()
-    database_recreate(args.database)
-    os.environ["DATABASE_URL"] = f"{SERVER_URL}/{args.database}"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-    try:
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        log(f"created and migrated database {args.database} in {time.perf_counter() - started:.1f} s")
-        result = run(requests)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if args.keep:
-            log(f"kept database {SERVER_URL}/{args.database}")
-        else:
-            database_drop(args.database)
-    log(f"total {time.perf_counter() - total_started:.0f} s")
-    print(json.dumps(result))
-    return 0
+    return run_in_scratch_database(args.database, keep=args.keep, run=lambda: run(requests))
 
 
 def run(requests: int) -> dict[str, Any]:

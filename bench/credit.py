@@ -27,8 +27,6 @@ The last line is one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
 import statistics
 import sys
@@ -42,13 +40,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SERVER_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+from bench.scratch import log, run_in_scratch_database  # noqa: E402 - after the path
+
 SEED = 20_240_601
 AMOUNT = Decimal("150.00")  # the one product's list price: every benchmark order is one unit of it
 
@@ -80,10 +76,6 @@ QUICK = {
 }
 
 
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
 def percentile(values: Sequence[float], pct: int) -> float:
     if len(values) < 2:
         return values[0]
@@ -102,17 +94,6 @@ def timed(call: Callable[[], Any], times: int) -> list[float]:
 # --- Scratch database ------------------------------------------------------------------------------------
 
 
-def database_recreate(name: str) -> None:
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def database_drop(name: str) -> None:
-    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller numbers, under a minute")
@@ -128,31 +109,7 @@ def main() -> int:
         sizes["per_thread"] = args.per_thread
     warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
-    total_started = time.perf_counter()
-    started = time.perf_counter()
-    database_recreate(args.database)
-    os.environ["DATABASE_URL"] = f"{SERVER_URL}/{args.database}"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-    try:
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        log(f"created and migrated database {args.database} in {time.perf_counter() - started:.1f} s")
-        result = run(sizes)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if args.keep:
-            log(f"kept database {SERVER_URL}/{args.database}")
-        else:
-            database_drop(args.database)
-    log(f"total {time.perf_counter() - total_started:.0f} s")
-    print(json.dumps(result))
-    return 0
+    return run_in_scratch_database(args.database, keep=args.keep, run=lambda: run(sizes))
 
 
 # --- Building --------------------------------------------------------------------------------------------
