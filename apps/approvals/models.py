@@ -47,6 +47,7 @@ class ApprovalRequest(TimeStampedModel):
         PENDING = "pending", "Pending"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"  # closed undecided: the order was cancelled meanwhile
 
     purchase_order = models.ForeignKey(
         PurchaseOrder, on_delete=models.CASCADE, related_name="approval_requests"

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from apps.accounts.models import Membership
@@ -139,16 +139,34 @@ def purchase_order_submit_and_route(*, purchase_order: PurchaseOrder, actor: Use
     return order
 
 
+OPEN = (ApprovalRequest.Status.PENDING, ApprovalRequest.Status.WAITING)
+
+
+def approval_requests_withdraw(
+    *, purchase_order: PurchaseOrder, note: str = "withdrawn: the order was cancelled"
+) -> int:
+    """The order was cancelled: its undecided steps close as withdrawn and leave every approver's queue.
+    Called inside the cancel's transaction; returns how many steps were closed."""
+    return ApprovalRequest.objects.filter(purchase_order=purchase_order, status__in=OPEN).update(
+        status=ApprovalRequest.Status.WITHDRAWN, comment=note[:500], updated_at=timezone.now()
+    )
+
+
 @transaction.atomic
 def approval_decide(
     *, request: ApprovalRequest, actor: User, approve: bool, comment: str = ""
 ) -> ApprovalRequest:
-    request = (
-        ApprovalRequest.objects.select_for_update()
-        .select_related("purchase_order__company")
-        .get(pk=request.pk)
-    )
-    order = request.purchase_order
+    # The order first, then the step: the order of locks purchase_order_cancel takes, so a decision and a
+    # cancel at the same time queue up (no deadlock) and whichever comes second sees what the first did.
+    order_id = ApprovalRequest.objects.values_list("purchase_order_id", flat=True).get(pk=request.pk)
+    order = PurchaseOrder.objects.select_for_update().select_related("company").get(pk=order_id)
+    request = ApprovalRequest.objects.select_for_update().get(pk=request.pk)
+    request.purchase_order = order
+    if order.status != Status.AWAITING_APPROVAL:
+        raise ApprovalError(
+            f"Order {order.customer_po_number} is {order.get_status_display().lower()}: "
+            "it no longer waits for an approval, and nothing was changed."
+        )
     if request.status != ApprovalRequest.Status.PENDING:
         raise ApprovalError("This step is not waiting for a decision.")
     if actor.pk == order.submitted_by_id:
@@ -161,17 +179,15 @@ def approval_decide(
     request.decided_by, request.decided_at, request.comment = actor, timezone.now(), comment.strip()[:500]
     request.save(update_fields=["status", "decided_by", "decided_at", "comment", "updated_at"])
     if not approve:
-        ApprovalRequest.objects.filter(
-            purchase_order=order, status__in=[ApprovalRequest.Status.PENDING, ApprovalRequest.Status.WAITING]
-        ).update(status=ApprovalRequest.Status.REJECTED, comment="closed: the order was rejected")
+        ApprovalRequest.objects.filter(purchase_order=order, status__in=OPEN).update(
+            status=ApprovalRequest.Status.REJECTED, comment="closed: the order was rejected"
+        )
         orders.purchase_order_reject(purchase_order=order, actor=actor, note=comment)
         _notify_buyer(
             order, f"Order {order.customer_po_number} was rejected", f"{actor} rejected it: {comment}\n"
         )
         return request
-    open_requests = ApprovalRequest.objects.filter(purchase_order=order).filter(
-        Q(status=ApprovalRequest.Status.PENDING) | Q(status=ApprovalRequest.Status.WAITING)
-    )
+    open_requests = ApprovalRequest.objects.filter(purchase_order=order, status__in=OPEN)
     if open_requests.filter(status=ApprovalRequest.Status.PENDING).exists():
         return request  # another rule of this step still waits for its approver
     waiting = open_requests.order_by("step").first()

@@ -220,7 +220,11 @@ def purchase_order_cancel(
         from apps.credit.services import credit_hold_withdraw
 
         credit_hold_withdraw(purchase_order=order, actor=actor)
-    return _transition(order, Status.CANCELLED, actor=actor, note=note)
+    order = _transition(order, Status.CANCELLED, actor=actor, note=note)
+    from apps.approvals.services import approval_requests_withdraw
+
+    approval_requests_withdraw(purchase_order=order)  # its undecided steps leave the approvers' queues
+    return order
 
 
 @transaction.atomic
