@@ -3,7 +3,13 @@
 #               starts the portal with its background worker; prints the URL and the demo logins.
 #   make test   runs the whole test suite (PostgreSQL at DATABASE_URL; defaults to the local server).
 SHELL := /bin/bash
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Python 3.11, 3.12 or 3.13: python3 when it is one of them, otherwise the newest python3.1x that runs.
+# `make install PYTHON=/path/to/python3.12` chooses; anything outside 3.11-3.13 is refused.
+SUPPORTED_PYTHON := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+ifndef PYTHON
+PYTHON := $(shell for p in python3 python3.13 python3.12 python3.11; do \
+  $$p -c '$(SUPPORTED_PYTHON)' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
@@ -14,11 +20,18 @@ PYTEST_ARGS ?=
 .PHONY: install run test lint format migrate seed clean
 
 $(BIN)/python:
+	@if [ -z "$(PYTHON)" ] || ! "$(PYTHON)" -c '$(SUPPORTED_PYTHON)' 2>/dev/null; then \
+	  echo "The portal needs Python 3.11, 3.12 or 3.13; $(or $(PYTHON),python3) is" \
+	    "$$( ($(or $(PYTHON),python3) --version) 2>&1 | head -1)." >&2; \
+	  echo "Install one of them, or point make at it: make run PYTHON=/path/to/python3.12" >&2; \
+	  exit 1; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml requirements.lock
-	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
+	@# A regular (not editable) install: the project ships no packages (it runs from this checkout), so
+	@# this only installs the pinned dependencies, without setuptools' editable-install warnings.
+	$(BIN)/pip install --quiet -c requirements.lock ".[dev]"
 	touch $@
 
 install: $(VENV)/.installed
