@@ -23,6 +23,15 @@ class HeaderForm(forms.ModelForm):
         ship_to = self.fields["ship_to"]
         assert isinstance(ship_to, forms.ModelChoiceField)  # noqa: S101 - narrowing for the type checker
         ship_to.queryset = ShipToAddress.objects.filter(company=company, is_active=True)
+        # Submitting needs both (purchase_order_submit), so neither is shown as optional; a draft
+        # without an address starts on the company's default one.
+        ship_to.required = True
+        ship_to.empty_label = "Choose an address"
+        self.fields["customer_po_number"].required = True
+        if not self.is_bound and self.instance.ship_to_id is None:
+            self.initial["ship_to"] = (
+                ship_to.queryset.filter(is_default=True).values_list("pk", flat=True).first()
+            )
 
     def clean_customer_po_number(self) -> str:
         number = self.cleaned_data["customer_po_number"].strip()
