@@ -7,3 +7,8 @@ class ErpConfig(AppConfig):
     name = "apps.erp"
     label = "erp"
     verbose_name = "ERP sync"
+
+    def ready(self) -> None:
+        from apps.erp import waker
+
+        waker.start_if_cluster()

@@ -467,7 +467,7 @@ def pull_stream(
     report = PullReport(stream=stream)
     cursor = cursor_get(connection, stream)
     now = timezone.now()
-    lease = timedelta(seconds=settings.ERP_JOB_LEASE_SECONDS)
+    lease = timedelta(seconds=settings.ERP_STREAM_LEASE_SECONDS)
     if not _stream_lock(cursor, now, lease):
         report.skipped = True
         return report

@@ -47,7 +47,7 @@ class SyncJob(TimeStampedModel):
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"  # waiting for its first try or for a retry at next_attempt_at
-        IN_FLIGHT = "in_flight", "In flight"  # claimed by a worker (lease: claimed_at)
+        IN_FLIGHT = "in_flight", "In flight"  # claimed by a worker, which renews lease_expires_at
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"  # the ERP refused it (validation, credit): a person must act
         DEAD = "dead", "Dead"  # transient failures exhausted its attempts: dead-lettered
@@ -56,6 +56,7 @@ class SyncJob(TimeStampedModel):
         NONE = "", "None"
         TRANSIENT = "transient", "Transient"
         BUSINESS = "business", "Business"
+        INTERNAL = "internal", "Portal error"  # the portal's own code raised: retried, then dead
 
     connection = models.ForeignKey(ErpConnection, on_delete=models.PROTECT, related_name="jobs")
     kind = models.CharField(max_length=50, db_index=True)
@@ -68,8 +69,11 @@ class SyncJob(TimeStampedModel):
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=8)
     next_attempt_at = models.DateTimeField(db_index=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)  # when the current claim began
     claimed_by = models.CharField(max_length=200, blank=True)
+    # The claim lives while its worker renews this (every third of the lease); a dead worker's claim
+    # expires within one lease and the job is taken again.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_kind = models.CharField(max_length=20, choices=ErrorKind.choices, blank=True, default="")
@@ -85,6 +89,7 @@ class SyncJob(TimeStampedModel):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="sync_job_due_idx"),
             models.Index(fields=["target_type", "target_id"], name="sync_job_target_idx"),
+            models.Index(fields=["status", "lease_expires_at"], name="sync_job_lease_idx"),
         ]
 
     def __str__(self) -> str:

@@ -125,7 +125,7 @@ def push_orders(connector: Connector, jobs: list[SyncJob]) -> None:
     from apps.credit.services import purchase_order_erp_credit_refused
     from apps.purchase_orders.erp import order_push_for
     from apps.purchase_orders.models import PurchaseOrder
-    from apps.purchase_orders.services import purchase_order_erp_update
+    from apps.purchase_orders.services import purchase_order_erp_pushed
 
     orders = PurchaseOrder.objects.select_related("company", "ship_to").in_bulk(
         [int(job.target_id) for job in jobs]
@@ -170,18 +170,12 @@ def push_orders(connector: Connector, jobs: list[SyncJob]) -> None:
             continue
 
         def apply(order: PurchaseOrder = order, result: OrderPushResult = result) -> None:
-            PurchaseOrder.objects.filter(pk=order.pk).update(erp_reference=result.number or result.erp_id)
-            purchase_order_erp_update(
+            purchase_order_erp_pushed(
                 purchase_order=order,
-                to=PurchaseOrder.Status.SENT_TO_ERP,
-                note=f"ERP sale {result.number} created",
+                erp_reference=result.number or result.erp_id,
+                number=result.number,
+                confirmed=result.state in ("confirmed", "processing", "done"),
             )
-            if result.state in ("confirmed", "processing", "done"):
-                purchase_order_erp_update(
-                    purchase_order=order,
-                    to=PurchaseOrder.Status.ACCEPTED,
-                    note=f"confirmed in the ERP as {result.number}",
-                )
 
         verb = "created" if result.created else "found (created by an earlier attempt)"
         job_succeed(

@@ -5,22 +5,29 @@ from __future__ import annotations
 import logging
 import os
 import random
+import signal
 import socket
+import threading
+import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection as db_connection
 from django.db import models, transaction
+from django.db.models.functions import Greatest
 from django.utils import timezone
+from django_q.exceptions import TimeoutException
 from django_q.tasks import async_task
 
 from apps.erp.connectors import connector_for
 from apps.erp.connectors.base import Connector, ErpBusinessError, ErpError
-from apps.erp.exceptions import InvalidJobAction
+from apps.erp.exceptions import InvalidJobAction, JobHandlerError
 from apps.erp.models import ErpConnection, SyncEvent, SyncJob
 
 logger = logging.getLogger(__name__)
@@ -101,22 +108,43 @@ def job_enqueue(
             job=job,
         )
         if settings.ERP_SYNC_ENABLED:
-            transaction.on_commit(lambda: async_task("apps.erp.tasks.dispatch", q_options={"group": "erp"}))
+            transaction.on_commit(dispatch_request)
     return job
 
 
-# --- Claim -----------------------------------------------------------------------------------------------
+# --- Claim ---------------------------------------------------------------------------------------------
 
 
 def worker_name() -> str:
+    """This process, as written on the jobs it claims: ``host:pid`` (a cluster on the same host checks the
+    pid to take back a dead process's jobs at once)."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _due(now: datetime) -> models.Q:
-    lease_expired = now - timedelta(seconds=settings.ERP_JOB_LEASE_SECONDS)
-    return models.Q(status=SyncJob.Status.PENDING, next_attempt_at__lte=now) | models.Q(
-        status=SyncJob.Status.IN_FLIGHT, claimed_at__lt=lease_expired
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.ERP_JOB_LEASE_SECONDS)
+
+
+def _claim_expired(now: datetime) -> models.Q:
+    """In flight, but its worker stopped renewing the claim (rows from before leases have none)."""
+    return models.Q(status=SyncJob.Status.IN_FLIGHT) & (
+        models.Q(lease_expires_at__lt=now) | models.Q(lease_expires_at__isnull=True)
     )
+
+
+def _due(now: datetime) -> models.Q:
+    return models.Q(status=SyncJob.Status.PENDING, next_attempt_at__lte=now) | _claim_expired(now)
+
+
+def jobs_due_exist(*, now: datetime | None = None, waiting_since: datetime | None = None) -> bool:
+    """Whether any job is due; with ``waiting_since``, only jobs due since then (nobody took them)."""
+    now = now or timezone.now()
+    since = waiting_since or now
+    return SyncJob.objects.filter(
+        models.Q(status=SyncJob.Status.PENDING, next_attempt_at__lte=since)
+        | (models.Q(status=SyncJob.Status.IN_FLIGHT) & models.Q(lease_expires_at__lt=since))
+        | models.Q(status=SyncJob.Status.IN_FLIGHT, lease_expires_at__isnull=True)
+    ).exists()
 
 
 def jobs_claim_due(*, connection: ErpConnection, limit: int, worker: str | None = None) -> list[SyncJob]:
@@ -124,26 +152,133 @@ def jobs_claim_due(*, connection: ErpConnection, limit: int, worker: str | None 
 
     PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets concurrent dispatchers pass each other's rows.
     SQLite: the IMMEDIATE transaction takes the database write lock at BEGIN, so claims serialise.
-    A job whose worker died mid-flight is claimable again once its lease has expired.
+    A job whose worker died is due again once its lease expired. Each claim is an attempt, so a job
+    whose worker was lost on its last allowed attempt is dead-lettered here instead of claimed again:
+    attempts never pass ``max_attempts``.
     """
     now = timezone.now()
+    worker = worker or worker_name()
     with transaction.atomic():
         due = SyncJob.objects.filter(_due(now), connection=connection).order_by("next_attempt_at", "id")
         if db_connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
-        jobs = list(due[:limit])
-        if not jobs:
+        found = list(due[:limit])
+        if not found:
             return []
-        SyncJob.objects.filter(pk__in=[job.pk for job in jobs]).update(
-            status=SyncJob.Status.IN_FLIGHT,
-            claimed_at=now,
-            claimed_by=worker or worker_name(),
-            attempts=models.F("attempts") + 1,
-            updated_at=now,
-        )
-    for job in jobs:
-        job.refresh_from_db()
-    return jobs
+        spent = [job for job in found if job.attempts >= job.max_attempts]
+        chosen = [job.pk for job in found if job.attempts < job.max_attempts]
+        for job in spent:
+            _bury_lost(job, now)
+        if chosen:
+            SyncJob.objects.filter(pk__in=chosen).update(
+                status=SyncJob.Status.IN_FLIGHT,
+                claimed_at=now,
+                claimed_by=worker,
+                lease_expires_at=now + _lease(),
+                attempts=models.F("attempts") + 1,
+                updated_at=now,
+            )
+    by_pk = SyncJob.objects.select_related("connection", "target_type").in_bulk(chosen)
+    return [by_pk[pk] for pk in chosen]
+
+
+def _bury_lost(job: SyncJob, now: datetime) -> None:
+    previous = f" Last error before that: {job.last_error}" if job.last_error else ""
+    job.status = SyncJob.Status.DEAD
+    job.last_error = (
+        f"Its worker stopped during attempt {job.attempts} of {job.max_attempts}, the last one.{previous}"
+    )[:5000]
+    job.last_error_kind = job.last_error_kind or SyncJob.ErrorKind.INTERNAL
+    job.finished_at = now
+    job.lease_expires_at = None
+    job.save(update_fields=["status", "last_error", "last_error_kind", "finished_at", "lease_expires_at"])
+    _event(job, SyncEvent.Outcome.DEAD, job.last_error)
+
+
+def leases_renew(*, worker: str) -> int:
+    """Keep this worker's claims alive (called every third of the lease while it works)."""
+    now = timezone.now()
+    return SyncJob.objects.filter(status=SyncJob.Status.IN_FLIGHT, claimed_by=worker).update(
+        lease_expires_at=now + _lease()
+    )
+
+
+@transaction.atomic
+def jobs_release(*, worker: str) -> int:
+    """A stopping worker hands back what it holds, unfinished: due at once, the attempt not counted
+    (the ERP side is safe to repeat: every push looks its record up before creating it)."""
+    now = timezone.now()
+    return SyncJob.objects.filter(status=SyncJob.Status.IN_FLIGHT, claimed_by=worker).update(
+        status=SyncJob.Status.PENDING,
+        claimed_by="",
+        claimed_at=None,
+        lease_expires_at=None,
+        next_attempt_at=now,
+        attempts=Greatest(models.F("attempts") - 1, 0),
+        updated_at=now,
+    )
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child its parent has not reaped yet is a zombie: dead for our purpose
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def claims_of_dead_workers_expire(*, host: str | None = None) -> int:
+    """Jobs held by processes of this host that no longer exist are due again now, not after their
+    lease: a cluster restarting after a crash takes its jobs back at once."""
+    host = host or socket.gethostname()
+    holders = set(
+        SyncJob.objects.filter(status=SyncJob.Status.IN_FLIGHT, claimed_by__startswith=f"{host}:")
+        .values_list("claimed_by", flat=True)
+        .distinct()
+    )
+    dead = [
+        holder
+        for holder in holders
+        if holder.rsplit(":", 1)[1].isdigit() and not _process_alive(int(holder.rsplit(":", 1)[1]))
+    ]
+    if not dead:
+        return 0
+    return SyncJob.objects.filter(status=SyncJob.Status.IN_FLIGHT, claimed_by__in=dead).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+
+class LeaseKeeper:
+    """Renews a worker's claims from a background thread while the worker is busy with the ERP."""
+
+    def __init__(self, worker: str) -> None:
+        self.worker = worker
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-keeper-{worker}", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        interval = max(0.5, settings.ERP_JOB_LEASE_SECONDS / 3)
+        try:
+            while not self._stop.wait(interval):
+                try:
+                    leases_renew(worker=self.worker)
+                except Exception:
+                    logger.exception("Could not renew the claims of %s", self.worker)
+        finally:
+            db_connection.close()  # this thread's own connection
 
 
 # --- Outcomes --------------------------------------------------------------------------------------------
@@ -164,47 +299,83 @@ def _target(job: SyncJob) -> models.Model | None:
     return model._default_manager.filter(pk=job.target_id).first()
 
 
-@transaction.atomic
-def job_succeed(
-    *, job: SyncJob, erp_reference: str, message: str, apply: Callable[[], None] | None = None
-) -> None:
-    """Record success; ``apply`` writes the ERP's answer (e.g. its id) onto the record, atomically."""
-    if apply is not None:
-        apply()
-    now = timezone.now()
-    job.status = SyncJob.Status.SUCCEEDED
-    job.erp_reference = erp_reference
-    job.finished_at = now
-    job.last_error = ""
-    job.last_error_kind = SyncJob.ErrorKind.NONE
-    job.save(
-        update_fields=[
-            "status",
-            "erp_reference",
-            "finished_at",
-            "last_error",
-            "last_error_kind",
-            "updated_at",
-        ]
-    )
+def _event(job: SyncJob, outcome: str, message: str, erp_reference: str = "") -> None:
     target = _target(job)
     if target is not None:
         event_record(
             connection=job.connection,
             target=target,
             direction=SyncEvent.Direction.OUTBOUND,
-            outcome=SyncEvent.Outcome.SUCCEEDED,
+            outcome=outcome,
             message=message,
             job=job,
             erp_reference=erp_reference,
         )
 
 
+def _still_ours(job: SyncJob) -> bool:
+    """Lock the job's row if this worker still holds the claim. A worker whose lease ran out (it was
+    taken for dead) must not write an outcome over the next worker's."""
+    return (
+        SyncJob.objects.select_for_update()
+        .filter(pk=job.pk, status=SyncJob.Status.IN_FLIGHT, claimed_by=job.claimed_by)
+        .values_list("pk", flat=True)
+        .first()
+        is not None
+    )
+
+
+def describe_exception(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:5000]
+
+
+def job_succeed(
+    *, job: SyncJob, erp_reference: str, message: str, apply: Callable[[], None] | None = None
+) -> bool:
+    """Record success; ``apply`` writes the ERP's answer onto the record in the same transaction.
+
+    If ``apply`` raises, nothing of it is kept and the job fails with the error (retried with backoff,
+    then dead); False then, and False when the claim was lost to another worker.
+    """
+    try:
+        with transaction.atomic():
+            if not _still_ours(job):
+                logger.warning("Job %s was taken by another worker; its outcome is theirs", job.pk)
+                return False
+            if apply is not None:
+                apply()
+            now = timezone.now()
+            SyncJob.objects.filter(pk=job.pk).update(
+                status=SyncJob.Status.SUCCEEDED,
+                erp_reference=erp_reference,
+                finished_at=now,
+                last_error="",
+                last_error_kind=SyncJob.ErrorKind.NONE,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            job.status, job.erp_reference, job.finished_at = SyncJob.Status.SUCCEEDED, erp_reference, now
+            job.last_error, job.last_error_kind, job.lease_expires_at = "", SyncJob.ErrorKind.NONE, None
+            _event(job, SyncEvent.Outcome.SUCCEEDED, message, erp_reference)
+    except Exception as exc:
+        logger.exception("Recording the outcome of job %s failed", job.pk)
+        job_fail(job=job, error=JobHandlerError(describe_exception(exc)))
+        return False
+    return True
+
+
 @transaction.atomic
 def job_fail(*, job: SyncJob, error: ErpError) -> SyncJob:
-    """A business error waits for a person; a transient one is retried with backoff, then dead-lettered."""
+    """A business error waits for a person; a transient one (or the portal's own error) is retried with
+    backoff, then dead-lettered. Attempts were counted at the claim."""
+    if not _still_ours(job):
+        logger.warning("Job %s was taken by another worker; not recording %s", job.pk, error.message)
+        return job
     now = timezone.now()
     job.last_error = error.message[:5000]
+    transient_kind = (
+        SyncJob.ErrorKind.INTERNAL if isinstance(error, JobHandlerError) else SyncJob.ErrorKind.TRANSIENT
+    )
     if isinstance(error, ErpBusinessError):
         job.status = SyncJob.Status.FAILED
         job.last_error_kind = SyncJob.ErrorKind.BUSINESS
@@ -212,15 +383,16 @@ def job_fail(*, job: SyncJob, error: ErpError) -> SyncJob:
         outcome = SyncEvent.Outcome.FAILED
     elif job.attempts >= job.max_attempts:
         job.status = SyncJob.Status.DEAD
-        job.last_error_kind = SyncJob.ErrorKind.TRANSIENT
+        job.last_error_kind = transient_kind
         job.finished_at = now
         outcome = SyncEvent.Outcome.DEAD
     else:
         job.status = SyncJob.Status.PENDING
-        job.last_error_kind = SyncJob.ErrorKind.TRANSIENT
+        job.last_error_kind = transient_kind
         job.next_attempt_at = now + backoff_delay(job.attempts)
         outcome = SyncEvent.Outcome.RETRYING
     job.claimed_at = None
+    job.lease_expires_at = None
     job.save(
         update_fields=[
             "status",
@@ -229,47 +401,48 @@ def job_fail(*, job: SyncJob, error: ErpError) -> SyncJob:
             "finished_at",
             "next_attempt_at",
             "claimed_at",
+            "lease_expires_at",
             "updated_at",
         ]
     )
-    target = _target(job)
-    if target is not None:
-        suffix = (
-            ""
-            if outcome != SyncEvent.Outcome.RETRYING
-            else f" (attempt {job.attempts} of {job.max_attempts})"
-        )
-        event_record(
-            connection=job.connection,
-            target=target,
-            direction=SyncEvent.Direction.OUTBOUND,
-            outcome=outcome,
-            message=job.last_error + suffix,
-            job=job,
-        )
+    suffix = (
+        "" if outcome != SyncEvent.Outcome.RETRYING else f" (attempt {job.attempts} of {job.max_attempts})"
+    )
+    _event(job, outcome, job.last_error + suffix)
     return job
 
 
 @transaction.atomic
 def job_retry(*, job: SyncJob) -> SyncJob:
-    """A person asks for another try now (a failed or dead job, or a pending one waiting on backoff)."""
+    """A person asks for another try now (a failed or dead job, or a pending one waiting on backoff).
+
+    A failed or dead job gets a fresh budget of attempts: a person decided it is worth trying again."""
     job = SyncJob.objects.select_for_update().get(pk=job.pk)
     if job.status in (SyncJob.Status.SUCCEEDED, SyncJob.Status.IN_FLIGHT):
         raise InvalidJobAction(f"A {job.get_status_display().lower()} job cannot be retried.")
-    if job.status == SyncJob.Status.DEAD:
-        job.attempts = 0  # replay: a fresh budget of attempts
+    if job.status in (SyncJob.Status.DEAD, SyncJob.Status.FAILED):
+        job.attempts = 0
     job.status = SyncJob.Status.PENDING
     job.next_attempt_at = timezone.now()
     job.finished_at = None
     job.save(update_fields=["status", "attempts", "next_attempt_at", "finished_at", "updated_at"])
     if settings.ERP_SYNC_ENABLED:
-        transaction.on_commit(lambda: async_task("apps.erp.tasks.dispatch", q_options={"group": "erp"}))
+        transaction.on_commit(dispatch_request)
     return job
+
+
+def dispatch_request() -> None:
+    """Ask the workers for a dispatcher run (after commit)."""
+    async_task("apps.erp.tasks.dispatch", q_options={"group": "erp"})
 
 
 # --- Dispatch --------------------------------------------------------------------------------------------
 
 JobHandler = Callable[[Connector, list[SyncJob]], None]
+
+
+class WorkerStopping(BaseException):
+    """SIGTERM reached a worker while it dispatched: what it holds is handed back, then it exits."""
 
 
 @dataclass
@@ -279,6 +452,8 @@ class DispatchReport:
     failed: int = 0
     retrying: int = 0
     dead: int = 0
+    released: int = 0
+    more_due: bool = False
 
 
 def _handlers() -> dict[str, JobHandler]:
@@ -287,44 +462,118 @@ def _handlers() -> dict[str, JobHandler]:
     return HANDLERS
 
 
+@contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """In a worker's main thread, SIGTERM (systemd stopping the cluster's process group) interrupts the
+    dispatcher so it can hand back its claims instead of dying with them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise WorkerStopping
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _unfinished(batch: list[SyncJob], worker: str) -> list[SyncJob]:
+    still = set(
+        SyncJob.objects.filter(
+            pk__in=[job.pk for job in batch], status=SyncJob.Status.IN_FLIGHT, claimed_by=worker
+        ).values_list("pk", flat=True)
+    )
+    return [job for job in batch if job.pk in still]
+
+
+def _run_batch(handler: JobHandler, connector: Connector, batch: list[SyncJob], worker: str) -> None:
+    """Every job of the batch ends with an outcome, whatever the handler does. If it raises, the jobs it
+    had not finished are tried again one by one, so the error ends only the job that causes it."""
+    try:
+        handler(connector, batch)
+    except Exception as exc:
+        logger.exception("ERP job handler failed on a batch of %d %s job(s)", len(batch), batch[0].kind)
+        unfinished = _unfinished(batch, worker)
+        if len(batch) > 1:
+            for job in unfinished:
+                _run_batch(handler, connector, [job], worker)
+        else:
+            for job in unfinished:
+                job_fail(job=job, error=JobHandlerError(describe_exception(exc)))
+        return
+    for job in _unfinished(batch, worker):
+        job_fail(job=job, error=JobHandlerError("The handler ended without an outcome for this job."))
+
+
 def dispatch(
-    *, connection: ErpConnection | None = None, connector: Connector | None = None
+    *,
+    connection: ErpConnection | None = None,
+    connector: Connector | None = None,
+    max_seconds: float | None = None,
 ) -> DispatchReport:
-    """Claim due jobs, group them by kind, hand each group to its handler in batches; loop until drained."""
+    """Claim due jobs, group them by kind, hand each group to its handler in batches; loop until drained
+    or ``max_seconds`` (ERP_DISPATCH_MAX_SECONDS) have passed, then say whether more is due."""
     connections = [connection] if connection else list(ErpConnection.objects.filter(is_active=True))
     report = DispatchReport()
     handlers = _handlers()
-    for conn in connections:
-        own_connector = connector is None
-        active = connector or connector_for(conn)
-        try:
-            while jobs := jobs_claim_due(connection=conn, limit=settings.ERP_PUSH_BATCH_SIZE):
-                report.claimed += len(jobs)
-                by_kind: dict[str, list[SyncJob]] = defaultdict(list)
-                for job in jobs:
-                    by_kind[job.kind].append(job)
-                for kind, batch in by_kind.items():
-                    handler = handlers.get(kind)
-                    if handler is None:
-                        for job in batch:
-                            job_fail(job=job, error=ErpBusinessError(f"No handler for job kind {kind!r}."))
-                        continue
-                    handler(active, batch)
-                statuses = SyncJob.objects.filter(pk__in=[job.pk for job in jobs]).values_list(
-                    "status", flat=True
-                )
-                for status in statuses:
-                    if status == SyncJob.Status.SUCCEEDED:
-                        report.succeeded += 1
-                    elif status == SyncJob.Status.FAILED:
-                        report.failed += 1
-                    elif status == SyncJob.Status.DEAD:
-                        report.dead += 1
-                    else:
-                        report.retrying += 1
-                if report.retrying and report.succeeded == 0 and report.failed == 0:
-                    break  # the ERP is failing transiently: stop hammering it, backoff decides the next try
-        finally:
-            if own_connector:
-                active.close()
+    worker = worker_name()
+    limit = settings.ERP_DISPATCH_MAX_SECONDS if max_seconds is None else max_seconds
+    deadline = time.monotonic() + limit
+    try:
+        with _stop_on_sigterm(), LeaseKeeper(worker):
+            for conn in connections:
+                _dispatch_connection(conn, connector, handlers, worker, report, deadline)
+    except (WorkerStopping, TimeoutException):
+        db_connection.close()  # the interrupted query or transaction is gone with it
+        report.released = jobs_release(worker=worker)
+        logger.warning("Dispatcher stopping: %d job(s) handed back", report.released)
+        raise
     return report
+
+
+def _dispatch_connection(
+    conn: ErpConnection,
+    connector: Connector | None,
+    handlers: dict[str, JobHandler],
+    worker: str,
+    report: DispatchReport,
+    deadline: float,
+) -> None:
+    own_connector = connector is None
+    active = connector or connector_for(conn)
+    try:
+        while True:
+            if time.monotonic() >= deadline:
+                report.more_due = jobs_due_exist()
+                return
+            jobs = jobs_claim_due(connection=conn, limit=settings.ERP_PUSH_BATCH_SIZE, worker=worker)
+            if not jobs:
+                return
+            report.claimed += len(jobs)
+            by_kind: dict[str, list[SyncJob]] = defaultdict(list)
+            for job in jobs:
+                by_kind[job.kind].append(job)
+            for kind, batch in by_kind.items():
+                handler = handlers.get(kind)
+                if handler is None:
+                    for job in batch:
+                        job_fail(job=job, error=ErpBusinessError(f"No handler for job kind {kind!r}."))
+                    continue
+                _run_batch(handler, active, batch, worker)
+            names = {SyncJob.Status.SUCCEEDED: "succeeded", SyncJob.Status.FAILED: "failed"}
+            names[SyncJob.Status.DEAD] = "dead"
+            outcome = {"succeeded": 0, "failed": 0, "retrying": 0, "dead": 0}
+            for status in SyncJob.objects.filter(pk__in=[job.pk for job in jobs]).values_list(
+                "status", flat=True
+            ):
+                outcome[names.get(SyncJob.Status(status), "retrying")] += 1
+            for key, count in outcome.items():
+                setattr(report, key, getattr(report, key) + count)
+            if outcome["retrying"] and not outcome["succeeded"] and not outcome["failed"]:
+                return  # the ERP is failing transiently: stop hammering it, backoff decides the next try
+    finally:
+        if own_connector:
+            active.close()

@@ -15,9 +15,11 @@ def dispatch() -> str:
         return "sync disabled"
     services.connection_get_default()
     report = services.dispatch()
+    if report.more_due:
+        services.dispatch_request()  # this run reached its time limit: the next one goes on
     return (
         f"claimed {report.claimed}, succeeded {report.succeeded}, failed {report.failed}, "
-        f"retrying {report.retrying}, dead {report.dead}"
+        f"retrying {report.retrying}, dead {report.dead}" + (", more due" if report.more_due else "")
     )
 
 

@@ -227,10 +227,22 @@ def purchase_order_cancel(
     return order
 
 
+def _already_passed(current: Status, to: Status) -> bool:
+    """The order is further along the ERP's life than ``to``: the order-state pull saw the sale before the
+    push recorded it, or the other way round."""
+    from apps.purchase_orders.erp import LIFECYCLE
+
+    return current in LIFECYCLE and to in LIFECYCLE and LIFECYCLE.index(current) > LIFECYCLE.index(to)
+
+
 @transaction.atomic
 def purchase_order_erp_update(*, purchase_order: PurchaseOrder, to: Status, note: str = "") -> PurchaseOrder:
-    """A state the ERP reports (sent, accepted, shipped, invoiced, closed, cancelled, refused)."""
+    """A state the ERP reports (sent, accepted, shipped, invoiced, closed, cancelled, refused).
+
+    A state the order has already passed is old news and changes nothing (no error, no history row)."""
     order = _locked(purchase_order)
+    if _already_passed(Status(order.status), to):
+        return order
     if order.status == Status.CREDIT_HOLD and to != Status.CREDIT_HOLD:
         # The ERP decided a held order itself (it had the sale as a quotation after refusing its credit).
         from apps.credit.services import credit_hold_settle_in_erp, credit_hold_withdraw
@@ -240,6 +252,35 @@ def purchase_order_erp_update(*, purchase_order: PurchaseOrder, to: Status, note
         else:
             credit_hold_settle_in_erp(purchase_order=order, note=f"confirmed in the ERP: {note}")
     return _transition(order, to, actor=None, note=note)
+
+
+@transaction.atomic
+def purchase_order_erp_pushed(
+    *, purchase_order: PurchaseOrder, erp_reference: str, number: str, confirmed: bool
+) -> PurchaseOrder:
+    """The ERP has the order's sale, created now or found from an earlier attempt: the order is sent (and
+    accepted when the ERP confirmed it), unless the order-state pull moved it there or further first.
+
+    An order withdrawn or refused in the portal while its push was under way keeps its status, and the
+    sale the push left in the ERP is cancelled through the outbox."""
+    order = _locked(purchase_order)
+    if erp_reference and order.erp_reference != erp_reference:
+        order.erp_reference = erp_reference
+        order.save(update_fields=["erp_reference", "updated_at"])
+    if order.status in (Status.CANCELLED, Status.REJECTED):
+        from apps.erp.outbound import ORDER_CANCEL
+        from apps.erp.services import job_enqueue
+
+        job_enqueue(kind=ORDER_CANCEL, target=order, idempotency_key=f"{ORDER_CANCEL}:{order.pk}")
+        return order
+    order = purchase_order_erp_update(
+        purchase_order=order, to=Status.SENT_TO_ERP, note=f"ERP sale {number} created"
+    )
+    if confirmed:
+        order = purchase_order_erp_update(
+            purchase_order=order, to=Status.ACCEPTED, note=f"confirmed in the ERP as {number}"
+        )
+    return order
 
 
 # --- Large uploads -----------------------------------------------------------------------------------------

@@ -164,8 +164,24 @@ ERP_PUSH_BATCH_SIZE = env.int("ERP_PUSH_BATCH_SIZE", default=50)
 ERP_JOB_MAX_ATTEMPTS = env.int("ERP_JOB_MAX_ATTEMPTS", default=8)
 ERP_BACKOFF_BASE_SECONDS = env.float("ERP_BACKOFF_BASE_SECONDS", default=10.0)
 ERP_BACKOFF_MAX_SECONDS = env.float("ERP_BACKOFF_MAX_SECONDS", default=3600.0)
-# A job claimed longer ago than this is taken to belong to a dead worker and may be claimed again.
-ERP_JOB_LEASE_SECONDS = env.int("ERP_JOB_LEASE_SECONDS", default=600)
+# A claimed job belongs to its worker while the worker renews the claim (every third of this); a worker
+# that died loses its jobs within this many seconds, and a cluster starting on the same host takes back
+# the jobs of its dead processes at once.
+ERP_JOB_LEASE_SECONDS = env.int("ERP_JOB_LEASE_SECONDS", default=15)
+# A job in flight longer than this (its worker alive but stuck) shows on the monitor and alerts staff.
+ERP_JOB_STUCK_SECONDS = env.int("ERP_JOB_STUCK_SECONDS", default=300)
+# Due work waiting this long without a worker taking it alerts staff (the workers are down or swamped).
+ERP_QUEUE_STALL_ALERT_SECONDS = env.int("ERP_QUEUE_STALL_ALERT_SECONDS", default=300)
+# One dispatcher run stops claiming after this long and hands over to the next run, so a backlog never
+# outlives the task timeout (Q_TIMEOUT) and a stopping cluster is never waiting on a long drain.
+ERP_DISPATCH_MAX_SECONDS = env.int("ERP_DISPATCH_MAX_SECONDS", default=60)
+# Each qcluster's main process wakes this often: it takes back its dead processes' claims and asks for a
+# dispatcher run when due work is waiting (a retry whose backoff ended, a claim that expired), so the
+# outbox never waits for the minute schedule.
+ERP_OUTBOX_WAKER = env.bool("ERP_OUTBOX_WAKER", default=True)
+ERP_OUTBOX_WAKER_SECONDS = env.float("ERP_OUTBOX_WAKER_SECONDS", default=2.0)
+# A pull holds its stream while it renews this per page; a dead puller's hold expires after it.
+ERP_STREAM_LEASE_SECONDS = env.int("ERP_STREAM_LEASE_SECONDS", default=120)
 ERP_STREAM_STALL_ALERT_SECONDS = env.int("ERP_STREAM_STALL_ALERT_SECONDS", default=600)
 ERP_ALERT_EMAILS = env.list("ERP_ALERT_EMAILS", default=[])
 ERP_CUSTOMER_CODE_PREFIX = env.str("ERP_CUSTOMER_CODE_PREFIX", default="WEB-")

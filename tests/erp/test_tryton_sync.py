@@ -247,7 +247,7 @@ def test_crash_between_erp_create_and_portal_commit_leaves_one_customer(
 
     # Nothing happens before the dead worker's lease runs out…
     assert services.dispatch(connection=erp_connection, connector=connector).claimed == 0
-    SyncJob.objects.filter(pk=job.pk).update(claimed_at=timezone.now() - timedelta(hours=1))
+    SyncJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
     report = services.dispatch(connection=erp_connection, connector=connector)
 
     job.refresh_from_db()

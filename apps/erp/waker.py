@@ -1,0 +1,73 @@
+"""The outbox waker: a thread in each ``qcluster``'s main process that keeps the outbox moving.
+
+django-q2's scheduler ticks every 30 s and a schedule's unit is the minute, so a retry whose backoff ended
+or a job whose worker died would wait up to a minute and a half for the dispatcher. The waker looks every
+``ERP_OUTBOX_WAKER_SECONDS`` instead (one indexed query) and asks for a dispatcher run when due work has
+waited that long without a worker taking it. It also takes back, at once, the jobs that processes of this
+host were holding when they died (a SIGKILLed worker, a cluster restarted after a crash), and asks for a
+run as soon as the cluster is up.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import sys
+import threading
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection as db_connection
+from django.utils import timezone
+
+from apps.erp import services
+
+logger = logging.getLogger(__name__)
+
+_started = threading.Event()
+
+
+def running_qcluster(argv: list[str] | None = None) -> bool:
+    argv = sys.argv if argv is None else argv
+    return len(argv) > 1 and argv[1] == "qcluster"
+
+
+def wake_once(*, first: bool = False) -> bool:
+    """One look: take back dead local processes' claims, and ask for a dispatcher run when due work is
+    waiting (on the first look, when anything is due at all). True when a run was asked for."""
+    services.claims_of_dead_workers_expire()
+    now = timezone.now()
+    waiting_since = now if first else now - timedelta(seconds=settings.ERP_OUTBOX_WAKER_SECONDS)
+    if not services.jobs_due_exist(now=now, waiting_since=waiting_since):
+        return False
+    services.dispatch_request()
+    return True
+
+
+def _run() -> None:
+    # Wait until the cluster has forked its sentinel, so no child inherits this thread's database socket.
+    deadline = time.monotonic() + 30
+    while not multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    first = True
+    while True:
+        try:
+            if wake_once(first=first):
+                logger.info("Outbox waker: due work waiting, dispatcher run requested")
+            first = False
+        except Exception:
+            logger.exception("Outbox waker: look failed; trying again")
+            db_connection.close()
+        time.sleep(settings.ERP_OUTBOX_WAKER_SECONDS)
+
+
+def start_if_cluster() -> bool:
+    """Called from the app's ready(): start the waker once, in a ``qcluster`` main process only."""
+    if not (settings.ERP_SYNC_ENABLED and settings.ERP_OUTBOX_WAKER and running_qcluster()):
+        return False
+    if _started.is_set():
+        return False
+    _started.set()
+    threading.Thread(target=_run, name="erp-outbox-waker", daemon=True).start()
+    return True
