@@ -27,5 +27,15 @@ def quantize_amount(value: Decimal, currency: str = DEFAULT_CURRENCY) -> Decimal
     return value.quantize(Decimal(1).scaleb(-currency_exponent(currency)), rounding=ROUNDING)
 
 
+# The largest amount an amount column holds: 10^(digits - places) - 0.01 (99,999,999,999,999.99).
+AMOUNT_LIMIT = Decimal(10) ** (AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES)
+
+
+def amount_fits(value: Decimal) -> bool:
+    """Whether an amount can be stored in an amount column (checked before saving, so an overflow is a
+    clear refusal rather than a database error)."""
+    return value.is_finite() and abs(value) < AMOUNT_LIMIT
+
+
 def quantize_price(value: Decimal) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-PRICE_DECIMAL_PLACES), rounding=ROUNDING)

@@ -3,9 +3,16 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from apps.accounts.models import Company, ShipToAddress
+from apps.core.csvio import MAX_FILE_BYTES, too_large_message
 from apps.purchase_orders.models import PurchaseOrder
+
+QUANTITY_HELP = (
+    "Quantities: 1000, 2.5 or 2,5; thousands may be grouped as 1,000.50 / 1.000,50 / 1 000. "
+    "A lone 1,000 or 1.000 is read by the other quantities beside it, or refused as ambiguous."
+)
 
 
 class HeaderForm(forms.ModelForm):
@@ -33,6 +40,12 @@ class HeaderForm(forms.ModelForm):
                 ship_to.queryset.filter(is_default=True).values_list("pk", flat=True).first()
             )
 
+    def clean_requested_date(self) -> object:
+        requested = self.cleaned_data.get("requested_date")
+        if requested is not None and requested < timezone.localdate():
+            raise forms.ValidationError("Choose today or a later date.")
+        return requested
+
     def clean_customer_po_number(self) -> str:
         number = self.cleaned_data["customer_po_number"].strip()
         taken = PurchaseOrder.objects.filter(company=self.company, customer_po_number=number)
@@ -45,12 +58,26 @@ class QuickOrderForm(forms.Form):
     lines = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "SKU-00001 10\nSKU-00002 4"}),
         label="Quick order",
-        help_text="One SKU and quantity per line; paste from a spreadsheet.",
+        help_text="One SKU, quantity and note (optional) per line; paste from a spreadsheet. "
+        + QUANTITY_HELP,
     )
 
 
 class CsvForm(forms.Form):
-    file = forms.FileField(label="CSV file", help_text="Columns: SKU, quantity, note (optional).")
+    file = forms.FileField(
+        label="Order file",
+        help_text=(
+            f"CSV, text or Excel (.xlsx), up to {MAX_FILE_BYTES // 1024 // 1024} MB. A header row names the "
+            "columns in any order (SKU / Item # / Part number / Artikelnummer, Quantity / Qty / Menge, "
+            "Note / Comment; others are ignored); without one: SKU, quantity, note. " + QUANTITY_HELP
+        ),
+    )
+
+    def clean_file(self) -> object:
+        upload = self.cleaned_data["file"]
+        if upload.size is not None and upload.size > MAX_FILE_BYTES:
+            raise forms.ValidationError(too_large_message(upload.size))
+        return upload
 
 
 class DecisionForm(forms.Form):

@@ -1,16 +1,179 @@
-"""Order lines from what buyers paste or upload: every input line gets an answer, good lines are kept."""
+"""Order lines from what buyers paste or upload: every input line gets an answer, good lines are kept.
+
+Quantities: one rule for thousand separators and decimal marks
+-------------------------------------------------------------
+A quantity the buyer did not type is never kept: a quantity is read exactly, or its line is refused with
+the reason.
+
+- Digits with at most one decimal mark (``.`` or ``,``): ``12``, ``2.5``, ``3,5``, ``0,125``.
+  Exponent forms (``1e3``) are read as numbers; ``NaN``, ``Infinity``, text, zero, negatives, more than
+  4 decimals and more than 999,999,999,999 are refused.
+- A group (thousands) separator is accepted only when the first group has 1 to 3 digits and every group
+  after it exactly 3; the other mark, if any, is then the decimal mark: ``1,000.50``, ``1.000,50``,
+  ``1,000,000``, ``1.000.000``, ``1 000``, ``1 000,5``, ``1'000.5`` (spaces, non-breaking spaces and
+  apostrophes only ever separate groups). Anything else mixing marks is refused as not a number.
+- One ``,`` or ``.`` followed by exactly 3 digits after a 1-3 digit number (``1,000``, ``1.250``) is
+  ambiguous. It is decided by the company's decimal mark when one is known (the draft's quantity boxes
+  are number fields: browsers always send a decimal point), else by the evidence of the same file or
+  paste (other quantities that show their decimal mark unambiguously, all agreeing), else the line is
+  refused, saying it is ambiguous and how to write it (``1000`` or ``1``). The portal keeps no locale
+  per company today, so uploads and pastes go by their own evidence.
+- A spreadsheet cell stored as a number (``.xlsx``) is exact and needs no rule.
+
+Splitting a line into SKU, quantity and note: a quick-order line is split on tabs, else semicolons,
+else commas, else spaces; digit groups of exactly three right after the quantity belong to it, so
+``SKU-1,1,000`` is the SKU and ``1,000`` (which the rule above then reads or refuses), never 1 with
+the note "000". The same holds in a comma-separated file when the row has more cells than its header
+(or has no header): an unquoted ``1,000`` split by the commas.
+
+Order files: the header row (the first non-blank one) is recognised by name in any column order (see
+``SKU_NAMES``, ``QUANTITY_NAMES``, ``NOTE_NAMES``), other columns are ignored; a file without a
+header row is read as SKU, quantity, note. CSV/text (UTF-8, Windows-1252, UTF-16 with a byte-order
+mark; ``;`` tab ``,`` separators; Excel's ``sep=`` line) and ``.xlsx`` (the active sheet) are read;
+see ``apps.core.csvio``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from apps.core import csvio
+from apps.core.csvio import Cell
 from apps.core.money import QUANTITY_DECIMAL_PLACES, QUANTITY_MAX_DIGITS
 
 MAX_LINES = 5_000
 MAX_QUANTITY = Decimal(10) ** (QUANTITY_MAX_DIGITS - QUANTITY_DECIMAL_PLACES) - 1
+MAX_UPLOAD_BYTES = csvio.MAX_FILE_BYTES
+PAST_LIMIT_COUNTED = 100_000  # lines past the limit are counted up to this many, then only "and after"
+SUMMARY_AFTER = 3  # more refusals of one kind than this are shown as one entry with line ranges
+SUMMARY_RANGES = 8  # line ranges listed in such an entry before "and N more"
+NOTE_LENGTH = 200
+
+# What a refusal is about, so that many alike read as one entry ("unknown SKU: lines 3-900").
+MISSING = "quantity missing"
+NOT_A_NUMBER = "quantity not a number"
+AMBIGUOUS = "quantity ambiguous"
+NOT_POSITIVE = "quantity not more than zero"
+TOO_LARGE = "quantity too large"
+TOO_PRECISE = "quantity with too many decimals"
+NO_SKU = "SKU missing"
+PAST_LIMIT = "past the line limit"
+
+
+# Header names, compared lower-case without accents and punctuation ("Item #" reads "item no",
+# "Art.-Nr." reads "art nr", "Stück" reads "stuck"). Most specific first: when two columns match, the
+# one whose name comes first here wins ("Item #" over "Item", which is often a description).
+SKU_NAMES = (
+    "sku",
+    "sku no",
+    "sku number",
+    "sku code",
+    "item no",
+    "item number",
+    "item code",
+    "item id",
+    "part no",
+    "part number",
+    "part nr",
+    "product no",
+    "product number",
+    "product code",
+    "product id",
+    "article no",
+    "article number",
+    "article code",
+    "catalog no",
+    "catalog number",
+    "catalogue number",
+    "cat no",
+    "material no",
+    "material number",
+    "artikelnummer",
+    "artikel nr",
+    "artikelnr",
+    "art nr",
+    "materialnummer",
+    "teilenummer",
+    "code article",
+    "numero d article",
+    "reference article",
+    "codigo articulo",
+    "codigo de articulo",
+    "codice articolo",
+    "artikelcode",
+    "onderdeelnummer",
+    "indeks",
+    "item",
+    "part",
+    "product",
+    "article",
+    "artikel",
+    "reference",
+    "ref",
+    "referencia",
+    "riferimento",
+    "articulo",
+    "articolo",
+    "material",
+    "code",
+    "codigo",
+    "codice",
+)
+QUANTITY_NAMES = (
+    "quantity",
+    "qty",
+    "qty ordered",
+    "quantity ordered",
+    "order qty",
+    "order quantity",
+    "ordered qty",
+    "qty to order",
+    "units",
+    "pieces",
+    "pcs",
+    "menge",
+    "bestellmenge",
+    "anzahl",
+    "stuck",
+    "stuckzahl",
+    "stk",
+    "quantite",
+    "qte",
+    "cantidad",
+    "cant",
+    "quantita",
+    "qta",
+    "aantal",
+    "hoeveelheid",
+    "ilosc",
+)
+NOTE_NAMES = (
+    "note",
+    "notes",
+    "comment",
+    "comments",
+    "remark",
+    "remarks",
+    "memo",
+    "line note",
+    "bemerkung",
+    "kommentar",
+    "notiz",
+    "hinweis",
+    "commentaire",
+    "remarque",
+    "comentario",
+    "nota",
+    "observaciones",
+    "commento",
+    "opmerking",
+    "notitie",
+    "uwagi",
+)
 
 
 @dataclass(frozen=True)
@@ -26,89 +189,432 @@ class LineReport:
     line: int
     ok: bool
     message: str
+    kind: str = ""  # what a refusal is about: many of one kind are summed up as one entry
+    label: str = ""  # where, when more than one line: "Lines 3-9, 12"
+    count: int = 1  # input lines this entry answers
+
+    @property
+    def where(self) -> str:
+        return self.label or f"Line {self.line}"
 
 
 @dataclass(frozen=True)
 class Parsed:
     lines: list[ParsedLine]
     report: list[LineReport]
+    error: str = ""  # the whole input was refused (unreadable file, no quantity column): nothing read
 
 
-def parse_quantity(raw: str) -> Decimal:
-    text = raw.strip().replace(" ", "").replace("\u00a0", "")
-    if not text:
-        raise ValueError("the quantity is missing")
-    if "," in text and "." not in text and text.count(",") == 1:
-        text = text.replace(",", ".")  # a decimal comma, as European spreadsheets write it
+class QuantityError(ValueError):
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+# --- Quantities --------------------------------------------------------------------------------------------
+
+_SPACE_MARKS = (" ", "\u00a0", "\u202f", "\u2009", "'", "\u2019")  # only ever group separators
+_NUMERAL = re.compile(r"[+-]?[\d.,\u00a0\u202f\u2009 '\u2019]*\d[\d.,\u00a0\u202f\u2009 '\u2019]*\.?")
+_GROUP = re.compile(r"\d{3}([.,]\d+)?")  # a cell that may continue a number: "000", "000.50"
+
+
+@dataclass(frozen=True)
+class _Shape:
+    sign: str
+    integer: str  # with its group marks
+    fraction: str
+    decimal: str | None  # the decimal mark this text shows, if it shows one
+    group: str | None  # the group mark, if any
+    ambiguous: str | None  # the mark that could be either ("1,000")
+
+
+def _shape(text: str) -> _Shape | None:
+    """How a numeral writes its marks; None when it is not digits and marks (``1e3``, ``NaN``, ``abc``)."""
+    if _NUMERAL.fullmatch(text) is None:
+        return None
+    sign, body = (text[0], text[1:]) if text[0] in "+-" else ("", text)
+    spaced = any(mark in body for mark in _SPACE_MARKS)
+    for mark in _SPACE_MARKS:
+        body = body.replace(mark, " ")
+    commas, points = body.count(","), body.count(".")
+    decimal: str | None = None
+    group: str | None = " " if spaced else None
+    ambiguous: str | None = None
+    if commas and points:
+        decimal = "," if body.rfind(",") > body.rfind(".") else "."
+        other = "." if decimal == "," else ","
+        if spaced or body.count(decimal) > 1:
+            raise QuantityError("", NOT_A_NUMBER)
+        group = other
+    elif commas or points:
+        mark = "," if commas else "."
+        if commas + points > 1:
+            if spaced:
+                raise QuantityError("", NOT_A_NUMBER)
+            group = mark
+        else:
+            whole, _, fraction = body.partition(mark)
+            if spaced or len(fraction) != 3 or not 1 <= len(whole) <= 3 or whole.startswith("0"):
+                decimal = mark  # cannot be a group mark: it is the decimal mark
+            else:
+                ambiguous = mark
+    if decimal:
+        integer, _, fraction = body.partition(decimal)
+    else:
+        integer, fraction = body, ""
+    return _Shape(sign, integer, fraction, decimal, group, ambiguous)
+
+
+def _digits(shape: _Shape, group: str | None, decimal: str | None) -> str:
+    """The plain numeral (``-1234.5``) for a shape read with these marks; QuantityError when the groups
+    break the rule."""
+    integer, fraction = shape.integer, shape.fraction
+    if shape.ambiguous and decimal == shape.ambiguous:
+        integer, _, fraction = integer.partition(decimal)
+    if group:
+        groups = integer.split(group)
+        if not (1 <= len(groups[0]) <= 3 and all(len(part) == 3 for part in groups[1:])):
+            raise QuantityError("", NOT_A_NUMBER)
+        integer = "".join(groups)
+    if not (integer or fraction) or not (integer + fraction).isdigit():
+        raise QuantityError("", NOT_A_NUMBER)
+    return f"{shape.sign}{integer or '0'}" + (f".{fraction}" if fraction else "")
+
+
+def evident_decimal_mark(text: str) -> str | None:
+    """The decimal mark a quantity shows unambiguously (``2.5`` → ".", ``1.000,5`` → ","), if any."""
     try:
-        quantity = Decimal(text)
-    except InvalidOperation as exc:
-        raise ValueError(f"quantity {raw.strip()!r} is not a number") from exc
+        shape = _shape(text.strip())
+    except QuantityError:
+        return None
+    if shape is None or shape.ambiguous:
+        return None
+    if shape.decimal:
+        return shape.decimal if shape.fraction else None
+    if shape.group in (",", "."):
+        return "." if shape.group == "," else ","
+    return None
+
+
+def decimal_mark_evidence(texts: Iterable[str]) -> str | None:
+    """The decimal mark the quantities of one file agree on, when some show it and none disagree."""
+    marks = {mark for text in texts if (mark := evident_decimal_mark(text))}
+    return marks.pop() if len(marks) == 1 else None
+
+
+def parse_quantity(raw: str, *, decimal_mark: str | None = None) -> Decimal:
+    """A quantity as the buyer typed it, by the module's rule; QuantityError (a ValueError) says why not.
+
+    ``decimal_mark`` decides ``1,000`` / ``1.000``: the company's mark, or the file's evidence."""
+    text = raw.strip()
+    shown = text[:40]
+    if not text:
+        raise QuantityError("the quantity is missing", MISSING)
+    not_a_number = QuantityError(f"quantity {shown!r} is not a number", NOT_A_NUMBER)
+    try:
+        shape = _shape(text)
+    except QuantityError:
+        raise not_a_number from None
+    try:
+        if shape is None:
+            quantity = Decimal(text)  # 1e3, or Decimal's own refusal of text
+        elif shape.ambiguous and decimal_mark not in (",", "."):
+            mark = shape.ambiguous
+            whole, _, fraction = shape.integer.partition(mark)
+            thousands = Decimal(shape.sign + whole + fraction)
+            decimals = Decimal(f"{shape.sign}{whole}.{fraction}").normalize()
+            name = "comma" if mark == "," else "point"
+            raise QuantityError(
+                f"quantity {shown!r} is ambiguous: the {name} could separate thousands or decimals; "
+                f"write {thousands:f} or {decimals:f}",
+                AMBIGUOUS,
+            )
+        elif shape.ambiguous:
+            as_decimal = decimal_mark == shape.ambiguous
+            group, decimal = (None, decimal_mark) if as_decimal else (shape.ambiguous, None)
+            quantity = Decimal(_digits(shape, group, decimal))
+        else:
+            quantity = Decimal(_digits(shape, shape.group, shape.decimal))
+    except QuantityError as exc:
+        if exc.kind == NOT_A_NUMBER:
+            raise not_a_number from None
+        raise
+    except InvalidOperation:
+        raise not_a_number from None
     if not quantity.is_finite():
-        raise ValueError(f"quantity {raw.strip()!r} is not a number")
+        raise not_a_number
+    return _checked(quantity, shown)
+
+
+def _checked(quantity: Decimal, shown: str) -> Decimal:
     if quantity <= 0:
-        raise ValueError(f"quantity {raw.strip()} must be more than zero")
+        raise QuantityError(f"quantity {shown} must be more than zero", NOT_POSITIVE)
     if quantity > MAX_QUANTITY:
-        raise ValueError(f"quantity {raw.strip()} is too large")
+        raise QuantityError(f"quantity {shown} is too large", TOO_LARGE)
     if quantity != quantity.quantize(Decimal(1).scaleb(-QUANTITY_DECIMAL_PLACES)):
-        raise ValueError(f"quantity {raw.strip()} has more than {QUANTITY_DECIMAL_PLACES} decimals")
+        raise QuantityError(f"quantity {shown} has more than {QUANTITY_DECIMAL_PLACES} decimals", TOO_PRECISE)
     return quantity
 
 
-def parse_csv(content: bytes) -> Parsed:
-    """SKU, quantity and an optional note per row; a header row is recognised and skipped.
+def _cell_quantity(cell: Cell, decimal_mark: str | None) -> Decimal:
+    if isinstance(cell, Decimal):  # a number cell of a spreadsheet: exact
+        if not cell.is_finite():
+            raise QuantityError(f"quantity {cell} is not a number", NOT_A_NUMBER)
+        return _checked(cell, f"{cell:f}")
+    return parse_quantity(cell, decimal_mark=decimal_mark)
 
-    Copes with a byte-order mark, Windows-1252, comma / semicolon / tab separators, Windows line ends,
-    blank lines and quoted fields (a note with the separator inside).
-    """
+
+# --- Rows ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Columns:
+    sku: int
+    quantity: int
+    note: int | None
+    width: int  # cells in the header row; 0 without one
+
+
+_HEADERLESS = _Columns(0, 1, 2, 0)
+
+
+def header_name(cell: Cell) -> str:
+    """A header cell as compared with the names: lower case, no accents, ``#`` as "no", no punctuation."""
+    text = unicodedata.normalize("NFKD", str(cell)).encode("ascii", "ignore").decode().lower()
+    text = text.replace("#", " no ").replace("n°", " no ").replace("nº", " no ")
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
+
+
+def _best(names: Sequence[str], cells: Sequence[str]) -> int | None:
+    ranked = [(names.index(cell), index) for index, cell in enumerate(cells) if cell in names]
+    return min(ranked)[1] if ranked else None
+
+
+def _header(cells: Sequence[Cell]) -> _Columns | str | None:
+    """The columns a header row names; None when the row is not a header; a message when it is one
+    without a SKU or quantity column."""
+    names = [header_name(cell) for cell in cells]
+    sku, quantity = _best(SKU_NAMES, names), _best(QUANTITY_NAMES, names)
+    if sku is None and quantity is None:
+        return None
+    if sku is None or quantity is None:
+        if len(cells) > 1 and _is_number(cells[1]):
+            return None  # a line of data whose SKU happens to read like a column name ("ITEM", 4)
+        missing, examples = ("SKU", "SKU, Item #, Part number or Artikelnummer")
+        if quantity is None:
+            missing, examples = ("quantity", "Quantity, Qty, Qty ordered or Menge")
+        return (
+            f"The header row has no {missing} column: name it {examples}, "
+            "or leave the header row out and put SKU, quantity and note in that order."
+        )
+    others = [index for index in range(len(names)) if index not in (sku, quantity)]
+    note = _best(NOTE_NAMES, [names[index] if index in others else "" for index in range(len(names))])
+    return _Columns(sku, quantity, note, len(cells))
+
+
+def _is_number(cell: Cell) -> bool:
+    if isinstance(cell, Decimal):
+        return True
     try:
-        text = csvio.decode(content)
-    except csvio.CsvError as exc:
-        return Parsed([], [LineReport(0, False, exc.message)])
-    return _parse_rows(enumerate(csvio.rows(text), start=1))
+        parse_quantity(cell, decimal_mark=".")
+    except QuantityError as exc:
+        return exc.kind not in (NOT_A_NUMBER, MISSING)
+    return True
 
 
-def parse_paste(text: str) -> Parsed:
-    """Quick order: one "SKU quantity" per line, separated by spaces, tabs, commas or semicolons."""
-    rows: list[tuple[int, list[str]]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        for separator in ("\t", ";", ","):
-            if separator in raw:
-                rows.append((number, raw.split(separator, 2)))
-                break
+def _join_groups(cells: list[Cell], index: int, mark: str) -> list[Cell]:
+    """Cells split inside a number by the separator (``1``, ``000``) joined back into one cell."""
+    end = index + 1
+    while (
+        end < len(cells) and isinstance(cell := cells[end], str) and (group := _GROUP.fullmatch(cell.strip()))
+    ):
+        end += 1
+        if group.group(1):
+            break  # a decimal tail ends the number
+    if end == index + 1 or not isinstance(cells[index], str) or not str(cells[index]).strip().isdigit():
+        return cells
+    joined = mark.join(str(cell).strip() for cell in cells[index:end])
+    return [*cells[:index], joined, *cells[end:]]
+
+
+def _summary_label(lines: Sequence[int]) -> str:
+    ranges: list[tuple[int, int]] = []
+    for line in lines:
+        if ranges and line == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], line)
         else:
-            rows.append((number, raw.split(None, 2)))
-    return _parse_rows(rows)
+            ranges.append((line, line))
+    shown = [f"{a:,}" if a == b else f"{a:,}-{b:,}" for a, b in ranges[:SUMMARY_RANGES]]
+    more = f" and {len(ranges) - SUMMARY_RANGES:,} more" if len(ranges) > SUMMARY_RANGES else ""
+    return f"Lines {', '.join(shown)}{more}"
 
 
-def _parse_rows(rows: Iterable[tuple[int, list[str]]]) -> Parsed:
-    lines: list[ParsedLine] = []
-    report: list[LineReport] = []
-    seen = 0
-    for number, cells in rows:
-        cells = [cell.strip() for cell in cells]
-        if not any(cells):
-            continue  # blank line
-        if number == 1 and cells[0].lower() in {"sku", "item", "product", "code"}:
-            continue  # header
-        seen += 1
-        if seen > MAX_LINES:
-            report.append(
-                LineReport(number, False, f"past the {MAX_LINES:,}-line limit: upload it in another file")
+def report_summarise(report: Iterable[LineReport], *, accepted_too: bool = False) -> list[LineReport]:
+    """The report in line order, with refusals of one kind beyond ``SUMMARY_AFTER`` as one entry that
+    names their line ranges, its count and the first one's message: a huge bad file reads in a few lines.
+    ``accepted_too``: lines added or merged are summed up the same way (a large upload's report)."""
+    entries = sorted(report, key=lambda entry: entry.line)
+
+    def alike_key(entry: LineReport) -> tuple[bool, str] | None:
+        if entry.kind and entry.count == 1 and (accepted_too or not entry.ok):
+            return (entry.ok, entry.kind)
+        return None
+
+    by_kind: dict[tuple[bool, str], list[LineReport]] = {}
+    for entry in entries:
+        if (key := alike_key(entry)) is not None:
+            by_kind.setdefault(key, []).append(entry)
+    summarised: dict[tuple[bool, str], LineReport] = {}
+    for (ok, kind), alike in by_kind.items():
+        if len(alike) > SUMMARY_AFTER:
+            first = alike[0]
+            summarised[(ok, kind)] = LineReport(
+                first.line,
+                ok,
+                f"{len(alike):,} lines: {kind}, e.g. line {first.line}: {first.message}",
+                kind,
+                _summary_label([entry.line for entry in alike]),
+                len(alike),
             )
-            continue
-        sku = cells[0].strip('"').upper()
+    result: list[LineReport] = []
+    for entry in entries:
+        key = alike_key(entry)
+        summary = summarised.get(key) if key is not None else None
+        if summary is None:
+            result.append(entry)
+        elif summary.line == entry.line:
+            result.append(summary)
+    return result
+
+
+def _parse_rows(
+    rows: Iterable[tuple[int, list[Cell], str]], *, decimal_mark: str | None, note_rest: bool = False
+) -> Parsed:
+    """Rows of (line number, cells, what they were split on) to lines: header by name, at most
+    ``MAX_LINES`` lines, each refusal with its reason.
+
+    Cells split on commas or spaces may hold an unquoted ``1,000`` / ``1 000`` across two cells.
+    ``note_rest``: without a header, the note is the rest of the line (quick order)."""
+    columns: _Columns | None = None
+    taken: list[tuple[int, list[Cell], str]] = []
+    report: list[LineReport] = []
+    rows = iter(rows)
+    for number, raw_cells, separator in rows:
+        cells = raw_cells
+        if not any(cell.strip() if isinstance(cell, str) else True for cell in cells):
+            continue  # blank line
+        if columns is None:
+            found = _header(cells)
+            if isinstance(found, str):
+                return Parsed([], [], error=found)
+            columns = found or _HEADERLESS
+            if found is not None:
+                continue
+        if len(taken) >= MAX_LINES:
+            report.append(_past_limit(number, rows))
+            break
+        if separator in (",", " ") and (not columns.width or len(cells) > columns.width):
+            cells = _join_groups(cells, columns.quantity, separator)
+        taken.append((number, cells, separator))
+    columns = columns or _HEADERLESS
+    if decimal_mark is None:
+        quantities = [_cell(cells, columns.quantity) for _, cells, _ in taken]
+        decimal_mark = decimal_mark_evidence(text for text in quantities if isinstance(text, str))
+    lines: list[ParsedLine] = []
+    for number, cells, separator in taken:
+        sku = _cell_text(_cell(cells, columns.sku)).strip().strip('"').strip().upper()
         if not sku:
-            report.append(LineReport(number, False, "the SKU is missing"))
+            report.append(LineReport(number, False, "the SKU is missing", NO_SKU))
             continue
-        if len(cells) < 2:
-            report.append(LineReport(number, False, f"{sku}: the quantity is missing"))
+        cell = _cell(cells, columns.quantity)
+        if isinstance(cell, str) and not cell.strip():
+            report.append(LineReport(number, False, f"{sku}: the quantity is missing", MISSING))
             continue
         try:
-            quantity = parse_quantity(cells[1])
-        except ValueError as exc:
-            report.append(LineReport(number, False, f"{sku}: {exc}"))
+            quantity = _cell_quantity(cell, decimal_mark)
+        except QuantityError as exc:
+            report.append(LineReport(number, False, f"{sku}: {exc}", exc.kind))
             continue
-        note = cells[2][:200] if len(cells) > 2 else ""
-        lines.append(ParsedLine(number, sku, quantity, note))
+        if columns.note is None:
+            note = ""
+        elif note_rest and not columns.width:
+            note = (separator or " ").join(_cell_text(cell) for cell in cells[columns.note :]).strip()
+        else:
+            note = _cell_text(_cell(cells, columns.note)).strip()
+        lines.append(ParsedLine(number, sku, quantity, note[:NOTE_LENGTH]))
     return Parsed(lines, report)
+
+
+def _cells(texts: Iterable[str]) -> list[Cell]:
+    return [*texts]
+
+
+def _past_limit(first: int, rest: Iterator[tuple[int, list[Cell], str]]) -> LineReport:
+    """One entry for the lines past the limit, counted (up to ``PAST_LIMIT_COUNTED`` more), not read."""
+    last, count = first, 1
+    for number, cells, _ in rest:
+        if any(cell.strip() if isinstance(cell, str) else True for cell in cells):
+            last, count = number, count + 1
+            if count > PAST_LIMIT_COUNTED:
+                label = f"Lines {first:,} and after"
+                message = (
+                    f"more than {PAST_LIMIT_COUNTED:,} lines past the {MAX_LINES:,}-line limit were not read"
+                )
+                return LineReport(first, False, message, PAST_LIMIT, label, count)
+    label = f"Lines {first:,}-{last:,}" if count > 1 else ""
+    message = (
+        f"{count:,} line(s) past the {MAX_LINES:,}-line limit were not read: upload them in another file"
+    )
+    return LineReport(first, False, message, PAST_LIMIT, label, count)
+
+
+def _cell(cells: Sequence[Cell], index: int) -> Cell:
+    return cells[index] if index < len(cells) else ""
+
+
+def _cell_text(cell: Cell) -> str:
+    if isinstance(cell, Decimal):  # a SKU a spreadsheet stored as a number: 10045, not 10045.0
+        return f"{cell.normalize():f}" if cell.is_finite() else str(cell)
+    return cell
+
+
+# --- Entry points -------------------------------------------------------------------------------------------
+
+
+def parse_csv(content: bytes, *, decimal_mark: str | None = None) -> Parsed:
+    """SKU, quantity and an optional note per row of a text file; see the module docstring for headers.
+
+    Copes with a byte-order mark, Windows-1252, UTF-16, comma / semicolon / tab separators, Excel's
+    ``sep=`` line, Windows line ends, blank lines and quoted fields (a note with the separator inside)."""
+    try:
+        text = csvio.decode(content)
+        separator, rows = csvio.numbered_rows(text)
+        return _parse_rows(
+            ((number, _cells(cells), separator) for number, cells in rows), decimal_mark=decimal_mark
+        )
+    except csvio.CsvError as exc:
+        return Parsed([], [], error=exc.message)
+
+
+def parse_upload(content: bytes, *, decimal_mark: str | None = None) -> Parsed:
+    """An uploaded order file: ``.xlsx`` or CSV/text, told apart by content (not by the file's name)."""
+    if len(content) > MAX_UPLOAD_BYTES:
+        return Parsed([], [], error=csvio.too_large_message(len(content)))
+    try:
+        if csvio.file_kind(content) == "xlsx":
+            rows = ((number, cells, "") for number, cells in csvio.sheet_rows(content))
+            return _parse_rows(rows, decimal_mark=decimal_mark)
+    except csvio.CsvError as exc:
+        return Parsed([], [], error=exc.message)
+    return parse_csv(content, decimal_mark=decimal_mark)
+
+
+def parse_paste(text: str, *, decimal_mark: str | None = None) -> Parsed:
+    """Quick order: one "SKU quantity [note]" per line, split on tabs, else semicolons, else commas, else
+    spaces; three-digit groups right after the quantity belong to it (``SKU-1,1,000`` → ``1,000``)."""
+    rows: list[tuple[int, list[Cell], str]] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        separator = next((mark for mark in ("\t", ";", ",") if mark in raw), " ")
+        cells = _cells(raw.split(separator) if separator != " " else raw.split())
+        rows.append((number, cells, separator))
+    return _parse_rows(rows, decimal_mark=decimal_mark, note_rest=True)

@@ -15,10 +15,17 @@ from django_q.tasks import async_task
 from apps.accounts.models import Company
 from apps.catalog.models import Product
 from apps.catalog.services import quantity_problem
-from apps.core.money import quantize_amount
+from apps.core.money import AMOUNT_LIMIT, amount_fits, quantize_amount
 from apps.pricing.selectors import price_resolve_many
 from apps.purchase_orders.exceptions import InvalidTransition, PurchaseOrderError
-from apps.purchase_orders.lines import LineReport, Parsed, ParsedLine
+from apps.purchase_orders.lines import (
+    MAX_QUANTITY,
+    TOO_LARGE,
+    LineReport,
+    Parsed,
+    ParsedLine,
+    report_summarise,
+)
 from apps.purchase_orders.models import (
     LineImport,
     PurchaseOrder,
@@ -70,18 +77,21 @@ def purchase_order_lines_add(*, purchase_order: PurchaseOrder, lines: Iterable[P
     for line in wanted:
         product = products.get(line.sku.upper())
         if product is None:
-            report.append(LineReport(line.line, False, f"{line.sku}: unknown SKU"))
+            report.append(LineReport(line.line, False, f"{line.sku}: unknown SKU", "unknown SKU"))
             continue
         if not product.is_active:
-            report.append(LineReport(line.line, False, f"{line.sku}: no longer sold"))
+            report.append(LineReport(line.line, False, f"{line.sku}: no longer sold", "no longer sold"))
             continue
         current = existing.get(product.pk)
         quantity = line.quantity + (current.quantity if current else Decimal(0))
+        if not quantity.is_finite() or quantity > MAX_QUANTITY:  # the quantity column's digits
+            message = f"{product.sku}: quantity {quantity:,f} is too large (at most {MAX_QUANTITY:,})"
+            report.append(LineReport(line.line, False, message, TOO_LARGE))
+            continue
         problem = quantity_problem(product, quantity)
         if problem:
-            report.append(
-                LineReport(line.line, False, f"{product.sku}: {problem} (asked {quantity.normalize():f})")
-            )
+            message = f"{product.sku}: {problem} (asked {quantity.normalize():f})"
+            report.append(LineReport(line.line, False, message, "against the product's ordering rules"))
             continue
         if current is None:
             current = PurchaseOrderLine(
@@ -89,14 +99,17 @@ def purchase_order_lines_add(*, purchase_order: PurchaseOrder, lines: Iterable[P
             )
             existing[product.pk] = new_lines[product.pk] = current
             added += 1
-            report.append(LineReport(line.line, True, f"{product.sku}: {quantity.normalize():f} added"))
+            report.append(
+                LineReport(line.line, True, f"{product.sku}: {quantity.normalize():f} added", "added")
+            )
         else:
             current.quantity = quantity
             current.note = current.note or line.note
             if current.pk is not None:
                 changed[product.pk] = current
             merged += 1
-            report.append(LineReport(line.line, True, f"{product.sku}: merged, now {quantity.normalize():f}"))
+            message = f"{product.sku}: merged, now {quantity.normalize():f}"
+            report.append(LineReport(line.line, True, message, "merged"))
     # One insert and one update for the whole batch: a 5,000-line upload is a few queries, not 5,000.
     PurchaseOrderLine.objects.bulk_create(new_lines.values())
     PurchaseOrderLine.objects.bulk_update(changed.values(), ["quantity", "note"])
@@ -143,6 +156,8 @@ def purchase_order_submit(*, purchase_order: PurchaseOrder, actor: User) -> Purc
     lines = list(order.lines.select_related("product"))
     if not lines:
         problems.append("add at least one line")
+    if order.requested_date is not None and order.requested_date < timezone.localdate():
+        problems.append("choose a requested date of today or later")
     if problems:
         raise PurchaseOrderError("Before submitting, " + ", ".join(problems) + ".")
     quotes = price_resolve_many(
@@ -157,12 +172,32 @@ def purchase_order_submit(*, purchase_order: PurchaseOrder, actor: User) -> Purc
         line.price_source = quote.source
         line.line_amount = quantize_amount(quote.unit_price * line.quantity, order.currency)
         total += line.line_amount
+    _check_amounts(lines, total, order.currency)
     PurchaseOrderLine.objects.bulk_update(lines, ["unit_price", "price_source", "line_amount"])
     order.total_amount = quantize_amount(total, order.currency)
     order.submitted_at = timezone.now()
     order.submitted_by = actor
     order.save(update_fields=["total_amount", "submitted_at", "submitted_by", "updated_at"])
     return _transition(order, Status.SUBMITTED, actor=actor)
+
+
+class OrderAmountTooLarge(PurchaseOrderError):
+    """A line amount or the total past what an amount column holds (and what the ERP would take)."""
+
+
+def _check_amounts(lines: list[PurchaseOrderLine], total: Decimal, currency: str) -> None:
+    too_large = [line for line in lines if line.line_amount is None or not amount_fits(line.line_amount)]
+    if not too_large and amount_fits(total):
+        return
+    limit = f"{AMOUNT_LIMIT - Decimal('0.01'):,} {currency}"
+    if too_large:
+        named = ", ".join(f"{line.product.sku} ({line.line_amount:,} {currency})" for line in too_large[:5])
+        raise OrderAmountTooLarge(
+            f"A line may come to at most {limit}; {named} is more: lower the quantity or split the order."
+        )
+    raise OrderAmountTooLarge(
+        f"An order may come to at most {limit}; this one is {total:,} {currency}: split it into several."
+    )
 
 
 @transaction.atomic
@@ -289,13 +324,28 @@ INLINE_LIMIT = 200  # up to this many lines are added while the buyer waits; mor
 IMPORT_CHUNK = 500  # lines per transaction in the background; progress is saved after each
 
 
+def _report_rows(report: Iterable[LineReport]) -> list[list[object]]:
+    return [[e.line, e.ok, e.message, e.kind, e.label, e.count] for e in report]
+
+
+def _report_entries(rows: Iterable[list[object]]) -> list[LineReport]:
+    """Stored report rows back to entries (rows of three, from before kinds, read too)."""
+    entries = []
+    for row in rows:
+        line, ok, message, kind, label, count = [*row, "", "", 1][:6]
+        entries.append(
+            LineReport(int(str(line)), bool(ok), str(message), str(kind), str(label), int(str(count)))
+        )
+    return entries
+
+
 @transaction.atomic
 def line_import_start(*, purchase_order: PurchaseOrder, filename: str, parsed: Parsed) -> LineImport:
     job = LineImport.objects.create(
         purchase_order=purchase_order,
         filename=filename[:200],
         lines=[[line.line, line.sku, str(line.quantity), line.note] for line in parsed.lines],
-        report=[[entry.line, entry.ok, entry.message] for entry in parsed.report],
+        report=_report_rows(report_summarise(parsed.report)),
         total=len(parsed.lines),
     )
     transaction.on_commit(lambda: async_task("apps.purchase_orders.tasks.line_import_run", job.pk))
@@ -303,16 +353,18 @@ def line_import_start(*, purchase_order: PurchaseOrder, filename: str, parsed: P
 
 
 def line_import_run(*, job: LineImport) -> LineImport:
+    """Add the lines in chunks, saving progress after each; the finished report sums up alike lines
+    (a 5,000-line file reads as a few entries)."""
     job.status = LineImport.Status.RUNNING
     job.save(update_fields=["status", "updated_at"])
     pending = [ParsedLine(number, sku, Decimal(quantity), note) for number, sku, quantity, note in job.lines]
     for start in range(job.done, len(pending), IMPORT_CHUNK):
         chunk = pending[start : start + IMPORT_CHUNK]
         result = purchase_order_lines_add(purchase_order=job.purchase_order, lines=chunk)
-        job.report.extend([entry.line, entry.ok, entry.message] for entry in result.report)
+        job.report.extend(_report_rows(result.report))
         job.done = start + len(chunk)
         job.save(update_fields=["report", "done", "updated_at"])
-    job.report.sort(key=lambda entry: entry[0])
+    job.report = _report_rows(report_summarise(_report_entries(job.report), accepted_too=True))
     job.status = LineImport.Status.DONE
     job.lines = []
     job.save(update_fields=["status", "report", "lines", "updated_at"])

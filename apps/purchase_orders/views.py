@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import csv
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -80,18 +80,27 @@ def builder_header(request: MemberRequest) -> HttpResponse:
 
 
 def _add(request: MemberRequest, parsed: parsing.Parsed) -> HttpResponse:
+    if parsed.error:
+        return _refused(request, parsed.error)
     order = _draft(request)
     result = services.purchase_order_lines_add(purchase_order=order, lines=parsed.lines)
-    report = sorted([*parsed.report, *result.report], key=lambda entry: entry.line)
-    refused = sum(1 for entry in report if not entry.ok)
-    messages.success(request, f"{result.added} line(s) added, {result.merged} merged, {refused} refused.")
-    context = _builder_context(request, order, report=report)
+    entries = [*parsed.report, *result.report]
+    refused = sum(entry.count for entry in entries if not entry.ok)
+    text = f"{result.added} line(s) added, {result.merged} merged, {refused} refused."
+    if not refused:
+        messages.success(request, text)
+    elif result.added or result.merged:
+        messages.warning(request, f"{text} See the report below.")
+    else:
+        messages.error(request, f"Nothing added: {refused} line(s) refused; see the report below.")
+    context = _builder_context(request, order, report=parsing.report_summarise(entries))
     template = "purchase_orders/builder.html#lines" if request.htmx else "purchase_orders/builder.html"
     return render(request, template, context)
 
 
 def _refused(request: MemberRequest, message: str) -> HttpResponse:
-    """An empty add: say so. Under htmx the lines fragment stays (a redirect would put a page in it)."""
+    """Nothing added (an empty paste, a file that cannot be read): an error that says why. Under htmx the
+    lines fragment stays (a redirect would put a page in it)."""
     messages.error(request, message)
     if request.htmx:
         return render(
@@ -112,11 +121,16 @@ def builder_quick(request: MemberRequest) -> HttpResponse:
 @require_POST
 @company_role_required(*BUILDERS)
 def builder_csv(request: MemberRequest) -> HttpResponse:
+    """An order file (CSV, text or .xlsx): up to ``INLINE_LIMIT`` lines while the buyer waits, more in the
+    background; a file that cannot be read at all is an error, with nothing added."""
     form = CsvForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _refused(request, "Choose a CSV file to upload.")
+        errors = form.errors.get("file") or ["Choose a file to upload."]
+        return _refused(request, " ".join(str(error) for error in errors))
     upload = form.cleaned_data["file"]
-    parsed = parsing.parse_csv(upload.read())
+    parsed = parsing.parse_upload(upload.read())
+    if parsed.error:
+        return _refused(request, f"{upload.name}: {parsed.error}")
     if len(parsed.lines) <= services.INLINE_LIMIT:
         return _add(request, parsed)
     job = services.line_import_start(purchase_order=_draft(request), filename=upload.name, parsed=parsed)
@@ -142,12 +156,16 @@ def builder_import(request: MemberRequest, job_id: int) -> HttpResponse:
 @require_POST
 @company_role_required(*BUILDERS)
 def builder_add(request: MemberRequest) -> HttpResponse:
-    """Add one SKU from the catalog."""
-    sku = request.POST.get("sku", "")
-    parsed = parsing.parse_paste(f"{sku} {request.POST.get('quantity', '1')}")
+    """Add one SKU from the catalog (a number field: browsers send a decimal point)."""
+    sku = request.POST.get("sku", "").strip().upper()
     order = _draft(request)
-    result = services.purchase_order_lines_add(purchase_order=order, lines=parsed.lines)
-    report = [*parsed.report, *result.report]
+    try:
+        quantity = parsing.parse_quantity(request.POST.get("quantity", "1"), decimal_mark=".")
+    except ValueError as exc:
+        report = [parsing.LineReport(1, False, f"{sku}: {exc}")]
+    else:
+        lines = [parsing.ParsedLine(1, sku, quantity, "")] if sku else []
+        report = services.purchase_order_lines_add(purchase_order=order, lines=lines).report
     text = report[0].message if report else "Nothing to add."
     if report and report[0].ok:
         messages.success(request, text)
@@ -176,13 +194,14 @@ def builder_line(request: MemberRequest, line_id: int) -> HttpResponse:
     if request.POST.get("remove"):
         line.delete()
     else:
-        try:
-            quantity = Decimal(request.POST.get("quantity", "").strip())
-        except InvalidOperation:
-            quantity = Decimal("-1")
         from apps.catalog.services import quantity_problem
 
-        problem = "must be more than zero" if quantity <= 0 else quantity_problem(line.product, quantity)
+        try:  # the box is a number field: browsers send a decimal point
+            quantity = parsing.parse_quantity(request.POST.get("quantity", ""), decimal_mark=".")
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            problem = quantity_problem(line.product, quantity)
         if problem:
             messages.error(request, f"{line.product.sku}: {problem}.")
         else:
