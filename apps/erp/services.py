@@ -527,7 +527,8 @@ def dispatch(
             for conn in connections:
                 _dispatch_connection(conn, connector, handlers, worker, report, deadline)
     except (WorkerStopping, TimeoutException):
-        db_connection.close()  # the interrupted query or transaction is gone with it
+        if not db_connection.in_atomic_block:
+            db_connection.close()  # a query the signal interrupted leaves nothing behind
         report.released = jobs_release(worker=worker)
         logger.warning("Dispatcher stopping: %d job(s) handed back", report.released)
         raise

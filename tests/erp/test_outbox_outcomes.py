@@ -1,0 +1,316 @@
+"""Every claimed job ends: whatever a handler or its apply step raises ends that job alone (retry with
+backoff, failed or dead, the error kept), attempts never pass the maximum, claims live only while their
+worker does, and a stopping worker hands back what it holds. The engine's own rules, without an ERP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.accounts.models import Company
+from apps.erp import services, waker
+from apps.erp.connectors.base import Connector, ErpBusinessError
+from apps.erp.models import ErpConnection, SyncEvent, SyncJob
+from tests.accounts.factories import CompanyFactory
+
+KIND = "customer.push"
+
+
+@pytest.fixture
+def erp_connection(db: None) -> ErpConnection:
+    return services.connection_get_default()
+
+
+class NullConnector:
+    def close(self) -> None:
+        pass
+
+
+def _jobs(connection: ErpConnection, count: int) -> list[SyncJob]:
+    return [
+        services.job_enqueue(kind=KIND, target=CompanyFactory(), idempotency_key=f"k{n}", connection=connection)
+        for n in range(count)
+    ]
+
+
+def _use_handler(monkeypatch: pytest.MonkeyPatch, handler: services.JobHandler) -> None:
+    monkeypatch.setattr(services, "_handlers", lambda: {KIND: handler})
+
+
+def _dispatch(connection: ErpConnection) -> services.DispatchReport:
+    return services.dispatch(connection=connection, connector=NullConnector())  # type: ignore[arg-type]
+
+
+def _statuses(jobs: list[SyncJob]) -> list[str]:
+    return [SyncJob.objects.get(pk=job.pk).status for job in jobs]
+
+
+# --- A handler or its apply step raising ends that job only -----------------------------------------------
+
+
+def test_an_exception_on_one_job_ends_that_job_as_a_retry_and_the_batch_goes_on(
+    erp_connection: ErpConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = _jobs(erp_connection, 5)
+    poison = jobs[2]
+
+    def handler(connector: Connector, batch: list[SyncJob]) -> None:
+        for job in batch:
+            if job.pk == poison.pk:
+                raise KeyError("no such product")  # any bug, not an ErpError
+            services.job_succeed(job=job, erp_reference=f"E{job.pk}", message="pushed")
+
+    _use_handler(monkeypatch, handler)
+    report = _dispatch(erp_connection)
+
+    poison.refresh_from_db()
+    assert report.claimed == 5
+    assert report.succeeded == 4
+    assert report.retrying == 1
+    assert poison.status == SyncJob.Status.PENDING
+    assert poison.last_error_kind == SyncJob.ErrorKind.INTERNAL
+    assert "KeyError" in poison.last_error and "no such product" in poison.last_error
+    assert poison.next_attempt_at > timezone.now()  # backoff, not an instant re-claim
+    assert poison.claimed_by == "" or poison.lease_expires_at is None
+    assert SyncEvent.objects.filter(job=poison, outcome=SyncEvent.Outcome.RETRYING).count() == 1
+    assert _statuses([job for job in jobs if job.pk != poison.pk]) == [SyncJob.Status.SUCCEEDED] * 4
+
+
+def test_an_apply_step_that_raises_keeps_nothing_and_the_job_retries(
+    erp_connection: ErpConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (job,) = _jobs(erp_connection, 1)
+    company = Company.objects.get(pk=job.target_id)
+
+    def handler(connector: Connector, batch: list[SyncJob]) -> None:
+        def apply() -> None:
+            Company.objects.filter(pk=company.pk).update(erp_party_id="999")
+            raise RuntimeError("A accepted order cannot become sent to erp")
+
+        for claimed in batch:
+            services.job_succeed(job=claimed, erp_reference="999", message="created", apply=apply)
+
+    _use_handler(monkeypatch, handler)
+    _dispatch(erp_connection)
+
+    job.refresh_from_db()
+    company.refresh_from_db()
+    assert job.status == SyncJob.Status.PENDING
+    assert "cannot become sent to erp" in job.last_error
+    assert company.erp_party_id == ""  # the apply step's write went with it
+    assert job.erp_reference == ""
+
+
+def test_a_handler_that_forgets_a_job_still_ends_it(
+    erp_connection: ErpConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = _jobs(erp_connection, 3)
+    _use_handler(monkeypatch, lambda connector, batch: None)
+
+    _dispatch(erp_connection)
+
+    for job in jobs:
+        job.refresh_from_db()
+        assert job.status == SyncJob.Status.PENDING
+        assert "without an outcome" in job.last_error
+    assert not SyncJob.objects.filter(status=SyncJob.Status.IN_FLIGHT).exists()
+
+
+def test_a_job_that_keeps_raising_is_dead_after_its_attempts_and_never_passes_them(
+    erp_connection: ErpConnection, monkeypatch: pytest.MonkeyPatch, settings
+) -> None:
+    (job,) = _jobs(erp_connection, 1)
+
+    def handler(connector: Connector, batch: list[SyncJob]) -> None:
+        raise ValueError("always")
+
+    _use_handler(monkeypatch, handler)
+    for _ in range(job.max_attempts + 3):
+        SyncJob.objects.filter(pk=job.pk, status=SyncJob.Status.PENDING).update(
+            next_attempt_at=timezone.now()
+        )
+        _dispatch(erp_connection)
+        assert SyncJob.objects.get(pk=job.pk).attempts <= job.max_attempts
+
+    job.refresh_from_db()
+    assert job.status == SyncJob.Status.DEAD
+    assert job.attempts == job.max_attempts
+    assert "ValueError: always" in job.last_error
+
+
+def test_business_errors_still_fail_for_a_person(
+    erp_connection: ErpConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (job,) = _jobs(erp_connection, 1)
+
+    def handler(connector: Connector, batch: list[SyncJob]) -> None:
+        for claimed in batch:
+            services.job_fail(job=claimed, error=ErpBusinessError("credit limit"))
+
+    _use_handler(monkeypatch, handler)
+    _dispatch(erp_connection)
+
+    job.refresh_from_db()
+    assert job.status == SyncJob.Status.FAILED
+    assert job.last_error == "credit limit"
+
+
+# --- Claims live with their worker ------------------------------------------------------------------------
+
+
+def test_a_lost_worker_on_its_last_attempt_is_dead_lettered_not_claimed_again(
+    erp_connection: ErpConnection,
+) -> None:
+    (job,) = _jobs(erp_connection, 1)
+    SyncJob.objects.filter(pk=job.pk).update(
+        status=SyncJob.Status.IN_FLIGHT,
+        attempts=job.max_attempts,
+        claimed_by="elsewhere:1",
+        claimed_at=timezone.now() - timedelta(minutes=1),
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+        last_error="timed out",
+    )
+
+    claimed = services.jobs_claim_due(connection=erp_connection, limit=10, worker="me:1")
+
+    job.refresh_from_db()
+    assert claimed == []
+    assert job.status == SyncJob.Status.DEAD
+    assert job.attempts == job.max_attempts
+    assert "stopped during attempt 8 of 8" in job.last_error and "timed out" in job.last_error
+
+
+def test_an_expired_claim_is_taken_again_and_the_old_worker_cannot_overwrite_its_outcome(
+    erp_connection: ErpConnection,
+) -> None:
+    (job,) = _jobs(erp_connection, 1)
+    (old,) = services.jobs_claim_due(connection=erp_connection, limit=1, worker="old:1")
+    assert services.jobs_claim_due(connection=erp_connection, limit=1, worker="new:1") == []  # leased
+
+    SyncJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    (new,) = services.jobs_claim_due(connection=erp_connection, limit=1, worker="new:1")
+    assert new.attempts == 2
+
+    assert services.job_succeed(job=old, erp_reference="OLD", message="late") is False
+    services.job_fail(job=old, error=ErpBusinessError("late"))
+    job.refresh_from_db()
+    assert (job.status, job.claimed_by, job.erp_reference) == (SyncJob.Status.IN_FLIGHT, "new:1", "")
+
+    assert services.job_succeed(job=new, erp_reference="NEW", message="done") is True
+    job.refresh_from_db()
+    assert (job.status, job.erp_reference) == (SyncJob.Status.SUCCEEDED, "NEW")
+
+
+def test_a_working_worker_renews_its_claims(erp_connection: ErpConnection, settings) -> None:
+    settings.ERP_JOB_LEASE_SECONDS = 15
+    jobs = _jobs(erp_connection, 2)
+    services.jobs_claim_due(connection=erp_connection, limit=1, worker="me:1")
+    SyncJob.objects.filter(pk=jobs[0].pk).update(lease_expires_at=timezone.now() + timedelta(seconds=1))
+
+    assert services.leases_renew(worker="me:1") == 1
+
+    renewed = SyncJob.objects.get(claimed_by="me:1")
+    assert renewed.lease_expires_at > timezone.now() + timedelta(seconds=14)
+    assert SyncJob.objects.get(pk=jobs[1].pk).lease_expires_at is None  # not its claim
+
+
+def test_claims_of_a_dead_process_on_this_host_are_due_at_once(erp_connection: ErpConnection) -> None:
+    jobs = _jobs(erp_connection, 2)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: S603
+    dead.wait()
+    host = services.worker_name().split(":")[0]
+    services.jobs_claim_due(connection=erp_connection, limit=1, worker=f"{host}:{dead.pid}")
+    services.jobs_claim_due(connection=erp_connection, limit=1, worker=f"{host}:{os.getpid()}")  # alive
+
+    assert services.claims_of_dead_workers_expire() == 1
+
+    taken = services.jobs_claim_due(connection=erp_connection, limit=10, worker="next:1")
+    assert [job.pk for job in taken] == [SyncJob.objects.get(claimed_by="next:1").pk]
+    assert SyncJob.objects.filter(claimed_by=f"{host}:{os.getpid()}", status="in_flight").count() == 1
+
+
+def test_a_stopping_worker_hands_back_its_jobs_without_spending_an_attempt(
+    erp_connection: ErpConnection,
+) -> None:
+    jobs = _jobs(erp_connection, 3)
+    services.jobs_claim_due(connection=erp_connection, limit=2, worker="me:1")
+
+    assert services.jobs_release(worker="me:1") == 2
+
+    assert sorted(_statuses(jobs)) == [SyncJob.Status.PENDING] * 3
+    assert set(SyncJob.objects.values_list("attempts", flat=True)) == {0}
+    assert services.jobs_due_exist()
+
+
+def test_sigterm_during_dispatch_hands_the_batch_back(
+    erp_connection: ErpConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    jobs = _jobs(erp_connection, 3)
+
+    def handler(connector: Connector, batch: list[SyncJob]) -> None:
+        services.job_succeed(job=batch[0], erp_reference="E", message="pushed")
+        os.kill(os.getpid(), signal.SIGTERM)  # systemd stopping the cluster, mid-batch
+
+    _use_handler(monkeypatch, handler)
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(services.WorkerStopping):
+        _dispatch(erp_connection)
+
+    assert signal.getsignal(signal.SIGTERM) == previous
+    assert sorted(_statuses(jobs)) == sorted(
+        [SyncJob.Status.SUCCEEDED, SyncJob.Status.PENDING, SyncJob.Status.PENDING]
+    )
+    assert SyncJob.objects.filter(status=SyncJob.Status.PENDING, attempts=0).count() == 2
+
+
+def test_a_dispatcher_run_stops_at_its_time_limit_and_says_more_is_due(
+    erp_connection: ErpConnection, monkeypatch: pytest.MonkeyPatch, settings
+) -> None:
+    settings.ERP_PUSH_BATCH_SIZE = 2
+    _jobs(erp_connection, 5)
+
+    def handler(connector: Connector, batch: list[SyncJob]) -> None:
+        for job in batch:
+            services.job_succeed(job=job, erp_reference="E", message="pushed")
+
+    _use_handler(monkeypatch, handler)
+    report = services.dispatch(connection=erp_connection, connector=NullConnector(), max_seconds=0)  # type: ignore[arg-type]
+
+    assert report.claimed == 0
+    assert report.more_due is True
+
+
+# --- The waker ----------------------------------------------------------------------------------------
+
+
+def test_the_waker_asks_for_a_run_only_when_due_work_waits(
+    erp_connection: ErpConnection, settings, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    requested: list[bool] = []
+    monkeypatch.setattr(services, "dispatch_request", lambda: requested.append(True))
+    settings.ERP_OUTBOX_WAKER_SECONDS = 2
+
+    assert waker.wake_once() is False  # nothing queued
+
+    (job,) = _jobs(erp_connection, 1)
+    assert waker.wake_once() is False  # just queued: its own on-commit request is on the way
+    assert waker.wake_once(first=True) is True  # a cluster starting takes anything due
+
+    SyncJob.objects.filter(pk=job.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=3))
+    assert waker.wake_once() is True  # a retry whose backoff ended, waiting for nobody
+    SyncJob.objects.filter(pk=job.pk).update(next_attempt_at=timezone.now() + timedelta(minutes=5))
+    assert waker.wake_once() is False  # backing off
+    assert len(requested) == 2
+
+
+def test_the_waker_runs_only_in_a_qcluster_main_process() -> None:
+    assert waker.running_qcluster(["manage.py", "qcluster"]) is True
+    assert waker.running_qcluster(["manage.py", "runserver"]) is False
+    assert waker.running_qcluster(["pytest"]) is False
