@@ -34,14 +34,17 @@ def _approved_order(number: str) -> tuple[PurchaseOrder, object]:
     order.customer_po_number = number
     order.ship_to = acme.ship_to_addresses.filter(erp_address_id__gt="").first()
     order.save()
-    orders.purchase_order_lines_add(purchase_order=order, lines=[ParsedLine(1, "SKU-00003", Decimal("2"), "")])
+    orders.purchase_order_lines_add(
+        purchase_order=order, lines=[ParsedLine(1, "SKU-00003", Decimal("2"), "")]
+    )
     order = purchase_order_submit_and_route(purchase_order=order, actor=buyer)
     assert order.status == Status.APPROVED
     return order, buyer
 
 
 def _sales(erp_admin, reference: str) -> list[dict]:  # type: ignore[no-untyped-def]
-    return erp_admin.model("sale.sale", "search_read", [["reference", "=", reference]], 0, None, None, ["state"])
+    domain = [["reference", "=", reference]]
+    return erp_admin.model("sale.sale", "search_read", domain, 0, None, None, ["state"])
 
 
 @pytest.fixture

@@ -33,7 +33,9 @@ class NullConnector:
 
 def _jobs(connection: ErpConnection, count: int) -> list[SyncJob]:
     return [
-        services.job_enqueue(kind=KIND, target=CompanyFactory(), idempotency_key=f"k{n}", connection=connection)
+        services.job_enqueue(
+            kind=KIND, target=CompanyFactory(), idempotency_key=f"k{n}", connection=connection
+        )
         for n in range(count)
     ]
 
@@ -74,7 +76,8 @@ def test_an_exception_on_one_job_ends_that_job_as_a_retry_and_the_batch_goes_on(
     assert report.retrying == 1
     assert poison.status == SyncJob.Status.PENDING
     assert poison.last_error_kind == SyncJob.ErrorKind.INTERNAL
-    assert "KeyError" in poison.last_error and "no such product" in poison.last_error
+    assert "KeyError" in poison.last_error
+    assert "no such product" in poison.last_error
     assert poison.next_attempt_at > timezone.now()  # backoff, not an instant re-claim
     assert poison.claimed_by == "" or poison.lease_expires_at is None
     assert SyncEvent.objects.filter(job=poison, outcome=SyncEvent.Outcome.RETRYING).count() == 1
@@ -182,7 +185,8 @@ def test_a_lost_worker_on_its_last_attempt_is_dead_lettered_not_claimed_again(
     assert claimed == []
     assert job.status == SyncJob.Status.DEAD
     assert job.attempts == job.max_attempts
-    assert "stopped during attempt 8 of 8" in job.last_error and "timed out" in job.last_error
+    assert "stopped during attempt 8 of 8" in job.last_error
+    assert "timed out" in job.last_error
 
 
 def test_an_expired_claim_is_taken_again_and_the_old_worker_cannot_overwrite_its_outcome(
@@ -220,8 +224,8 @@ def test_a_working_worker_renews_its_claims(erp_connection: ErpConnection, setti
 
 
 def test_claims_of_a_dead_process_on_this_host_are_due_at_once(erp_connection: ErpConnection) -> None:
-    jobs = _jobs(erp_connection, 2)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: S603
+    _jobs(erp_connection, 2)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     host = services.worker_name().split(":")[0]
     services.jobs_claim_due(connection=erp_connection, limit=1, worker=f"{host}:{dead.pid}")
