@@ -33,6 +33,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -294,6 +295,47 @@ class Processes:
         return "\n".join(f"===== {name}\n{proc.log_tail(lines)}" for name, proc in self.procs.items())
 
 
+class Churn:
+    """SIGKILL the given processes in turn from a background thread: every ``every`` seconds the next
+    one is killed (its whole group) and started again ``down`` seconds later. Leaving the block stops
+    the churn and makes sure every one of them runs again. ``kills`` and ``last_kill_at``
+    (time.monotonic()) say what happened."""
+
+    def __init__(self, procs: list[Proc], *, every: float = 4.0, down: float = 1.0) -> None:
+        self.procs = procs
+        self.every = every
+        self.down = down
+        self.kills = 0
+        self.last_kill_at = 0.0
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="churn", daemon=True)
+
+    def __enter__(self) -> Churn:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=STOP_TIMEOUT + self.down + 5)
+        for proc in self.procs:
+            if not proc.alive():
+                proc.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            victim = self.procs[self.kills % len(self.procs)]
+            try:
+                victim.kill()
+                self.kills += 1
+                self.last_kill_at = time.monotonic()
+                if self._stop.wait(self.down):
+                    return
+                victim.start()
+            except Exception as exc:  # reported by the caller; the churn goes on
+                self.errors.append(f"{victim.name}: {type(exc).__name__}: {exc}")
+
+
 # --------------------------------------------------------------------------- Redis
 
 
@@ -381,6 +423,7 @@ if __name__ == "__main__":
 
 
 __all__ = [
+    "Churn",
     "ClusterError",
     "Proc",
     "Processes",
