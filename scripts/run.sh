@@ -27,7 +27,9 @@ echo "ERP at $ERP_URL (database $ERP_DATABASE, user $ERP_USERNAME)"
 
 $PY manage.py migrate --noinput -v 0
 $PY manage.py erp_sync --pull || echo "The first pull failed; the worker will retry every 30 s."
-$PY manage.py seed_demo | tee var/demo-logins.txt
+# Demo companies, users and orders; --erp-demo pushes the demo orders to this ERP and ships and invoices
+# some of them there (as its warehouse and accounting would), so every order state has an example.
+$PY manage.py seed_demo --erp-demo | tee var/demo-logins.txt
 
 $PY manage.py qcluster >var/qcluster.log 2>&1 &
 pids+=($!)

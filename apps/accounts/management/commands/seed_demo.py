@@ -1,15 +1,26 @@
 """A believable demo: companies with addresses and users of every role, and the wholesaler's staff.
 
 Idempotent: run it twice and nothing is duplicated; demo passwords are reset to the demo password.
+
+Once the ERP's products are here, Acme has orders in every state (a draft with lines, one waiting for
+its approver, a cancelled one, and four approved ones that go to the ERP through the outbox) and Harbor
+Point one on credit hold. With ``--erp-demo`` (what ``make run`` passes; it needs the local demo ERP and
+its admin, ERP_ADMIN_USER / ERP_ADMIN_PASSWORD from ``erp.py up``) the command also pushes the outbox,
+does in the ERP what its warehouse and accounting would (ships one sale, part of another, ships and
+invoices a third) and pulls the states and invoices back: every order the portal shows accepted or later
+is that sale in the ERP. Ironclad (CUST-009, imported from the ERP) gets demo users: its invoices, posted
+by ``erp.py up``, are current and past due.
 """
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
@@ -65,6 +76,15 @@ COMPANIES: list[dict[str, Any]] = [
         "on_hold": "Two invoices more than 60 days past due.",
         "addresses": [("Columbus depot", "14 Harbor Wharf", "Columbus", "43215", "OH", "US", True)],
     },
+    {
+        # An ERP customer: its demo invoices (one current, one 45 days past due) come from `erp.py up`.
+        "name": "Ironclad Construction Group",
+        "code": "CUST-009",
+        "slug": "ironclad",
+        "manager": "manager2@wholesale.example",
+        "phone": "+1 713 555 0188",
+        "addresses": [("Houston yard", "1001 Texas Ave", "Houston", "77002", "TX", "US", True)],
+    },
 ]
 
 TIERS = [
@@ -74,6 +94,17 @@ TIERS = [
     ("Platinum", "20.00"),
     ("Diamond", "25.00"),
 ]
+
+# Acme's demo orders: PO number -> where the demo leaves it. The four ERP ones stay under Acme's approval
+# threshold (500), so they are approved at once and pushed; the ERP's later states come back by the pull.
+DEMO_ORDERS: dict[str, str] = {
+    "ACME-DEMO-1001": "accepted",
+    "ACME-DEMO-1002": "shipped",
+    "ACME-DEMO-1003": "partially_shipped",
+    "ACME-DEMO-1004": "invoiced",
+    "ACME-DEMO-1005": "awaiting_approval",
+    "ACME-DEMO-1006": "cancelled",
+}
 
 ROLE_NAMES = {
     Role.ADMIN: ("Alex", "Admin"),
@@ -86,11 +117,22 @@ ROLE_NAMES = {
 class Command(BaseCommand):
     help = "Create (or refresh) the demo companies, users and staff, and print the demo logins."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--erp-demo",
+            action="store_true",
+            help="also push the demo orders to the local demo ERP, ship and invoice some there as its "
+            "warehouse and accounting would, and pull their states back (needs ERP_ADMIN_PASSWORD)",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
             logins = self._seed()
             self._seed_pricing()
         self._seed_credit_hold()
+        self._seed_orders()
+        if options["erp_demo"]:
+            self._seed_erp_activity()
         self.stdout.write(
             self.style.SUCCESS("Demo data ready. Sign in with any of these (password for all):")
         )
@@ -164,7 +206,7 @@ class Command(BaseCommand):
                 name=name, defaults={"default_discount_percent": Decimal(discount)}
             )
         admin = get_user_model().objects.get(username="admin@wholesale.example")
-        for spec, tier_name in zip(COMPANIES, ["Gold", "Silver", "Bronze", "Silver"], strict=True):
+        for spec, tier_name in zip(COMPANIES, ["Gold", "Silver", "Bronze", "Silver", "Bronze"], strict=True):
             company = Company.objects.get(erp_customer_code=spec["code"])
             pricing.company_tier_assign(actor=admin, company=company, tier=tiers[tier_name])
         products = list(Product.objects.filter(is_active=True).order_by("sku")[:12])
@@ -244,3 +286,145 @@ class Command(BaseCommand):
             order = purchase_order_submit_and_route(purchase_order=draft, actor=buyer)
         status = order.get_status_display().lower()
         self.stdout.write(f"Demo order {order.customer_po_number} of {company.name} is {status}.")
+
+    def _submit(
+        self, *, company: Company, buyer: Any, po_number: str, lines: list[tuple[Any, Decimal]]
+    ) -> Any:
+        from apps.approvals.services import purchase_order_submit_and_route
+        from apps.purchase_orders import services as orders
+        from apps.purchase_orders.lines import ParsedLine
+
+        with transaction.atomic():
+            draft = orders.purchase_order_draft_get(company=company, buyer=buyer)
+            draft.customer_po_number = po_number
+            draft.ship_to = company.ship_to_addresses.filter(is_default=True).first()
+            draft.save(update_fields=["customer_po_number", "ship_to", "updated_at"])
+            orders.purchase_order_lines_add(
+                purchase_order=draft,
+                lines=[ParsedLine(n, p.sku, q, "") for n, (p, q) in enumerate(lines, start=1)],
+            )
+            return purchase_order_submit_and_route(purchase_order=draft, actor=buyer)
+
+    def _seed_orders(self) -> None:
+        """Acme's orders in every state the portal decides (the ERP's states come with --erp-demo), and the
+        buyer's draft with lines; each order once (by PO number)."""
+        from apps.catalog.models import Product
+        from apps.purchase_orders import services as orders
+        from apps.purchase_orders.lines import ParsedLine
+        from apps.purchase_orders.models import PurchaseOrder
+
+        products = list(
+            Product.objects.filter(is_active=True, list_price__gt=0).order_by("list_price", "sku")
+        )
+        if len(products) < 3:
+            self.stdout.write("No products yet: the demo orders are skipped.")
+            return
+        acme = Company.objects.get(erp_customer_code="CUST-001")
+        buyer = get_user_model().objects.get(username="buyer@acme.example")
+        cheap = [product for product in products if product.list_price <= Decimal("20")][:4] or products[:4]
+        dear = products[-1]
+        existing = set(
+            PurchaseOrder.objects.filter(company=acme, customer_po_number__in=DEMO_ORDERS).values_list(
+                "customer_po_number", flat=True
+            )
+        )
+        for number, (po_number, target) in enumerate(DEMO_ORDERS.items()):
+            if po_number in existing:
+                continue
+            if target in ("awaiting_approval", "cancelled"):
+                quantity = (Decimal("1000") / dear.list_price).to_integral_value() + 1  # past the 500 rule
+                lines = [(dear, quantity)]
+            else:  # two small lines, well under the approval threshold
+                lines = [
+                    (cheap[number % len(cheap)], Decimal("10")),
+                    (cheap[(number + 1) % len(cheap)], Decimal("4")),
+                ]
+            order = self._submit(company=acme, buyer=buyer, po_number=po_number, lines=lines)
+            if target == "cancelled":
+                order = orders.purchase_order_cancel(
+                    purchase_order=order, actor=buyer, note="Ordered twice by mistake."
+                )
+            self.stdout.write(
+                f"Demo order {po_number} of {acme.name} is {order.get_status_display().lower()}."
+            )
+        draft = PurchaseOrder.objects.filter(
+            company=acme, buyer=buyer, status=PurchaseOrder.Status.DRAFT
+        ).first()
+        if draft is None or not draft.lines.exists():
+            with transaction.atomic():
+                draft = orders.purchase_order_draft_get(company=acme, buyer=buyer)
+                orders.purchase_order_lines_add(
+                    purchase_order=draft,
+                    lines=[
+                        ParsedLine(1, cheap[0].sku, Decimal("25"), ""),
+                        ParsedLine(2, products[-2].sku, Decimal("2"), ""),
+                    ],
+                )
+
+    def _seed_erp_activity(self) -> None:
+        """Push the outbox to the demo ERP; there, ship ACME-DEMO-1002, part of 1003, ship and invoice 1004
+        (as the ERP's admin, the way its warehouse and accounting would); pull states and invoices back."""
+        from apps.erp.connectors import connector_for
+        from apps.erp.connectors.tryton_rpc import TrytonClient
+        from apps.erp.inbound import Stream, pull_stream
+        from apps.erp.services import connection_get_default, dispatch
+
+        password = os.environ.get("ERP_ADMIN_PASSWORD")
+        if not password:
+            self.stdout.write("ERP_ADMIN_PASSWORD is not set (erp.py up prints it): the ERP demo is skipped.")
+            return
+        connection = connection_get_default()
+        report = dispatch(connection=connection)
+        self.stdout.write(f"Pushed to the ERP: {report.succeeded} succeeded, {report.retrying} to retry.")
+        admin = TrytonClient(
+            settings.ERP_URL, settings.ERP_DATABASE, os.environ.get("ERP_ADMIN_USER", "admin"), password
+        )
+        try:
+            acme = admin.model("party.party", "search", [["code", "=", "CUST-001"]], 0, 1, None)
+            for po_number, target in DEMO_ORDERS.items():
+                if target in ("shipped", "partially_shipped", "invoiced"):
+                    self._erp_fulfil(admin, party=acme[0], reference=po_number, target=target)
+        finally:
+            admin.close()
+        connector = connector_for(connection)
+        try:
+            for stream in (Stream.ORDERS, Stream.INVOICES):
+                pull_stream(connection=connection, stream=stream, connector=connector)
+        finally:
+            connector.close()
+
+    def _erp_fulfil(self, admin: Any, *, party: int, reference: str, target: str) -> None:
+        sales = admin.model(
+            "sale.sale",
+            "search_read",
+            [["reference", "=", reference], ["party", "=", party]],
+            0,
+            1,
+            None,
+            ["state", "shipments", "invoices"],
+        )
+        if not sales or sales[0]["state"] not in ("confirmed", "processing"):
+            self.stdout.write(f"{reference} is not a confirmed sale in the ERP yet: left as it is.")
+            return
+        sale = sales[0]
+        waiting = [
+            row["id"]
+            for row in admin.model("stock.shipment.out", "read", sale["shipments"], ["state"])
+            if row["state"] == "waiting"
+        ]
+        if waiting and len(sale["shipments"]) == 1:  # the first shipment only: idempotent
+            if target == "partially_shipped":  # the warehouse has half of the first line today
+                moves = admin.model("stock.shipment.out", "read", waiting[:1], ["inventory_moves"])[0]
+                first = admin.model("stock.move", "read", moves["inventory_moves"][:1], ["quantity"])[0]
+                admin.model("stock.move", "write", [first["id"]], {"quantity": first["quantity"] / 2})
+            admin.model("stock.shipment.out", "assign_try", waiting)
+            for button in ("pick", "pack", "do"):
+                admin.model("stock.shipment.out", button, waiting)
+        if target == "invoiced":
+            drafts = [
+                row["id"]
+                for row in admin.model("account.invoice", "read", sale["invoices"], ["state"])
+                if row["state"] == "draft"
+            ]
+            if drafts:
+                admin.model("account.invoice", "post", drafts)
