@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.apps import AppConfig
@@ -20,3 +21,7 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         # Infrastructure, not domain flow: periodic tasks must exist on every database once migrated.
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="core.schedules_ensure")
+        if len(sys.argv) > 1 and sys.argv[1] == "qcluster":
+            from apps.core.qcluster import patch_signal_handling
+
+            patch_signal_handling()
