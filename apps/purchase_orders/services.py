@@ -85,7 +85,9 @@ def purchase_order_lines_add(*, purchase_order: PurchaseOrder, lines: Iterable[P
         current = existing.get(product.pk)
         quantity = line.quantity + (current.quantity if current else Decimal(0))
         if not quantity.is_finite() or quantity > MAX_QUANTITY:  # the quantity column's digits
-            message = f"{product.sku}: quantity {quantity:,f} is too large (at most {MAX_QUANTITY:,})"
+            message = (
+                f"{product.sku}: quantity {quantity.normalize():,f} is too large (at most {MAX_QUANTITY:,})"
+            )
             report.append(LineReport(line.line, False, message, TOO_LARGE))
             continue
         problem = quantity_problem(product, quantity)

@@ -65,7 +65,9 @@ def test_ten_thousand_lines_each_get_an_answer_in_one_entry_past_the_limit() -> 
     # One entry answers the 5,000 lines past the limit (it was one entry per line: 5,000 of them).
     [entry] = parsed.report
     assert (entry.where, entry.count, entry.ok) == ("Lines 5,002-10,001", 5_000, False)
-    assert entry.message == "5,000 line(s) past the 5,000-line limit were not read: upload them in another file"
+    assert entry.message == (
+        "5,000 line(s) past the 5,000-line limit were not read: upload them in another file"
+    )
 
 
 def test_quick_order_paste_accepts_spaces_tabs_and_commas() -> None:
