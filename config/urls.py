@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
+
+from apps.core.api import not_found
 
 urlpatterns = [
     path("", include("apps.accounts.urls")),
@@ -17,4 +19,5 @@ urlpatterns = [
     path("api/v1/", include("apps.purchase_orders.api_urls")),
     path("django-admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    re_path(r"^api/", not_found),  # last: every other /api/ address is a JSON 404
 ]

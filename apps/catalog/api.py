@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.permissions import user_membership
 from apps.catalog import selectors
+from apps.core.api import detail_response
 from apps.pricing.selectors import price_resolve_many
 
 
@@ -29,13 +30,26 @@ class CatalogProductListApi(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("q", str), OpenApiParameter("page", int)],
-        responses=OutputSerializer(many=True),
+        responses={
+            200: inline_serializer(
+                "CatalogProductPage",
+                {
+                    "count": serializers.IntegerField(),
+                    "page": serializers.IntegerField(),
+                    "results": OutputSerializer(many=True),
+                },
+            ),
+            401: detail_response("No valid token."),
+            403: detail_response("Not a company's user."),
+        },
     )
     def get(self, request: Request) -> Response:
         membership = user_membership(request.user)
         if membership is None:
             raise PermissionDenied("Only a company's users have a catalog.")
-        products = selectors.product_list(search=request.query_params.get("q", "").strip())
+        # A NUL byte can be in no product's name, and PostgreSQL refuses it in a query: searched without it.
+        search = request.query_params.get("q", "").replace("\x00", "").strip()
+        products = selectors.product_list(search=search)
         page, items = selectors.product_page(products, request.query_params.get("page"), 50)
         quotes = price_resolve_many(account=membership.company, products=items)
         data = [

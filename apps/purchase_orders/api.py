@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.db.models import Prefetch, prefetch_related_objects
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
@@ -18,19 +21,37 @@ from rest_framework.views import APIView
 from apps.accounts.models import Membership, Role, ShipToAddress
 from apps.accounts.permissions import user_membership
 from apps.approvals.services import purchase_order_submit_and_route
+from apps.core.api import MESSAGES, detail_response, validation_error_response
 from apps.core.exceptions import ApplicationError
+from apps.core.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, quantize_amount
+from apps.pricing.selectors import price_resolve_many
 from apps.purchase_orders import selectors, services
 from apps.purchase_orders.lines import ParsedLine, parse_quantity
-from apps.purchase_orders.models import IdempotencyRecord, PurchaseOrder
+from apps.purchase_orders.models import IdempotencyRecord, PurchaseOrder, PurchaseOrderLine
 
+IDEMPOTENCY_KEY = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX_LENGTH = IdempotencyRecord._meta.get_field("key").max_length or 200
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    str,
+    IDEMPOTENCY_KEY,
+    {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
     location=OpenApiParameter.HEADER,
     required=False,
     description="Retrying a create with the same key returns the same order; the same key with a different "
-    "body is refused with 409.",
+    f"body is refused with 409. At most {IDEMPOTENCY_KEY_MAX_LENGTH} characters (a longer key is a 400).",
 )
+# An amount column holds AMOUNT_MAX_DIGITS digits, AMOUNT_DECIMAL_PLACES of them decimals: amounts stay below.
+AMOUNT_LIMIT = Decimal(10) ** (AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES)
+# Per-line problems: {"lines": {"<index of the line in the request>": ["reason", ...]}}; a problem with the
+# list itself (empty, not a list): {"lines": ["reason"]}.
+LINE_ERRORS = {"anyOf": [MESSAGES, {"type": "object", "additionalProperties": MESSAGES}]}
+ORDER_ERRORS = validation_error_response({"lines": LINE_ERRORS, IDEMPOTENCY_KEY: MESSAGES})
+
+
+def _lines_with_products() -> Prefetch:
+    """Lines and their products in one query per page of orders: a join, never one condition per line
+    (Django's forward prefetch of ``lines__product`` lists every product id in an OR on SQLite, past its
+    1,000-deep expression limit for an order of a thousand products)."""
+    return Prefetch("lines", queryset=PurchaseOrderLine.objects.select_related("product").order_by("id"))
 
 
 def _membership(request: Request, *, create: bool = False) -> Membership:
@@ -66,6 +87,20 @@ class OrderOutput(serializers.Serializer):
     )
     lines = LineOutput(many=True, source="lines.all")
 
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "status": {"type": "string"},
+                "reasons": MESSAGES,
+                "message": {"type": "string"},
+                "decided_at": {"type": "string", "format": "date-time", "nullable": True},
+                "decision_note": {"type": "string"},
+            },
+            "required": ["status", "reasons", "message", "decided_at", "decision_note"],
+        }
+    )
     def get_credit_hold(self, order: PurchaseOrder) -> dict[str, Any] | None:
         hold = getattr(order, "credit_hold", None)  # a missing reverse one-to-one raises AttributeError
         if hold is None:
@@ -87,34 +122,63 @@ class PurchaseOrderListCreateApi(APIView):
             note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
         po_number = serializers.CharField(max_length=50)
-        ship_to_id = serializers.IntegerField(required=False)
-        requested_date = serializers.DateField(required=False, allow_null=True)
+        ship_to_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+        requested_date = serializers.DateField(
+            required=False, allow_null=True, help_text="Today or later, in the portal's time zone."
+        )
         notes = serializers.CharField(required=False, allow_blank=True, default="")
         lines = LineInput(many=True, allow_empty=False)
 
+        def validate_requested_date(self, value: date | None) -> date | None:
+            today = timezone.localdate()
+            if value is not None and value < today:
+                raise serializers.ValidationError(f"Give today ({today:%Y-%m-%d}) or a later date.")
+            return value
+
     @extend_schema(
-        parameters=[OpenApiParameter("status", str)],
-        responses=OrderOutput(many=True),
+        parameters=[OpenApiParameter("status", str, enum=PurchaseOrder.Status.values)],
+        responses={
+            200: inline_serializer("PurchaseOrderList", {"results": OrderOutput(many=True)}),
+            401: detail_response("No valid token."),
+            403: detail_response("Not a company's user."),
+        },
         operation_id="purchase_orders_list",
     )
     def get(self, request: Request) -> Response:
         membership = _membership(request)
-        orders = selectors.purchase_order_list(
-            company=membership.company, status=request.query_params.get("status", "")
-        )
-        orders = orders.prefetch_related("lines__product")[:200]
+        wanted = request.query_params.get("status", "")
+        if wanted and wanted not in PurchaseOrder.Status.values:
+            return Response({"results": []})  # no order has that status (nor a NUL byte the database refuses)
+        orders = selectors.purchase_order_list(company=membership.company, status=wanted)
+        orders = orders.prefetch_related(_lines_with_products())[:200]
         return Response({"results": OrderOutput(orders, many=True).data})
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: OrderOutput, 200: OrderOutput, 400: None, 409: None},
+        responses={
+            201: OrderOutput,
+            200: OrderOutput,
+            400: ORDER_ERRORS,
+            401: detail_response("No valid token."),
+            403: detail_response("Not a company's user, or a role that cannot place orders."),
+            409: detail_response("This Idempotency-Key was used with a different request body."),
+        },
         parameters=[IDEMPOTENCY_HEADER],
         operation_id="purchase_orders_create",
     )
     def post(self, request: Request) -> Response:
         membership = _membership(request, create=True)
         company = membership.company
-        key = request.headers.get("Idempotency-Key", "").strip()
+        key = request.headers.get(IDEMPOTENCY_KEY, "").strip()
+        if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+            raise ValidationError(
+                {
+                    IDEMPOTENCY_KEY: [
+                        f"The {IDEMPOTENCY_KEY} header has {len(key):,} characters; "
+                        f"at most {IDEMPOTENCY_KEY_MAX_LENGTH} are kept."
+                    ]
+                }
+            )
         body_hash = hashlib.sha256(json.dumps(request.data, sort_keys=True, default=str).encode()).hexdigest()
         if key:
             seen = (
@@ -125,7 +189,8 @@ class PurchaseOrderListCreateApi(APIView):
             if seen is not None:
                 return self._replay(seen, body_hash)
         serializer = self.InputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        if not serializer.is_valid():
+            raise ValidationError(_by_line(serializer.errors))
         try:
             with transaction.atomic():
                 order = self._create(membership, serializer.validated_data)
@@ -137,7 +202,7 @@ class PurchaseOrderListCreateApi(APIView):
             # A concurrent retry with the same key won the race: answer as a retry would.
             seen = IdempotencyRecord.objects.get(company=company, key=key)
             return self._replay(seen, body_hash)
-        return Response(OrderOutput(order).data, status=status.HTTP_201_CREATED)
+        return Response(OrderOutput(_with_lines(order)).data, status=status.HTTP_201_CREATED)
 
     @staticmethod
     def _replay(seen: IdempotencyRecord, body_hash: str) -> Response:
@@ -146,7 +211,7 @@ class PurchaseOrderListCreateApi(APIView):
                 {"detail": "This Idempotency-Key was used with a different request body."},
                 status=status.HTTP_409_CONFLICT,
             )
-        return Response(OrderOutput(seen.purchase_order).data, status=status.HTTP_200_OK)
+        return Response(OrderOutput(_with_lines(seen.purchase_order)).data, status=status.HTTP_200_OK)
 
     @staticmethod
     def _create(membership: Membership, data: dict[str, Any]) -> PurchaseOrder:
@@ -179,6 +244,8 @@ class PurchaseOrderListCreateApi(APIView):
         )
         result = services.purchase_order_lines_add(purchase_order=order, lines=parsed)
         line_errors.update({entry.line: entry.message for entry in result.report if not entry.ok})
+        if not line_errors:
+            line_errors.update(_amount_problems(order, parsed))
         if line_errors:
             raise ValidationError(
                 {"lines": {str(index): [message] for index, message in sorted(line_errors.items())}}
@@ -189,12 +256,86 @@ class PurchaseOrderListCreateApi(APIView):
             raise ValidationError({"detail": [exc.message]}) from exc
 
 
+def _with_lines(order: PurchaseOrder) -> PurchaseOrder:
+    prefetch_related_objects([order], _lines_with_products())
+    return order
+
+
+def _by_line(errors: dict[str, Any]) -> dict[str, Any]:
+    """DRF reports a bad line as ``{"lines": {<index>: {"field": ["reason"]}}}``; say it as the API's other
+    line problems are said, ``{"lines": {"<index>": ["field: reason"]}}``, so a client reads one shape."""
+    lines = errors.get("lines")
+    if isinstance(lines, list) and all(isinstance(entry, dict) for entry in lines):
+        lines = dict(enumerate(lines))
+    if isinstance(lines, dict):
+        if set(lines) == {"non_field_errors"}:
+            return {**errors, "lines": [str(message) for message in lines["non_field_errors"]]}
+        errors = {**errors}
+        errors["lines"] = {str(index): _messages(entry) for index, entry in lines.items() if entry}
+    return errors
+
+
+def _messages(entry: dict[str, list[str]] | list[str]) -> list[str]:
+    """One line's reasons: ``["field: reason"]`` for a field, the reason alone for the line as a whole."""
+    if isinstance(entry, list):
+        return [str(message) for message in entry]
+    return [
+        str(message) if field == "non_field_errors" else f"{field}: {message}"
+        for field, messages in entry.items()
+        for message in messages
+    ]
+
+
+def _amount_problems(order: PurchaseOrder, parsed: list[ParsedLine]) -> dict[int, str]:
+    """Lines whose amount (quantity at this company's price) would not fit the amount column, reported on
+    the request's line; an order total past it is refused as a whole. Checked before submitting, so the
+    API names the line instead of failing on the database."""
+    lines = list(order.lines.select_related("product"))
+    quotes = price_resolve_many(
+        account=order.company,
+        products=[line.product for line in lines],
+        quantity={line.product_id: line.quantity for line in lines},
+    )
+    first_index: dict[str, int] = {}
+    for entry in parsed:
+        first_index.setdefault(entry.sku.upper(), entry.line)
+    problems: dict[int, str] = {}
+    total = Decimal(0)
+    for line in lines:
+        price = quotes[line.product_id].unit_price
+        amount = quantize_amount(price * line.quantity, order.currency)
+        total += amount
+        if amount >= AMOUNT_LIMIT:
+            problems[first_index.get(line.product.sku.upper(), 0)] = (
+                f"quantity: {line.quantity.normalize():f} of {line.product.sku} at {price} {order.currency} "
+                f"comes to {amount:,} {order.currency}; an order line holds less than {AMOUNT_LIMIT:,}."
+            )
+    if not problems and total >= AMOUNT_LIMIT:
+        raise ValidationError(
+            {
+                "detail": [
+                    f"The order comes to {total:,} {order.currency}; an order holds less than "
+                    f"{AMOUNT_LIMIT:,}. Split it into several orders."
+                ]
+            }
+        )
+    return problems
+
+
 class PurchaseOrderDetailApi(APIView):
-    @extend_schema(responses=OrderOutput, operation_id="purchase_orders_read")
+    @extend_schema(
+        responses={
+            200: OrderOutput,
+            401: detail_response("No valid token."),
+            403: detail_response("Not a company's user."),
+            404: detail_response("No such order in your company."),
+        },
+        operation_id="purchase_orders_read",
+    )
     def get(self, request: Request, order_id: int) -> Response:
         membership = _membership(request)
         try:
             order = selectors.purchase_order_get(company=membership.company, order_id=order_id)
         except PurchaseOrder.DoesNotExist as exc:
             raise NotFound("No such order in your company.") from exc
-        return Response(OrderOutput(order).data)
+        return Response(OrderOutput(_with_lines(order)).data)
