@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.accounts.models import StaffRole
 from apps.accounts.selectors import staff_emails
 from apps.erp.models import ErpConnection, Incident, SyncCursor, SyncJob
+from apps.erp.selectors import queue_view
 
 
 def alert_recipients() -> list[str]:
@@ -63,6 +64,7 @@ def alerts_check() -> int:
                 )
             else:
                 _close(key)
+    opened += _queue_alerts(now)
     dead_ids = set()
     for job in SyncJob.objects.filter(status=SyncJob.Status.DEAD).select_related("connection"):
         dead_ids.add(job.pk)
@@ -76,3 +78,57 @@ def alerts_check() -> int:
         if int(incident.key.split(":", 1)[1]) not in dead_ids:
             _close(incident.key)
     return opened
+
+
+def _queue_alerts(now: datetime) -> int:
+    """Stuck work: jobs in flight far longer than a push takes, and due work no worker takes."""
+    queue = queue_view(now)
+    opened = 0
+    stuck_after = settings.ERP_JOB_STUCK_SECONDS
+    if queue.stuck:
+        oldest = (
+            SyncJob.objects.filter(
+                status=SyncJob.Status.IN_FLIGHT, claimed_at__lt=now - timedelta(seconds=stuck_after)
+            )
+            .order_by("claimed_at")
+            .first()
+        )
+        detail = (
+            f"The oldest, job #{oldest.pk} ({oldest.kind} for {oldest.target_id}), was claimed by "
+            f"{oldest.claimed_by} {int((now - oldest.claimed_at).total_seconds())} s ago, attempt "
+            f"{oldest.attempts} of {oldest.max_attempts}; last error: {oldest.last_error or 'none'}.\n"
+            if oldest is not None and oldest.claimed_at is not None
+            else ""
+        )
+        opened += _open(
+            "queue:stuck",
+            f"{queue.stuck} ERP job(s) in flight for over {stuck_after} s",
+            f"{queue.stuck} outbound job(s) have been in flight for more than {stuck_after} s: a worker "
+            f"is stuck or the ERP does not answer.\n{detail}\nSync monitor: {_monitor_url()}\n",
+        )
+    else:
+        _close("queue:stuck")
+    waited = queue.oldest_due_age_seconds or 0
+    orphaned_for = _oldest_orphan_age(now)
+    limit = settings.ERP_QUEUE_STALL_ALERT_SECONDS
+    if waited > limit or orphaned_for > limit:
+        opened += _open(
+            "queue:waiting",
+            f"ERP jobs have waited {max(waited, orphaned_for)} s for a worker",
+            f"Due outbound jobs ({queue.due_now} due, {queue.orphaned} left by lost workers) have waited "
+            f"{max(waited, orphaned_for)} s without a worker taking them. Is a qcluster running?\n\n"
+            f"Sync monitor: {_monitor_url()}\n",
+        )
+    else:
+        _close("queue:waiting")
+    return opened
+
+
+def _oldest_orphan_age(now: datetime) -> int:
+    expired = (
+        SyncJob.objects.filter(status=SyncJob.Status.IN_FLIGHT, lease_expires_at__lt=now)
+        .order_by("lease_expires_at")
+        .values_list("lease_expires_at", flat=True)
+        .first()
+    )
+    return int((now - expired).total_seconds()) if expired else 0

@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Count, Min, Q, QuerySet
@@ -92,6 +93,18 @@ class QueueView:
     failed: int
     dead: int
     oldest_pending_age_seconds: int | None
+    # In flight longer than ERP_JOB_STUCK_SECONDS: a worker alive but stuck (or a hung ERP call).
+    stuck: int = 0
+    # In flight with an expired lease: the worker died and no one has taken the job back yet.
+    orphaned: int = 0
+    oldest_in_flight_age_seconds: int | None = None
+    # Due and waiting for a worker: how long the oldest has waited.
+    oldest_due_age_seconds: int | None = None
+    retrying: int = 0  # pending after at least one failed attempt
+
+    @property
+    def healthy(self) -> bool:
+        return not (self.failed or self.dead or self.stuck or self.orphaned or self.retrying)
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,46 @@ class MonitorView:
     queue: QueueView
     problem_jobs: list[SyncJob]
     checked_at: datetime
+
+
+def _age(now: datetime, then: datetime | None) -> int | None:
+    return int((now - then).total_seconds()) if then else None
+
+
+def queue_view(now: datetime | None = None) -> QueueView:
+    """The outbound queue in one query: counts, stuck and orphaned work, the oldest waiting ages."""
+    now = now or timezone.now()
+    stuck_since = now - timedelta(seconds=settings.ERP_JOB_STUCK_SECONDS)
+    in_flight = Q(status=SyncJob.Status.IN_FLIGHT)
+    due = Q(status=SyncJob.Status.PENDING, next_attempt_at__lte=now)
+    counts = SyncJob.objects.aggregate(
+        pending=Count("id", filter=Q(status=SyncJob.Status.PENDING)),
+        due_now=Count("id", filter=due),
+        in_flight=Count("id", filter=in_flight),
+        failed=Count("id", filter=Q(status=SyncJob.Status.FAILED)),
+        dead=Count("id", filter=Q(status=SyncJob.Status.DEAD)),
+        retrying=Count("id", filter=Q(status=SyncJob.Status.PENDING, attempts__gt=0)),
+        stuck=Count("id", filter=in_flight & Q(claimed_at__lt=stuck_since)),
+        orphaned=Count(
+            "id", filter=in_flight & (Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True))
+        ),
+        oldest=Min("created_at", filter=Q(status__in=[SyncJob.Status.PENDING, SyncJob.Status.IN_FLIGHT])),
+        oldest_claim=Min("claimed_at", filter=in_flight),
+        oldest_due=Min("next_attempt_at", filter=due),
+    )
+    return QueueView(
+        pending=counts["pending"],
+        due_now=counts["due_now"],
+        in_flight=counts["in_flight"],
+        failed=counts["failed"],
+        dead=counts["dead"],
+        retrying=counts["retrying"],
+        stuck=counts["stuck"],
+        orphaned=counts["orphaned"],
+        oldest_pending_age_seconds=_age(now, counts["oldest"]),
+        oldest_in_flight_age_seconds=_age(now, counts["oldest_claim"]),
+        oldest_due_age_seconds=_age(now, counts["oldest_due"]),
+    )
 
 
 def monitor_view() -> MonitorView:
@@ -116,36 +169,31 @@ def monitor_view() -> MonitorView:
         )
         for cursor in SyncCursor.objects.select_related("connection").order_by("connection__name", "stream")
     ]
-    counts = SyncJob.objects.aggregate(
-        pending=Count("id", filter=Q(status=SyncJob.Status.PENDING)),
-        due_now=Count("id", filter=Q(status=SyncJob.Status.PENDING, next_attempt_at__lte=now)),
-        in_flight=Count("id", filter=Q(status=SyncJob.Status.IN_FLIGHT)),
-        failed=Count("id", filter=Q(status=SyncJob.Status.FAILED)),
-        dead=Count("id", filter=Q(status=SyncJob.Status.DEAD)),
-        oldest=Min("created_at", filter=Q(status__in=[SyncJob.Status.PENDING, SyncJob.Status.IN_FLIGHT])),
-    )
-    oldest = counts.pop("oldest")
+    stuck_since = now - timedelta(seconds=settings.ERP_JOB_STUCK_SECONDS)
     problem_jobs = list(
         SyncJob.objects.filter(
             Q(status__in=[SyncJob.Status.FAILED, SyncJob.Status.DEAD])
             | Q(status=SyncJob.Status.PENDING, attempts__gt=0)
+            | Q(status=SyncJob.Status.IN_FLIGHT, claimed_at__lt=stuck_since)
+            | Q(status=SyncJob.Status.IN_FLIGHT, lease_expires_at__lt=now)
         )
         .select_related("target_type", "connection")
         .order_by("-updated_at")[:100]
     )
+    for job in problem_jobs:
+        job.in_flight_seconds = _age(now, job.claimed_at) if job.status == SyncJob.Status.IN_FLIGHT else None  # type: ignore[attr-defined]
+        job.orphaned = bool(  # type: ignore[attr-defined]
+            job.status == SyncJob.Status.IN_FLIGHT
+            and (job.lease_expires_at is None or job.lease_expires_at < now)
+        )
     return MonitorView(
         connection=connection,
         streams=streams,
-        queue=QueueView(
-            **counts,
-            oldest_pending_age_seconds=int((now - oldest).total_seconds()) if oldest else None,
-        ),
+        queue=queue_view(now),
         problem_jobs=problem_jobs,
         checked_at=now,
     )
 
 
 def stale_after() -> timedelta:
-    from django.conf import settings
-
     return timedelta(seconds=settings.ERP_STREAM_STALL_ALERT_SECONDS)
