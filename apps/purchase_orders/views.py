@@ -14,6 +14,7 @@ from apps.accounts.models import Role
 from apps.accounts.permissions import MemberRequest, company_role_required
 from apps.approvals import selectors as approval_selectors
 from apps.approvals.services import ApprovalError, approval_decide, purchase_order_submit_and_route
+from apps.core import csvexport
 from apps.core.exceptions import ApplicationError
 from apps.core.money import quantize_amount
 from apps.credit.selectors import credit_meter, credit_position_get
@@ -312,7 +313,8 @@ def _csv_response(filename: str) -> tuple[HttpResponse, csv.Writer]:  # type: ig
 @company_role_required()
 def order_export(request: MemberRequest, order_id: int) -> HttpResponse:
     order = _order_or_404(request, order_id)
-    response, writer = _csv_response(f"{order.customer_po_number or order.pk}.csv")
+    response, raw_writer = _csv_response(f"{order.customer_po_number or order.pk}.csv")
+    writer = csvexport.SafeWriter(raw_writer)  # a PO number or note starting with = stays text
     writer.writerow(
         ["po_number", "sku", "name", "quantity", "unit_price", "price_source", "line_amount", "note"]
     )
@@ -338,7 +340,8 @@ def order_list_export(request: MemberRequest) -> HttpResponse:
     orders = selectors.purchase_order_list(
         company=request.membership.company, status=request.GET.get("status", "")
     )
-    response, writer = _csv_response(f"orders-{timezone.localdate():%Y%m%d}.csv")
+    response, raw_writer = _csv_response(f"orders-{timezone.localdate():%Y%m%d}.csv")
+    writer = csvexport.SafeWriter(raw_writer)  # a PO number or note starting with = stays text
     writer.writerow(
         ["po_number", "status", "submitted_at", "buyer", "lines", "total", "currency", "erp_reference"]
     )
