@@ -323,7 +323,9 @@ class Churn:
                 proc.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.every):
+        next_kill = time.monotonic() + self.every
+        while not self._stop.wait(max(0.0, next_kill - time.monotonic())):
+            next_kill += self.every
             victim = self.procs[self.kills % len(self.procs)]
             try:
                 victim.kill()

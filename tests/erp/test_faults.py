@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,7 @@ REDIS_URL = os.environ.get("FAULTS_REDIS_URL", "redis://127.0.0.1:6379/14")
 LEASE_SECONDS = 5
 DRAIN_TIMEOUT = 90.0
 CHURN_SECONDS = 32
+CHURN_EVERY = 5.0  # one of the two clusters is SIGKILLed this often
 
 
 @pytest.fixture
@@ -61,7 +63,13 @@ def cluster_env(erp_server: erp.ErpServer, erp_connection: ErpConnection, settin
         erp=erp_server,
         lease_seconds=LEASE_SECONDS,
         secret_key=settings.SECRET_KEY,  # the tasks this process enqueues are signed with it
+        workers=1,
         extra={
+            # The test ERP is one trytond on SQLite: concurrent write transactions retry each other out
+            # (a 50-sale confirm beside another then takes longer than the 30 s request timeout), and a
+            # killed worker's request goes on in the ERP. One worker per cluster and batches of 10 keep a
+            # batch well under the kill period; otherwise no batch could ever finish, whatever the engine.
+            "ERP_PUSH_BATCH_SIZE": "10",
             # Retries within seconds, so an outage of a few seconds is bridged within the 8 attempts.
             "ERP_BACKOFF_BASE_SECONDS": "2",
             "ERP_BACKOFF_MAX_SECONDS": "6",
@@ -105,13 +113,16 @@ def _drain(orders: list[PurchaseOrder], procs: cluster.Processes, timeout: float
     from tools import sync_scenario
 
     started = time.monotonic()
+    last_report = [started]
+
+    def drained() -> bool:
+        if time.monotonic() - last_report[0] >= 5:
+            last_report[0] = time.monotonic()
+            print(f"  drain +{last_report[0] - started:.0f} s: {_outbox(orders)[:400]}", flush=True)
+        return sync_scenario.outbox_drained(_ids(orders))
+
     try:
-        cluster.wait_until(
-            lambda: sync_scenario.outbox_drained(_ids(orders)),
-            timeout=timeout,
-            interval=0.5,
-            message="drained",
-        )
+        cluster.wait_until(drained, timeout=timeout, interval=0.5, message="drained")
     except cluster.ClusterError:
         pytest.fail(f"outbox not drained in {timeout:.0f} s: {_outbox(orders)}\n{procs.logs()}")
     return time.monotonic() - started
@@ -132,26 +143,44 @@ def test_sigkill_churn_of_two_clusters_while_orders_are_pushed_and_pulled(
     cluster_env: dict[str, str],
     procs: cluster.Processes,
     erp_admin_client: TrytonClient,
+    erp_server: erp.ErpServer,
 ) -> None:
     """Orders keep coming in batches and the ERP invoices some sales while the order-state pull runs in
-    a loop; every 4 s one of the two clusters is SIGKILLed (workers and all) and restarted 1 s later."""
+    a loop; every 5 s one of the two clusters is SIGKILLed (workers and all) and restarted 1 s later."""
     clusters = [procs.qcluster("cluster-a", cluster_env), procs.qcluster("cluster-b", cluster_env)]
     procs.pull_loop("pull-orders", cluster_env, stream="orders", interval=0.3)
     orders: list[PurchaseOrder] = []
     invoiced: list[str] = []
+    stop = threading.Event()
+
+    def accounting() -> None:
+        """Accounting posts the invoice of a confirmed sale now and then, in the ERP (its own client):
+        the order-state pull then moves that order on to invoiced, whatever the pushes are doing."""
+        client = TrytonClient(erp_server.url, erp_server.database, erp.ERP_ADMIN_USER, erp.ERP_ADMIN_PASSWORD)
+        try:
+            while not stop.wait(2.0) and len(invoiced) < 10:
+                candidates = [
+                    o.customer_po_number for o in orders[::3] if o.customer_po_number not in invoiced
+                ]
+                invoiced.extend(scenario.erp_invoices_post(client, candidates, limit=1))
+        finally:
+            client.close()
+
+    clerk = threading.Thread(target=accounting, name="accounting", daemon=True)
     started = time.monotonic()
-    with cluster.Churn(clusters, every=4.0, down=1.0) as churn:
+    with cluster.Churn(clusters, every=CHURN_EVERY, down=1.0) as churn:
+        clerk.start()
         while time.monotonic() - started < CHURN_SECONDS:
-            orders += shop.orders_approve(3, label="K")
+            orders += shop.orders_approve(2, label="K")
             cluster.dispatch_kick(REDIS_URL)
-            if len(orders) % 15 == 0:
-                # Accounting posts the invoices of some confirmed sales: the pull moves those orders on.
-                invoiced += scenario.erp_invoices_post(
-                    erp_admin_client, [o.customer_po_number for o in orders[-30:-15]]
-                )
-            time.sleep(0.2)
+            if int(time.monotonic() - started) % 5 == 0:
+                elapsed = time.monotonic() - started
+                print(f"  churn +{elapsed:.0f} s, {churn.kills} kills: {_outbox(orders)[:300]}")
+            time.sleep(0.5)
+        stop.set()
+        clerk.join(timeout=60)
     assert churn.errors == []
-    assert churn.kills >= CHURN_SECONDS // 4 - 1
+    assert churn.kills >= CHURN_SECONDS // CHURN_EVERY - 1
     assert all(proc.alive() for proc in clusters)
 
     drain_seconds = _drain(orders, procs)
@@ -174,7 +203,11 @@ def test_sigkill_churn_of_two_clusters_while_orders_are_pushed_and_pulled(
         "the last kill)"
     )
 
-    assert len(orders) >= 60
+    assert len(orders) >= 40
+    if not invoiced:
+        refs = [o.customer_po_number for o in orders[:10]]
+        print("DIAG sales", scenario.erp_sales(erp_admin_client, refs))
+        print("DIAG post", scenario.erp_invoices_post(erp_admin_client, refs))
     assert invoiced, "the ERP invoiced none of the sales: the pull had nothing to move on"
     _assert_delivered(orders, erp_admin_client, procs)
     assert drain_seconds < 60
