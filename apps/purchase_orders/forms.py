@@ -65,7 +65,7 @@ class QuickOrderForm(forms.Form):
 
 class CsvForm(forms.Form):
     file = forms.FileField(
-        label="Order file",
+        label="CSV file (or Excel .xlsx)",
         help_text=(
             f"CSV, text or Excel (.xlsx), up to {MAX_FILE_BYTES // 1024 // 1024} MB. A header row names the "
             "columns in any order (SKU / Item # / Part number / Artikelnummer, Quantity / Qty / Menge, "
