@@ -27,7 +27,7 @@ from apps.erp.connectors.base import OrderPush, OrderPushResult, OrderStateRecor
 from apps.erp.inbound import apply_orders
 from apps.erp.models import SyncJob
 from apps.erp.outbound import ORDER_PUSH, push_orders
-from apps.erp.services import connection_get_default
+from apps.erp.services import connection_get_default, jobs_claim_due
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
@@ -473,7 +473,8 @@ def test_only_released_orders_are_pushed_accepting_the_erps_credit_warning(
     committed(credit_hold_reject, hold=refused.credit_hold, actor=shop["finance"], note="No")
     connector = CapturingConnector()
 
-    push_orders(connector, list(SyncJob.objects.filter(kind=ORDER_PUSH)))  # type: ignore[arg-type]
+    jobs = jobs_claim_due(connection=connection_get_default(), limit=10)
+    push_orders(connector, jobs)  # type: ignore[arg-type]
 
     assert sorted((push.reference, push.accept_credit_warning) for push in connector.pushed) == [
         ("PO-BIG", True),
