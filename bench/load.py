@@ -2,59 +2,75 @@
 
 Run by hand (not part of the test suite):
 
-    .venv/bin/python bench/load.py            # 2 rounds of (baseline 30 s, ours 60 s), about 6 minutes
-    .venv/bin/python bench/load.py --quick    # 1 round of (baseline 8 s, ours 25 s), under 2 minutes
-    .venv/bin/python bench/load.py --keep     # keep the scratch database and the logs afterwards
+    .venv/bin/python bench/load.py                 # 2 rounds of (baseline 30 s, ours 60 s), 8-12 minutes
+    .venv/bin/python bench/load.py --quick         # 1 round of (baseline 8 s, ours 25 s), about 2 minutes
+    .venv/bin/python bench/load.py --keep          # keep the scratch database and the logs afterwards
+    .venv/bin/python bench/load.py --working-tree  # serve the working tree instead of a snapshot of HEAD
 
-The stack, all on 127.0.0.1 and all started (and stopped, even on Ctrl-C or failure) by this script:
+The servers run a snapshot of the last commit (``git archive HEAD`` into a temporary directory, this
+script and tools/tryton taken from the working tree), so edits under way in a shared checkout do not
+break them; the project's .venv and .erp/ are used as they are.
+
+The stack, all on 127.0.0.1 and all started (and stopped, even on Ctrl-C, SIGTERM or failure) by this
+script:
 - a fresh Tryton ERP from the seeded template (tools/tryton), the seeded customers' credit limits raised
-  to 1,000,000 by the ERP's admin (so credit never holds an order: every order is approved at submit);
-- a scratch PostgreSQL database ``bench_load`` (BENCH_PG_URL / --database; recreated, migrated, dropped),
-  customers, products and stock pulled from the ERP through the sync engine (the 10 ERP customers become
-  companies with their ``erp_party_id`` and ship-to addresses; no approval rules), 5 buyers in each of
-  them (50 logins) with an API token each;
+  to 1,000,000 by the ERP's admin, so credit never holds an order: every order is approved at submit
+  (approvals and credit holds are not part of this measurement);
+- a scratch PostgreSQL database ``bench_load`` (BENCH_PG_URL / --database; recreated and migrated with
+  bench/scratch.py's helpers, dropped at the end), customers, products and stock pulled from the ERP
+  through the sync engine: the 10 ERP customers become companies with their ``erp_party_id`` and
+  ship-to addresses and no approval rules; 5 buyers in each (50 logins), each with an API token;
 - Redis database 11 (BENCH_REDIS_URL; it must be empty at the start, it is flushed at the end);
-- gunicorn ``config.wsgi`` (4 sync workers, as the README's deployment) and two ``manage.py qcluster``
-  (2 workers each), all under ``config.settings.production`` with the environment a deployment sets
-  (SECRET_KEY, DEBUG=false, ALLOWED_HOSTS, REDIS_URL, ERP_*; only HTTPS redirect, HSTS and secure
-  cookies are off, for plain HTTP) and the static files collected to the run's temporary directory
-  (bench/load_settings.py). The clusters run the portal's schedules: the ERP pulls of every stream
-  (customers, products, stock, invoices, order states) every 30 s while the load runs, and the outbox
-  dispatch that each submit also requests at once.
+- gunicorn ``config.wsgi`` (4 sync workers, as the README's deployment; --web-workers) and two
+  ``manage.py qcluster`` (2 workers each), started with tools/cluster.py in their own process groups,
+  under ``config.settings.production`` with the environment a deployment sets (``portal_env``: SECRET_KEY,
+  DEBUG=false, ALLOWED_HOSTS, REDIS_URL, ERP_*; the settings' own lease, connection age and worker
+  defaults; only HTTPS redirect, HSTS and secure cookies are off, for plain HTTP) and the static files
+  collected to the run's temporary directory (bench/load_settings.py). The clusters run the portal's
+  schedules (the ERP pulls of every stream, order states included, every 30 s) and the outbox waker,
+  and every submit asks them for a dispatch at once.
 
-50 buyers (threads, one httpx client each, like one browser tab or one procurement system each) sign in
-through the login page (CSRF token, session cookie) before any clock starts. Then a phase runs for a fixed
-time, every buyer looping until the deadline (and at most 500 orders each):
+50 buyers (threads, one httpx client each, like one browser tab or one procurement system each, only ever
+to 127.0.0.1) sign in through the login page (CSRF token, session cookie) before any clock starts. Then a
+phase runs: every buyer starts orders until the deadline (at most 500 each); an order under way may
+finish during a grace period, past which it is abandoned before its next request (a draft, never
+submitted: ``abandoned``; a submit already sent is waited for and counted).
 - ours, the mixed load: buyers alternate between a UI order and an API order.
-  UI order: the catalog page, a catalog search and page 2 as the htmx search box asks for them, then three
-  products found by searching their SKU and added with the catalog's htmx Add button, the draft page,
-  two more lines pasted into the quick order (htmx), one line's quantity changed (htmx), the order
-  details saved (PO number, the ship-to from the form's choices, a requested date a week out; htmx),
-  submit (a plain form POST, CSRF token from the page) following the redirect to the order's page, and
-  the order list. API order: the catalog API searched, ``POST /api/v1/purchase-orders/`` with a token and
-  an ``Idempotency-Key`` (every fourth one sent twice, as a client retrying after a lost answer: the
-  second must answer 200 with the same order), then the order read back.
+  UI order (16 requests): the catalog page, a catalog search and page 2 as the htmx search box asks for
+  them, three products found by searching their SKU and added with the catalog's htmx Add button, the
+  draft page, two more lines pasted into the quick order (htmx), one line's quantity changed (htmx),
+  the order details saved (PO number, the ship-to the form offers, a requested date a week out; htmx),
+  submit (a plain form POST with the page's CSRF token), the redirect to the order's page followed, and
+  the order list. API order: the catalog API searched, ``POST /api/v1/purchase-orders/`` (5 lines) with
+  a token and an ``Idempotency-Key`` (every fourth one sent twice, as a client retrying after a lost
+  answer: the second must answer 200 with the same order; a create that fails in transport is retried
+  with the same key), then the order read back.
 - baseline, API intake only: the same 50 buyers, each order one ``POST /api/v1/purchase-orders/`` of the
-  same size (5 lines of the same products), with an Idempotency-Key, and nothing else: no browsing, no
+  same size (5 lines of the same products) with an Idempotency-Key, and nothing else: no browsing, no
   pages, no read-back. It is the leanest way this portal takes an order, on the same stack (same web
-  workers, same clusters pushing, same pulls running) in the same run, so ``ratio`` says what the
-  browsing and the UI's round trips cost a buyer's order against that ceiling. Full runs alternate which
-  phase goes first (the second meets a slightly bigger database and ERP).
+  workers, same clusters pushing, same pulls running) in the same run, so ``ratio`` says what browsing
+  and the UI's round trips cost against that ceiling. Full runs alternate which phase goes first (the
+  second meets a slightly bigger database and ERP).
 Every response is checked: an unexpected status, a transport error or timeout, an error flash in the UI
-or a refused line counts as an error. After each phase the script waits (quick 40 s, full 120 s at most)
-until every order submitted in it is a sale in the ERP: ``drain_s`` is that time.
+or a refused line counts as an error. While a phase runs, a sampler reads the clusters' Redis queue depth
+and pg_stat_activity once a second: the share of active sessions waiting on a lock, and which statement
+waits for which (printed). After each phase the script waits (quick 25 s, full 120 s at most) until every
+order submitted in it is a sale in the ERP (``in_erp_s``) and its push job has ended (``drain_s``; null:
+not within the limit).
 
 The end: every order a buyer was told was submitted (a 201, or the UI's redirect to the order) is
-counted in the ERP by reference (``sale.sale`` ``search_read`` through JSON-RPC as the portal's ERP user)
-after draining: ``lost`` = submitted but not a sale, ``duplicates`` = more than one sale for one
-reference, ``phantoms`` = portal orders with the run's PO numbers that no buyer was told about. The
-outbox's order-push jobs are counted by status; any job not succeeded is printed with its attempts,
-claim and last error. The last line is one JSON object:
+counted in the ERP by reference (``sale.sale`` ``search_read`` through JSON-RPC as the portal's ERP user):
+``lost`` = submitted but not a sale, ``duplicates`` = more than one sale for one reference, ``phantoms`` =
+submitted portal orders with the run's PO numbers that no buyer was told about. Order-push jobs are
+counted by status; any job not succeeded is printed with its attempts, claim and last error. Then every
+process group gets SIGTERM at once (``cluster_stop_s``: until the slower qcluster was gone; SIGKILL
+after 10 s). The last line is one JSON object:
 {"metric": "orders_per_s_under_load", "ours", "baseline", "ratio", "p95_ms", "errors", "lost", ...}
-with ``ours`` = orders submitted per second by the mixed load, ``baseline`` = orders per second of API
-intake only, ``p95_ms`` = 95th percentile of every request of the mixed load.
+``ours`` = orders submitted per second by the mixed load (wall time from start to the last buyer done),
+``baseline`` = orders per second of API intake only, ``p95_ms`` = 95th percentile of every request of
+the mixed load; ``load_avg_1m`` says how busy the machine was (the figures move with it).
 
-Last measured (--quick, 2 shared cores, other work running): see the bottom of this docstring.
+Last measured: see the end of this docstring.
 """
 
 from __future__ import annotations
@@ -510,8 +526,11 @@ class Buyer:
             created = self._send(
                 tally, "API create", "POST", "/api/v1/purchase-orders/", (201,), json=body, headers=headers
             )
-        except FlowError:
-            # A client that lost the answer retries with the same key: the order exists at most once.
+        except FlowError as exc:
+            if not isinstance(exc.__cause__, httpx.TransportError):
+                raise
+            # A client that lost the answer (a timeout, a dropped connection; already counted as an
+            # error) retries with the same key: the order exists at most once.
             again = self._send(
                 tally,
                 "API create (retry)",
