@@ -229,7 +229,8 @@ class PurchaseOrderListCreateApi(APIView):
         parsed: list[ParsedLine] = []
         for index, line in enumerate(data["lines"]):
             try:
-                quantity: Decimal = parse_quantity(line["quantity"])
+                # JSON and API clients write a decimal point: "1.000" is one, never a thousand.
+                quantity: Decimal = parse_quantity(line["quantity"], decimal_mark=".")
             except ValueError as exc:
                 line_errors[index] = str(exc)
                 continue

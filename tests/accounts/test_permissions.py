@@ -327,6 +327,9 @@ def test_permission_matrix(
 
     if name == "po-builder-csv":
         data: dict[str, Any] = {"file": SimpleUploadedFile("order.csv", b"SKU-PERM,1\n")}
+    elif name == "po-builder-header":
+        # A valid header (PO number and ship-to are required): the actor's own company's address.
+        data = {"customer_po_number": "PO-PERM-1", "ship_to": world.own["address"].pk}
     else:
         data = _post_data(name)
     response = client.get(url) if method == "GET" else client.post(url, data)

@@ -155,3 +155,15 @@ def test_a_requested_date_in_the_past_is_refused_and_today_is_accepted(client: A
 
     assert now.status_code == 201
     assert now.json()["requested_date"] == f"{today}"
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [("1.000", "1"), ("3.0", "3"), ("1,000", "1000"), (1000, "1000"), ("2,500.00", "2500")],
+)
+def test_api_quantities_use_a_decimal_point_as_json_does(client: APIClient, sent: object, kept: str) -> None:
+    response = client.post(LIST, _order(("BOLT", sent)), format="json")
+
+    assert response.status_code == 201, response.content
+    line = PurchaseOrder.objects.get().lines.get()
+    assert line.quantity == Decimal(kept)
