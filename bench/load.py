@@ -652,6 +652,8 @@ def main() -> int:
                 log(f"kept logs in {workdir}") if args.keep else shutil.rmtree(workdir, ignore_errors=True)
             )
         )
+        if source := os.environ.get("BENCH_LOAD_SOURCE"):
+            cleanup.callback(shutil.rmtree, source, ignore_errors=True)  # the snapshot of HEAD
         result = _run(args, plan, workdir, cleanup)
     log(f"total {time.monotonic() - total_started:.0f} s")
     print(json.dumps(result), flush=True)
@@ -687,6 +689,16 @@ def _exec_in_snapshot() -> None:
     os.execv(PYTHON, [PYTHON, str(source / "bench" / "load.py"), *sys.argv[1:]])  # noqa: S606
 
 
+def _database_claim(name: str) -> None:
+    """Refuse a scratch database somebody is connected to (another run): recreating it would drop theirs."""
+    import psycopg
+
+    with psycopg.connect(f"{SERVER_URL}/postgres", autocommit=True) as admin:
+        row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,)).fetchone()
+    if row and row[0]:
+        raise SystemExit(f"database {name} has {row[0]} session(s) (another run?): pass --database")
+
+
 def _redis_claim(url: str, cleanup: contextlib.ExitStack) -> None:
     import redis
 
@@ -694,8 +706,10 @@ def _redis_claim(url: str, cleanup: contextlib.ExitStack) -> None:
     keys = client.dbsize()
     if keys:
         raise SystemExit(
-            f"Redis {url} holds {keys} keys: give the benchmark an empty database (BENCH_REDIS_URL)"
+            f"Redis {url} holds {keys} keys (another run?): give the benchmark an empty database "
+            "(BENCH_REDIS_URL)"
         )
+    client.set("bench-load:owner", os.getpid())  # a second run started now finds it taken
 
     def flush() -> None:
         client.flushdb()
@@ -719,6 +733,7 @@ def _run(
     cleanup.callback(server.stop)
     log(f"ERP {server.url} from the template ({time.monotonic() - started:.1f} s)")
 
+    _database_claim(args.database)
     database_recreate(args.database)
     if not args.keep:
         cleanup.callback(database_drop, args.database)
