@@ -151,7 +151,7 @@ def erp_sales(client: Any, references: list[str]) -> list[dict[str, Any]]:
 def erp_invoices_post(client: Any, references: list[str], *, limit: int | None = None) -> list[str]:
     """Accounting posts the invoices of those of these sales that the ERP confirmed (the order-state
     pull then moves their orders on to invoiced); returns the references whose invoices were posted."""
-    posted = []
+    posted: list[str] = []
     for sale in erp_sales(client, references):
         if limit is not None and len(posted) >= limit:
             break
