@@ -68,7 +68,10 @@ after 10 s). The last line is one JSON object:
 {"metric": "orders_per_s_under_load", "ours", "baseline", "ratio", "p95_ms", "errors", "lost", ...}
 ``ours`` = orders submitted per second by the mixed load (wall time from start to the last buyer done),
 ``baseline`` = orders per second of API intake only, ``p95_ms`` = 95th percentile of every request of
-the mixed load; ``load_avg_1m`` says how busy the machine was (the figures move with it).
+the mixed load; ``pulls_during_load`` = pull tasks finished during the mixed load, ``pull_task_max_s`` =
+the longest a pull task took from being enqueued to done (the queue is first in, first out: a scheduled
+pull waits behind every dispatch request the submits enqueued); ``unfinished_jobs`` = push jobs still
+pending or in flight at the end; ``load_avg_1m`` says how busy the machine was (the figures move with it).
 
 Last measured: see the end of this docstring.
 """
@@ -300,7 +303,7 @@ LINE_QTY = re.compile(r'id="qty-(\d+)"')
 SHIP_TO = re.compile(r'<select name="ship_to"[^>]*>(.*?)</select>', re.S)
 OPTION = re.compile(r'<option value="(\d+)"( selected)?')
 FLASH_ERROR = re.compile(r'class="flash flash-error"[^>]*>([^<]*)<')
-REFUSED_LINE = re.compile(r'class="error">Line \d+: ([^<]*)<')
+REFUSED_LINE = re.compile(r'<li data-line="[^"]*" class="error">([^<]*)<')  # a refused line in a report
 ORDER_URL = re.compile(r"^/orders/(\d+)/$")
 
 
@@ -999,10 +1002,8 @@ def _phase(name: str, buyers: list[Buyer], plan: dict[str, float], stop: threadi
     ended_at = timezone.now()
     if stop.is_set():
         raise SystemExit(f"{name}: a buyer's request outlived the phase by more than {REQUEST_TIMEOUT:.0f} s")
-    # Pull tasks the clusters ran (or were running) while the buyers were at it.
-    pulls = Task.objects.filter(
-        func="apps.erp.tasks.pull", started__lte=ended_at, stopped__gte=began_at
-    ).count()
+    # Pull tasks the clusters finished while the buyers were at it.
+    pulls = Task.objects.filter(func="apps.erp.tasks.pull", stopped__range=(began_at, ended_at)).count()
     all_ms = tally.all_ms()
     figures: dict[str, Any] = {
         "phase": name,
@@ -1093,6 +1094,7 @@ def _report(
     n_buyers: int,
 ) -> dict[str, Any]:
     from django.utils import timezone
+    from django_q.models import Task
 
     from apps.erp import outbound
     from apps.erp.models import SyncJob
@@ -1119,6 +1121,18 @@ def _report(
             f"last error {job.last_error!r}"
         )
     log(f"portal orders: {dict(statuses)}; order.push jobs: {dict(job_statuses)}")
+    # django-q2 stamps a task's "started" when it is enqueued: stopped - started is the wait in the queue
+    # plus the run. A scheduled pull or heartbeat that waits long sits behind other tasks.
+    took = defaultdict(list)
+    for func, begun, stopped in Task.objects.values_list("func", "started", "stopped"):
+        took[func.rsplit(".", 1)[-1]].append((stopped - begun).total_seconds())
+    log(
+        "tasks, enqueued to done: "
+        + "; ".join(
+            f"{func} n {len(values)} avg {statistics.fmean(values):.1f} s max {max(values):.1f} s"
+            for func, values in sorted(took.items())
+        )
+    )
     if lost:
         log(f"lost (submitted, not in the ERP): {lost[:20]}{' ...' if len(lost) > 20 else ''}")
     if duplicates:
@@ -1163,6 +1177,7 @@ def _report(
         "baseline_p95_ms": max(side("baseline", "p95_ms")),
         "requests": sum(side("ours", "requests")),
         "pulls_during_load": sum(side("ours", "pulls")),
+        "pull_task_max_s": round(max(took.get("pull", [0.0])), 1),
         "abandoned": sum(side("ours", "abandoned")),
         "in_erp_s": _worst(side("ours", "in_erp_s")),
         "drain_s": _worst(side("ours", "drain_s")),
@@ -1171,6 +1186,7 @@ def _report(
         "db_lock_wait_share": max(side("ours", "db_lock_wait_share")),
         "portal_orders": dict(statuses),
         "jobs": dict(job_statuses),
+        "unfinished_jobs": job_statuses[SyncJob.Status.PENDING] + job_statuses[SyncJob.Status.IN_FLIGHT],
         "cluster_stop_s": round(cluster_stop, 1),
         "buyers": n_buyers,
         "load_avg_1m": round(os.getloadavg()[0], 1),
