@@ -15,32 +15,22 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import Any
+
+from apps.core.processes import process_alive
 
 logger = logging.getLogger(__name__)
 
 SENTINEL_GRACE_SECONDS = 1.0
 
 
-def process_gone(pid: int) -> bool:
-    """Dead or a zombie. Read from /proc, not by ``waitpid``: the signal may have interrupted the main
-    process in a ``waitpid`` on this very child."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except FileNotFoundError:
-        return True
-    except (OSError, IndexError):
-        return False
-
-
 def _stop_on_signal(cluster: Any, signum: int, frame: Any, graceful: Any) -> None:
     sentinel = cluster.sentinel
     if sentinel is not None and sentinel.pid:
         deadline = time.monotonic() + SENTINEL_GRACE_SECONDS
-        while not process_gone(sentinel.pid) and time.monotonic() < deadline:
+        while process_alive(sentinel.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if process_gone(sentinel.pid):
+        if not process_alive(sentinel.pid):
             logger.info("qcluster stopped with its process group (signal %s)", signum)
             cluster.start_event = None
             cluster.stop_event = None

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -25,6 +24,7 @@ from django.utils import timezone
 from django_q.exceptions import TimeoutException
 from django_q.tasks import async_task
 
+from apps.core.processes import process_alive
 from apps.erp.connectors import connector_for
 from apps.erp.connectors.base import Connector, ErpBusinessError, ErpError
 from apps.erp.exceptions import InvalidJobAction, JobHandlerError
@@ -219,19 +219,6 @@ def jobs_release(*, worker: str) -> int:
     )
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed child its parent has not reaped yet is a zombie: dead for our purpose
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 def claims_of_dead_workers_expire(*, host: str | None = None) -> int:
     """Jobs held by processes of this host that no longer exist are due again now, not after their
     lease: a cluster restarting after a crash takes its jobs back at once."""
@@ -244,7 +231,7 @@ def claims_of_dead_workers_expire(*, host: str | None = None) -> int:
     dead = [
         holder
         for holder in holders
-        if holder.rsplit(":", 1)[1].isdigit() and not _process_alive(int(holder.rsplit(":", 1)[1]))
+        if holder.rsplit(":", 1)[1].isdigit() and not process_alive(int(holder.rsplit(":", 1)[1]))
     ]
     if not dead:
         return 0

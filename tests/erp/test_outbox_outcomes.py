@@ -318,3 +318,16 @@ def test_the_waker_runs_only_in_a_qcluster_main_process() -> None:
     assert waker.running_qcluster(["manage.py", "qcluster"]) is True
     assert waker.running_qcluster(["manage.py", "runserver"]) is False
     assert waker.running_qcluster(["pytest"]) is False
+
+
+def test_process_alive_sees_running_dead_and_zombie_processes() -> None:
+    from apps.core.processes import process_alive
+
+    assert process_alive(os.getpid()) is True
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = timezone.now() + timedelta(seconds=10)
+    while timezone.now() < deadline and process_alive(zombie.pid):
+        pass  # exited but not reaped: a zombie
+    assert process_alive(zombie.pid) is False
+    zombie.wait()
+    assert process_alive(zombie.pid) is False
