@@ -28,7 +28,10 @@ script:
   defaults; only HTTPS redirect, HSTS and secure cookies are off, for plain HTTP) and the static files
   collected to the run's temporary directory (bench/load_settings.py). The clusters run the portal's
   schedules (the ERP pulls of every stream, order states included, every 30 s) and the outbox waker,
-  and every submit asks them for a dispatch at once.
+  and every submit asks them for a dispatch at once;
+- beside them, tools/cluster.py's pull loop pulls the order states every 2 s in its own process (the
+  state pull overtaking pushes is the race the outbox must survive; the scheduled pulls alone wait in
+  the clusters' queue behind the dispatch requests under this load); --no-pull-loop leaves it out.
 
 50 buyers (threads, one httpx client each, like one browser tab or one procurement system each, only ever
 to 127.0.0.1) sign in through the login page (CSRF token, session cookie) before any clock starts. Then a
@@ -71,7 +74,8 @@ after 10 s). The last line is one JSON object:
 the mixed load; ``pulls_during_load`` = pull tasks finished during the mixed load, ``pull_task_max_s`` =
 the longest a pull task took from being enqueued to done (the queue is first in, first out: a scheduled
 pull waits behind every dispatch request the submits enqueued); ``unfinished_jobs`` = push jobs still
-pending or in flight at the end; ``load_avg_1m`` says how busy the machine was (the figures move with it).
+pending or in flight at the end; ``order_state_pulls`` = runs of the pull loop over the whole run;
+``load_avg_1m`` says how busy the machine was (the figures move with it).
 
 Last measured: see the end of this docstring.
 """
@@ -125,6 +129,7 @@ PRODUCT_POOL = 40
 MAX_LIST_PRICE = Decimal("5")
 MIN_STOCK = Decimal("200")
 REQUEST_TIMEOUT = 60.0
+PULL_LOOP_SECONDS = 2.0
 
 # Seconds: each phase's deadline (no new order after it), then grace (orders under way may finish; past
 # it they are abandoned before their next request), and the longest wait for the ERP to hold them all.
@@ -634,6 +639,11 @@ def main() -> int:
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn workers (default 4)")
     parser.add_argument("--buyers", type=int, default=50, help="concurrent buyers (default 50)")
     parser.add_argument(
+        "--no-pull-loop",
+        action="store_true",
+        help="no extra process pulling order states every 2 s (only the clusters' schedule pulls)",
+    )
+    parser.add_argument(
         "--working-tree",
         action="store_true",
         help="serve the working tree as it is (default: a snapshot of the last commit, HEAD)",
@@ -792,9 +802,14 @@ def _run(
     )
     procs.qcluster("qcluster-1", env)
     procs.qcluster("qcluster-2", env)
+    if not args.no_pull_loop:
+        # The order-state pull, over and over beside the schedule's pulls: the race the outbox must win
+        # (a push whose sale the pull has already seen), whatever the queue does to scheduled pulls.
+        procs.pull_loop("pull-orders", env, stream="orders", interval=PULL_LOOP_SECONDS)
     _wait_http(f"{base_url}/accounts/login/", procs.procs["gunicorn"])
     log(
-        f"gunicorn ({args.web_workers} workers) on {base_url}, two qclusters "
+        f"gunicorn ({args.web_workers} workers) on {base_url}, two qclusters"
+        f"{'' if args.no_pull_loop else ', the order-state pull loop'} "
         f"({time.monotonic() - started:.1f} s)"
     )
 
@@ -1150,6 +1165,16 @@ def _report(
         )
     )
     cluster_stop = max(sec for name, (sec, _) in stops.items() if name.startswith("qcluster"))
+    loop = procs.procs.get("pull-orders")
+    loop_log = loop.log_text() if loop is not None else ""
+    runs = re.search(r"stopped after (\d+) runs", loop_log)
+    loop_errors = [
+        line for line in loop_log.splitlines() if re.match(r"pull orders: \w+(Error|Exception)", line)
+    ]
+    if loop is not None:
+        log(f"order-state pull loop: {runs.group(1) if runs else '?'} runs, {len(loop_errors)} failed")
+        for line in loop_errors[:5]:
+            log(f"  {line}")
 
     def side(name: str, key: str) -> list[Any]:
         return [phase[key] for phase in phases if phase["phase"] == name]
@@ -1178,6 +1203,7 @@ def _report(
         "requests": sum(side("ours", "requests")),
         "pulls_during_load": sum(side("ours", "pulls")),
         "pull_task_max_s": round(max(took.get("pull", [0.0])), 1),
+        "order_state_pulls": int(runs.group(1)) if runs else None,
         "abandoned": sum(side("ours", "abandoned")),
         "in_erp_s": _worst(side("ours", "in_erp_s")),
         "drain_s": _worst(side("ours", "drain_s")),
