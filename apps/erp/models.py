@@ -55,6 +55,7 @@ class SyncJob(TimeStampedModel):
     class ErrorKind(models.TextChoices):
         NONE = "", "None"
         TRANSIENT = "transient", "Transient"
+        UNAVAILABLE = "unavailable", "ERP unavailable"  # an outage: retried as soon as the ERP answers
         BUSINESS = "business", "Business"
         INTERNAL = "internal", "Portal error"  # the portal's own code raised: retried, then dead
 

@@ -26,7 +26,7 @@ from django_q.tasks import async_task
 
 from apps.core.processes import process_alive
 from apps.erp.connectors import connector_for
-from apps.erp.connectors.base import Connector, ErpBusinessError, ErpError
+from apps.erp.connectors.base import Connector, ErpBusinessError, ErpError, ErpUnavailableError
 from apps.erp.exceptions import InvalidJobAction, JobHandlerError
 from apps.erp.models import ErpConnection, SyncEvent, SyncJob
 
@@ -360,9 +360,12 @@ def job_fail(*, job: SyncJob, error: ErpError) -> SyncJob:
         return job
     now = timezone.now()
     job.last_error = error.message[:5000]
-    transient_kind = (
-        SyncJob.ErrorKind.INTERNAL if isinstance(error, JobHandlerError) else SyncJob.ErrorKind.TRANSIENT
-    )
+    if isinstance(error, JobHandlerError):
+        transient_kind = SyncJob.ErrorKind.INTERNAL
+    elif isinstance(error, ErpUnavailableError):
+        transient_kind = SyncJob.ErrorKind.UNAVAILABLE
+    else:
+        transient_kind = SyncJob.ErrorKind.TRANSIENT
     if isinstance(error, ErpBusinessError):
         job.status = SyncJob.Status.FAILED
         job.last_error_kind = SyncJob.ErrorKind.BUSINESS
@@ -397,6 +400,26 @@ def job_fail(*, job: SyncJob, error: ErpError) -> SyncJob:
     )
     _event(job, outcome, job.last_error + suffix)
     return job
+
+
+def jobs_wake_after_outage(*, connection: ErpConnection) -> int:
+    """The ERP answers again: jobs backing off because it could not be reached are due now."""
+    now = timezone.now()
+    return SyncJob.objects.filter(
+        connection=connection,
+        status=SyncJob.Status.PENDING,
+        last_error_kind=SyncJob.ErrorKind.UNAVAILABLE,
+        next_attempt_at__gt=now,
+    ).update(next_attempt_at=now, updated_at=now)
+
+
+def jobs_waiting_on_outage(*, connection: ErpConnection) -> bool:
+    return SyncJob.objects.filter(
+        connection=connection,
+        status=SyncJob.Status.PENDING,
+        last_error_kind=SyncJob.ErrorKind.UNAVAILABLE,
+        next_attempt_at__gt=timezone.now(),
+    ).exists()
 
 
 @transaction.atomic
@@ -560,6 +583,8 @@ def _dispatch_connection(
                 outcome[names.get(SyncJob.Status(status), "retrying")] += 1
             for key, count in outcome.items():
                 setattr(report, key, getattr(report, key) + count)
+            if outcome["succeeded"] or outcome["failed"]:
+                jobs_wake_after_outage(connection=conn)  # the ERP answers: what waited on it goes now
             if outcome["retrying"] and not outcome["succeeded"] and not outcome["failed"]:
                 return  # the ERP is failing transiently: stop hammering it, backoff decides the next try
     finally:

@@ -180,6 +180,9 @@ ERP_DISPATCH_MAX_SECONDS = env.int("ERP_DISPATCH_MAX_SECONDS", default=60)
 # outbox never waits for the minute schedule.
 ERP_OUTBOX_WAKER = env.bool("ERP_OUTBOX_WAKER", default=True)
 ERP_OUTBOX_WAKER_SECONDS = env.float("ERP_OUTBOX_WAKER_SECONDS", default=2.0)
+# While jobs back off because the ERP could not be reached, the waker asks the ERP this often whether it
+# answers again (one cheap call), and makes them due at once when it does.
+ERP_OUTAGE_PROBE_SECONDS = env.float("ERP_OUTAGE_PROBE_SECONDS", default=5.0)
 # A pull holds its stream while it renews this per page; a dead puller's hold expires after it.
 ERP_STREAM_LEASE_SECONDS = env.int("ERP_STREAM_LEASE_SECONDS", default=120)
 ERP_STREAM_STALL_ALERT_SECONDS = env.int("ERP_STREAM_STALL_ALERT_SECONDS", default=600)

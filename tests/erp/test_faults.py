@@ -252,7 +252,7 @@ def test_erp_outage_with_orders_approved_during_it(
         )
         time.sleep(0.5)
     assert not jobs.filter(status__in=[SyncJob.Status.DEAD, SyncJob.Status.FAILED]).exists(), _outbox(during)
-    assert kinds == {SyncJob.ErrorKind.TRANSIENT}, errors
+    assert kinds == {SyncJob.ErrorKind.UNAVAILABLE}, errors
 
     erp_server.restart()
     drain_seconds = _drain(during, procs, timeout=60)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Company
 from apps.erp import services, waker
-from apps.erp.connectors.base import Connector, ErpBusinessError
+from apps.erp.connectors.base import Connector, ErpBusinessError, ErpHealth, ErpUnavailableError
 from apps.erp.models import ErpConnection, SyncEvent, SyncJob
 from tests.accounts.factories import CompanyFactory
 
@@ -331,3 +331,77 @@ def test_process_alive_sees_running_dead_and_zombie_processes() -> None:
     assert process_alive(zombie.pid) is False
     zombie.wait()
     assert process_alive(zombie.pid) is False
+
+
+# --- An outage ends the moment the ERP answers -------------------------------------------------------
+
+
+class ProbeConnector(NullConnector):
+    def __init__(self, reachable: bool) -> None:
+        self.reachable = reachable
+        self.probes = 0
+
+    def health(self) -> ErpHealth:
+        self.probes += 1
+        return ErpHealth(self.reachable, "8.2", "" if self.reachable else "Connection refused")
+
+
+def _backing_off(jobs: list[SyncJob], kind: str) -> None:
+    SyncJob.objects.filter(pk__in=[job.pk for job in jobs]).update(
+        attempts=3, last_error_kind=kind, next_attempt_at=timezone.now() + timedelta(minutes=2)
+    )
+
+
+def test_jobs_that_could_not_reach_the_erp_are_marked_as_waiting_on_an_outage(
+    erp_connection: ErpConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (job,) = _jobs(erp_connection, 1)
+
+    def handler(connector: Connector, batch: list[SyncJob]) -> None:
+        for claimed in batch:
+            services.job_fail(job=claimed, error=ErpUnavailableError("The ERP is unreachable (refused)."))
+
+    _use_handler(monkeypatch, handler)
+    _dispatch(erp_connection)
+
+    job.refresh_from_db()
+    assert (job.status, job.last_error_kind) == (SyncJob.Status.PENDING, SyncJob.ErrorKind.UNAVAILABLE)
+    assert services.jobs_waiting_on_outage(connection=erp_connection)
+
+
+def test_the_waker_probe_makes_outage_jobs_due_when_the_erp_answers_again(
+    erp_connection: ErpConnection,
+) -> None:
+    outage, other = _jobs(erp_connection, 2)
+    _backing_off([outage], SyncJob.ErrorKind.UNAVAILABLE)
+    _backing_off([other], SyncJob.ErrorKind.TRANSIENT)  # e.g. waiting for its customer: not woken
+    down = ProbeConnector(reachable=False)
+
+    assert waker.probe_outage(connection=erp_connection, connector=down) == 0  # type: ignore[arg-type]
+    assert SyncJob.objects.get(pk=outage.pk).next_attempt_at > timezone.now()
+
+    assert waker.probe_outage(connection=erp_connection, connector=ProbeConnector(True)) == 1  # type: ignore[arg-type]
+
+    assert SyncJob.objects.get(pk=outage.pk).next_attempt_at <= timezone.now()
+    assert SyncJob.objects.get(pk=other.pk).next_attempt_at > timezone.now()
+    _backing_off([outage], SyncJob.ErrorKind.NONE)
+    quiet = ProbeConnector(reachable=True)
+    assert waker.probe_outage(connection=erp_connection, connector=quiet) == 0  # type: ignore[arg-type]
+    assert quiet.probes == 0  # nothing waits on an outage: the ERP is not asked
+
+
+def test_a_success_wakes_what_waited_on_the_outage(
+    erp_connection: ErpConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waiting, _fresh = _jobs(erp_connection, 2)
+    _backing_off([waiting], SyncJob.ErrorKind.UNAVAILABLE)
+
+    def handler(connector: Connector, batch: list[SyncJob]) -> None:
+        for claimed in batch:
+            services.job_succeed(job=claimed, erp_reference="E", message="pushed")
+
+    _use_handler(monkeypatch, handler)
+    report = _dispatch(erp_connection)
+
+    assert report.succeeded == 2  # the fresh job, then the one that waited, in the same run
+    assert set(SyncJob.objects.values_list("status", flat=True)) == {SyncJob.Status.SUCCEEDED}

@@ -271,7 +271,7 @@ def test_jobs_wait_while_the_erp_is_down_then_succeed_once(erp_connection, erp_s
     jobs = list(SyncJob.objects.order_by("id"))
     assert all(job.status == SyncJob.Status.PENDING for job in jobs)
     assert all(job.attempts == 1 for job in jobs)
-    assert all(job.last_error_kind == SyncJob.ErrorKind.TRANSIENT for job in jobs)
+    assert all(job.last_error_kind == SyncJob.ErrorKind.UNAVAILABLE for job in jobs)
     assert all(job.next_attempt_at > timezone.now() for job in jobs)  # backing off
     assert "unreachable" in jobs[0].last_error
     assert services.dispatch(connection=erp_connection).claimed == 0  # not before the backoff

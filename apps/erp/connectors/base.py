@@ -21,6 +21,11 @@ class ErpTransientError(ErpError):
     """Worth retrying: timeouts, connection failures, 5xx, 503 lock contention, 429 rate limits."""
 
 
+class ErpUnavailableError(ErpTransientError):
+    """The ERP could not be reached at all (connection refused, no answer in time): an outage. Jobs that
+    wait on one are tried again as soon as the ERP answers, not only when their backoff ends."""
+
+
 class ErpBusinessError(ErpError):
     """The ERP refused the content (validation, credit limit, workflow): a person must act."""
 

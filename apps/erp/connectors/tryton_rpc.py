@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from apps.erp.connectors.base import ErpBusinessError, ErpError, ErpTransientError
+from apps.erp.connectors.base import ErpBusinessError, ErpError, ErpTransientError, ErpUnavailableError
 
 # One semaphore per (url, database) in this process: the connection's concurrency limit.
 _LIMITS: dict[tuple[str, str], threading.BoundedSemaphore] = {}
@@ -122,9 +122,9 @@ class TrytonClient:
             try:
                 response = self._http.post(self.endpoint, content=body, headers=headers)
             except httpx.TimeoutException as exc:
-                raise ErpTransientError(f"The ERP did not answer {method} in time ({exc}).") from exc
+                raise ErpUnavailableError(f"The ERP did not answer {method} in time ({exc}).") from exc
             except httpx.TransportError as exc:
-                raise ErpTransientError(f"The ERP is unreachable ({exc}).") from exc
+                raise ErpUnavailableError(f"The ERP is unreachable ({exc}).") from exc
         return self._result(method, response)
 
     @staticmethod
