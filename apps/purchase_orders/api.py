@@ -26,8 +26,9 @@ from apps.core.exceptions import ApplicationError
 from apps.core.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, quantize_amount
 from apps.pricing.selectors import price_resolve_many
 from apps.purchase_orders import selectors, services
-from apps.purchase_orders.lines import ParsedLine, parse_quantity
+from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import IdempotencyRecord, PurchaseOrder, PurchaseOrderLine
+from apps.purchase_orders.quantities import parse_quantity
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = IdempotencyRecord._meta.get_field("key").max_length or 200

@@ -18,20 +18,14 @@ from apps.catalog.services import quantity_problem
 from apps.core.money import AMOUNT_LIMIT, amount_fits, quantize_amount
 from apps.pricing.selectors import price_resolve_many
 from apps.purchase_orders.exceptions import InvalidTransition, PurchaseOrderError
-from apps.purchase_orders.lines import (
-    MAX_QUANTITY,
-    TOO_LARGE,
-    LineReport,
-    Parsed,
-    ParsedLine,
-    report_summarise,
-)
+from apps.purchase_orders.lines import LineReport, Parsed, ParsedLine, report_summarise
 from apps.purchase_orders.models import (
     LineImport,
     PurchaseOrder,
     PurchaseOrderLine,
     PurchaseOrderStatusChange,
 )
+from apps.purchase_orders.quantities import MAX_QUANTITY, TOO_LARGE
 
 Status = PurchaseOrder.Status
 

@@ -23,6 +23,7 @@ from apps.purchase_orders import lines as parsing
 from apps.purchase_orders import selectors, services
 from apps.purchase_orders.forms import CsvForm, DecisionForm, HeaderForm, QuickOrderForm
 from apps.purchase_orders.models import LineImport, PurchaseOrder, PurchaseOrderLine
+from apps.purchase_orders.quantities import parse_quantity
 
 BUILDERS = (Role.BUYER, Role.ADMIN)
 APPROVERS = (Role.APPROVER, Role.ADMIN)
@@ -161,7 +162,7 @@ def builder_add(request: MemberRequest) -> HttpResponse:
     sku = request.POST.get("sku", "").strip().upper()
     order = _draft(request)
     try:
-        quantity = parsing.parse_quantity(request.POST.get("quantity", "1"), decimal_mark=".")
+        quantity = parse_quantity(request.POST.get("quantity", "1"), decimal_mark=".")
     except ValueError as exc:
         report = [parsing.LineReport(1, False, f"{sku}: {exc}")]
     else:
@@ -198,7 +199,7 @@ def builder_line(request: MemberRequest, line_id: int) -> HttpResponse:
         from apps.catalog.services import quantity_problem
 
         try:  # the box is a number field: browsers send a decimal point
-            quantity = parsing.parse_quantity(request.POST.get("quantity", ""), decimal_mark=".")
+            quantity = parse_quantity(request.POST.get("quantity", ""), decimal_mark=".")
         except ValueError as exc:
             problem = str(exc)
         else:

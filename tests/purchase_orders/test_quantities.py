@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apps.purchase_orders.lines import (
+from apps.purchase_orders.lines import parse_paste
+from apps.purchase_orders.quantities import (
     AMBIGUOUS,
     MAX_QUANTITY,
     NOT_A_NUMBER,
     QuantityError,
     decimal_mark_evidence,
-    parse_paste,
     parse_quantity,
 )
 
