@@ -79,11 +79,14 @@ pending or in flight at the end; ``order_state_pulls`` = runs of the pull loop o
 
 Measured on 2 shared cores with other people's test suites running (load_avg_1m); the figures move a
 lot with that load (ours 2.5 to 4.5 orders/s, baseline 9.7 to 17.9 over the last runs):
-- full (2 rounds; HEAD 43adf12, before the pull loop, load about 9): ours 2.48 orders/s, baseline
-  12.5, ratio 0.198, p95 3.9 s, 0 errors, 0 lost, 0 duplicates of 1,239 orders; but API intake at
-  12.5 orders/s outruns what this Tryton confirms: the Redis queue reached 469 dispatch requests,
-  pushes timed out on ``sale.sale.confirm`` / ``party.party.read`` (30 s) and were retried, and 294
-  push jobs were still pending or in flight 120 s after the last phase (every order was a sale already).
+- full (2 rounds, HEAD 234a44e, load about 5): ours 3.67 orders/s, baseline 15.0, ratio 0.244, p95
+  2.6 s, 0 errors, 0 duplicates, 0 phantoms of 1,510 orders, but "lost": 142 and 575 push jobs
+  unfinished (375 pending with backoff, 200 in flight, none failed or dead) 120 s after the last phase
+  (a baseline of 583 orders at 17.8 orders/s): API intake outruns what this one-process SQLite Tryton
+  confirms. Pushes time out on ``sale.sale.confirm`` (the client's 30 s) and go back to backoff; the
+  Redis queue held up to 584 dispatch requests (one per submit), so scheduled pulls waited up to 101 s
+  and heartbeats 66 s in it. The mixed-load phases alone drained in 40 to 59 s. An earlier full run
+  (HEAD 43adf12, no pull loop): ours 2.48, baseline 12.5, 0 lost of 1,239, 294 jobs unfinished.
 - last --quick (HEAD 6754793, total 102 s):
   {"metric": "orders_per_s_under_load", "ours": 2.5, "baseline": 9.66, "ratio": 0.259, "p95_ms": 2771,
    "errors": 0, "lost": 0, "duplicates": 0, "phantoms": 0, "orders": 189, "ours_orders": 75,
@@ -1168,8 +1171,10 @@ def _report(
             for func, values in sorted(took.items())
         )
     )
+    lost_jobs = _push_jobs(lost) if lost else Counter()
     if lost:
         log(f"lost (submitted, not in the ERP): {lost[:20]}{' ...' if len(lost) > 20 else ''}")
+        log(f"  their push jobs: {dict(lost_jobs)} (pending or in flight: late, still retried; else dropped)")
     if duplicates:
         log(f"duplicates in the ERP: {duplicates}")
 
@@ -1211,6 +1216,7 @@ def _report(
         "p95_ms": max(side("ours", "p95_ms")),
         "errors": sum(phase["errors"] for phase in phases),
         "lost": len(lost),
+        "lost_jobs": dict(lost_jobs),
         "duplicates": len(duplicates),
         "phantoms": phantoms,
         "orders": len(references),
