@@ -78,7 +78,7 @@ pending or in flight at the end; ``order_state_pulls`` = runs of the pull loop o
 ``load_avg_1m`` says how busy the machine was (the figures move with it).
 
 Measured on 2 shared cores with other people's test suites running (load_avg_1m); the figures move a
-lot with that load (ours 2.5 to 4.5 orders/s, baseline 9.7 to 17.9 over the last runs):
+lot with that load (ours 2.2 to 4.5 orders/s, baseline 9.4 to 17.9 over the last runs):
 - full (2 rounds, HEAD 234a44e, load about 5): ours 3.67 orders/s, baseline 15.0, ratio 0.244, p95
   2.6 s, 0 errors, 0 duplicates, 0 phantoms of 1,510 orders, but "lost": 142 and 575 push jobs
   unfinished (375 pending with backoff, 200 in flight, none failed or dead) 120 s after the last phase
@@ -87,14 +87,15 @@ lot with that load (ours 2.5 to 4.5 orders/s, baseline 9.7 to 17.9 over the last
   Redis queue held up to 584 dispatch requests (one per submit), so scheduled pulls waited up to 101 s
   and heartbeats 66 s in it. The mixed-load phases alone drained in 40 to 59 s. An earlier full run
   (HEAD 43adf12, no pull loop): ours 2.48, baseline 12.5, 0 lost of 1,239, 294 jobs unfinished.
-- last --quick (HEAD 6754793, total 102 s):
-  {"metric": "orders_per_s_under_load", "ours": 2.5, "baseline": 9.66, "ratio": 0.259, "p95_ms": 2771,
-   "errors": 0, "lost": 0, "duplicates": 0, "phantoms": 0, "orders": 189, "ours_orders": 75,
-   "ui_orders": 50, "api_orders": 25, "baseline_orders": 114, "p50_ms": 1575, "baseline_p95_ms": 6315,
-   "requests": 875, "pulls_during_load": 1, "pull_task_max_s": 16.8, "order_state_pulls": 39,
-   "abandoned": 0, "in_erp_s": 2.8, "drain_s": 9.9, "baseline_drain_s": 19.9, "queue_max": 89,
-   "db_lock_wait_share": 0.33, "portal_orders": {"accepted": 189}, "jobs": {"succeeded": 189},
-   "unfinished_jobs": 0, "cluster_stop_s": 0.4, "buyers": 50, "load_avg_1m": 5.7, "quick": true}
+- last --quick (HEAD 5a9e1fd, total 107 s):
+  {"metric": "orders_per_s_under_load", "ours": 2.25, "baseline": 9.37, "ratio": 0.24, "p95_ms": 3038,
+   "errors": 0, "lost": 0, "lost_jobs": {}, "duplicates": 0, "phantoms": 0, "orders": 194,
+   "ours_orders": 75, "ui_orders": 50, "api_orders": 25, "baseline_orders": 119, "p50_ms": 1693,
+   "baseline_p95_ms": 5727, "requests": 875, "pulls_during_load": 1, "pull_task_max_s": 21.3,
+   "order_state_pulls": 43, "abandoned": 0, "in_erp_s": 2.6, "drain_s": 8.6, "baseline_drain_s": 22.1,
+   "queue_max": 98, "db_lock_wait_share": 0.55, "portal_orders": {"accepted": 194},
+   "jobs": {"succeeded": 194}, "unfinished_jobs": 0, "cluster_stop_s": 0.6, "buyers": 50,
+   "load_avg_1m": 5.8, "quick": true}
 """
 
 from __future__ import annotations
