@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
 from django.db import connection as db_connection
 from django.db import models, transaction
 from django.db.models.functions import Greatest
@@ -37,17 +38,21 @@ logger = logging.getLogger(__name__)
 
 
 def connection_get_default() -> ErpConnection:
-    """The connection described by the ERP_* settings, created or refreshed to match them."""
-    connection, _ = ErpConnection.objects.update_or_create(
-        name="default",
-        defaults={
-            "kind": settings.ERP_KIND,
-            "url": settings.ERP_URL,
-            "database": settings.ERP_DATABASE,
-            "username": settings.ERP_USERNAME,
-            "concurrency_limit": settings.ERP_CONCURRENCY_LIMIT,
-        },
-    )
+    """The connection described by the ERP_* settings, created or refreshed to match them.
+
+    Read first, written only when the settings changed: every order submit enqueues through here, and
+    an ``update_or_create`` would lock this one row for each of them."""
+    wanted = {
+        "kind": settings.ERP_KIND,
+        "url": settings.ERP_URL,
+        "database": settings.ERP_DATABASE,
+        "username": settings.ERP_USERNAME,
+        "concurrency_limit": settings.ERP_CONCURRENCY_LIMIT,
+    }
+    connection = ErpConnection.objects.filter(name="default").first()
+    if connection is not None and all(getattr(connection, key) == value for key, value in wanted.items()):
+        return connection
+    connection, _ = ErpConnection.objects.update_or_create(name="default", defaults=wanted)
     return connection
 
 
@@ -441,9 +446,28 @@ def job_retry(*, job: SyncJob) -> SyncJob:
     return job
 
 
-def dispatch_request() -> None:
-    """Ask the workers for a dispatcher run (after commit)."""
+DISPATCH_REQUESTED_KEY = "erp:dispatch-requested"
+
+
+def dispatch_request(*, force: bool = False) -> bool:
+    """Ask the workers for a dispatcher run (after commit), unless one is already asked for and has not
+    started: that run will claim this work too. One task per submit would flood the queue and keep the
+    pulls and heartbeats waiting behind hundreds of dispatcher runs. A run clears the request when it
+    starts (``dispatch_request_taken``); a lost request expires after ERP_DISPATCH_REQUEST_TTL_SECONDS,
+    and the waker dispatches due work meanwhile. ``force``: a cluster starting after a crash, whose lost
+    tasks may have been the pending request. True when a task was enqueued."""
+    ttl = settings.ERP_DISPATCH_REQUEST_TTL_SECONDS
+    if force:
+        cache.set(DISPATCH_REQUESTED_KEY, 1, timeout=ttl)
+    elif not cache.add(DISPATCH_REQUESTED_KEY, 1, timeout=ttl):
+        return False
     async_task("apps.erp.tasks.dispatch", q_options={"group": "erp"})
+    return True
+
+
+def dispatch_request_taken() -> None:
+    """A dispatcher run starts: work committed from now on needs a new request."""
+    cache.delete(DISPATCH_REQUESTED_KEY)
 
 
 # --- Dispatch --------------------------------------------------------------------------------------------
@@ -545,6 +569,29 @@ def dispatch(
     return report
 
 
+def _batch_key(conn: ErpConnection) -> str:
+    return f"erp:batch-limit:{conn.pk}"
+
+
+def batch_limit(conn: ErpConnection) -> int:
+    """How many jobs one claim takes: ERP_PUSH_BATCH_SIZE, halved each time a whole batch timed out in
+    an ERP too busy to answer it, doubled back after each batch the ERP answered (shared by the workers
+    through the cache)."""
+    size = settings.ERP_PUSH_BATCH_SIZE
+    return max(1, min(size, cache.get(_batch_key(conn), size)))
+
+
+def _batch_limit_set(conn: ErpConnection, limit: int) -> None:
+    cache.set(_batch_key(conn), max(1, min(settings.ERP_PUSH_BATCH_SIZE, limit)), timeout=3600)
+
+
+def _overloaded(jobs: list[SyncJob]) -> bool:
+    """The batch failed on the ERP's time (a timeout or busy answer), not because it is unreachable."""
+    return SyncJob.objects.filter(
+        pk__in=[job.pk for job in jobs], last_error_kind=SyncJob.ErrorKind.TRANSIENT
+    ).exists()
+
+
 def _dispatch_connection(
     conn: ErpConnection,
     connector: Connector | None,
@@ -560,7 +607,8 @@ def _dispatch_connection(
             if time.monotonic() >= deadline:
                 report.more_due = jobs_due_exist()
                 return
-            jobs = jobs_claim_due(connection=conn, limit=settings.ERP_PUSH_BATCH_SIZE, worker=worker)
+            limit = batch_limit(conn)
+            jobs = jobs_claim_due(connection=conn, limit=limit, worker=worker)
             if not jobs:
                 return
             report.claimed += len(jobs)
@@ -585,7 +633,10 @@ def _dispatch_connection(
                 setattr(report, key, getattr(report, key) + count)
             if outcome["succeeded"] or outcome["failed"]:
                 jobs_wake_after_outage(connection=conn)  # the ERP answers: what waited on it goes now
+                _batch_limit_set(conn, limit * 2)
             if outcome["retrying"] and not outcome["succeeded"] and not outcome["failed"]:
+                if _overloaded(jobs):
+                    _batch_limit_set(conn, len(jobs) // 2)
                 return  # the ERP is failing transiently: stop hammering it, backoff decides the next try
     finally:
         if own_connector:

@@ -13,6 +13,7 @@ from apps.erp.models import ErpConnection, SyncCursor
 def dispatch() -> str:
     if not settings.ERP_SYNC_ENABLED:
         return "sync disabled"
+    services.dispatch_request_taken()
     services.connection_get_default()
     report = services.dispatch()
     if report.more_due:

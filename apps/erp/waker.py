@@ -65,8 +65,7 @@ def wake_once(*, first: bool = False, probe: bool = False) -> bool:
     waiting_since = now if first else now - timedelta(seconds=settings.ERP_OUTBOX_WAKER_SECONDS)
     if not services.jobs_due_exist(now=now, waiting_since=waiting_since):
         return False
-    services.dispatch_request()
-    return True
+    return services.dispatch_request(force=first)
 
 
 def _run() -> None:

@@ -175,6 +175,9 @@ ERP_QUEUE_STALL_ALERT_SECONDS = env.int("ERP_QUEUE_STALL_ALERT_SECONDS", default
 # One dispatcher run stops claiming after this long and hands over to the next run, so a backlog never
 # outlives the task timeout (Q_TIMEOUT) and a stopping cluster is never waiting on a long drain.
 ERP_DISPATCH_MAX_SECONDS = env.int("ERP_DISPATCH_MAX_SECONDS", default=60)
+# Requests for a dispatcher run are merged while one waits in the queue (one per submit would flood it);
+# a request lost with its task expires after this, and the waker dispatches due work meanwhile.
+ERP_DISPATCH_REQUEST_TTL_SECONDS = env.int("ERP_DISPATCH_REQUEST_TTL_SECONDS", default=10)
 # Each qcluster's main process wakes this often: it takes back its dead processes' claims and asks for a
 # dispatcher run when due work is waiting (a retry whose backoff ended, a claim that expired), so the
 # outbox never waits for the minute schedule.

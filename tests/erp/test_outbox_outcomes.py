@@ -14,7 +14,13 @@ from django.utils import timezone
 
 from apps.accounts.models import Company
 from apps.erp import services, waker
-from apps.erp.connectors.base import Connector, ErpBusinessError, ErpHealth, ErpUnavailableError
+from apps.erp.connectors.base import (
+    Connector,
+    ErpBusinessError,
+    ErpHealth,
+    ErpTransientError,
+    ErpUnavailableError,
+)
 from apps.erp.models import ErpConnection, SyncEvent, SyncJob
 from tests.accounts.factories import CompanyFactory
 
@@ -298,7 +304,7 @@ def test_the_waker_asks_for_a_run_only_when_due_work_waits(
     erp_connection: ErpConnection, settings, django_capture_on_commit_callbacks, monkeypatch
 ) -> None:
     requested: list[bool] = []
-    monkeypatch.setattr(services, "dispatch_request", lambda: requested.append(True))
+    monkeypatch.setattr(services, "dispatch_request", lambda force=False: requested.append(force) or True)
     settings.ERP_OUTBOX_WAKER_SECONDS = 2
 
     assert waker.wake_once() is False  # nothing queued
@@ -311,7 +317,7 @@ def test_the_waker_asks_for_a_run_only_when_due_work_waits(
     assert waker.wake_once() is True  # a retry whose backoff ended, waiting for nobody
     SyncJob.objects.filter(pk=job.pk).update(next_attempt_at=timezone.now() + timedelta(minutes=5))
     assert waker.wake_once() is False  # backing off
-    assert len(requested) == 2
+    assert requested == [True, False]  # a starting cluster insists; later looks merge with a pending one
 
 
 def test_the_waker_runs_only_in_a_qcluster_main_process() -> None:
@@ -405,3 +411,79 @@ def test_a_success_wakes_what_waited_on_the_outage(
 
     assert report.succeeded == 2  # the fresh job, then the one that waited, in the same run
     assert set(SyncJob.objects.values_list("status", flat=True)) == {SyncJob.Status.SUCCEEDED}
+
+
+def test_dispatch_requests_merge_while_one_waits_in_the_queue(settings, monkeypatch) -> None:
+    enqueued: list[str] = []
+    monkeypatch.setattr(services, "async_task", lambda func, **kwargs: enqueued.append(func))
+    services.dispatch_request_taken()
+
+    assert services.dispatch_request() is True
+    assert [services.dispatch_request() for _ in range(50)] == [False] * 50  # 50 submits, one task
+    services.dispatch_request_taken()  # the run starts: later work needs a new request
+    assert services.dispatch_request() is True
+    assert services.dispatch_request(force=True) is True  # a cluster starting after a crash
+    assert enqueued == ["apps.erp.tasks.dispatch"] * 3
+    services.dispatch_request_taken()
+
+
+def test_reading_the_default_connection_writes_nothing_when_settings_are_unchanged(
+    erp_connection: ErpConnection, django_assert_num_queries, settings
+) -> None:
+    with django_assert_num_queries(1):
+        assert services.connection_get_default().pk == erp_connection.pk
+
+    settings.ERP_URL = "http://erp.example:8000"
+    assert services.connection_get_default().url == "http://erp.example:8000"
+    assert ErpConnection.objects.get().url == "http://erp.example:8000"
+
+
+def test_a_batch_the_busy_erp_timed_out_on_is_retried_in_smaller_batches(
+    erp_connection: ErpConnection, monkeypatch: pytest.MonkeyPatch, settings
+) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.ERP_PUSH_BATCH_SIZE = 8
+    _jobs(erp_connection, 8)
+    sizes: list[int] = []
+    busy = True
+
+    def handler(connector: Connector, batch: list[SyncJob]) -> None:
+        sizes.append(len(batch))
+        for job in batch:
+            if busy:
+                services.job_fail(job=job, error=ErpTransientError("The ERP did not answer in time."))
+            else:
+                services.job_succeed(job=job, erp_reference="E", message="pushed")
+
+    _use_handler(monkeypatch, handler)
+    _dispatch(erp_connection)
+    assert services.batch_limit(erp_connection) == 4
+
+    busy = False
+    SyncJob.objects.update(next_attempt_at=timezone.now())
+    _dispatch(erp_connection)
+
+    assert sizes == [8, 4, 4]  # halved after the timeout, doubled back after each answer
+    assert services.batch_limit(erp_connection) == 8
+    cache.clear()
+
+
+def test_an_unreachable_erp_does_not_shrink_the_batches(
+    erp_connection: ErpConnection, monkeypatch: pytest.MonkeyPatch, settings
+) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.ERP_PUSH_BATCH_SIZE = 8
+    _jobs(erp_connection, 8)
+
+    def handler(connector: Connector, batch: list[SyncJob]) -> None:
+        for job in batch:
+            services.job_fail(job=job, error=ErpUnavailableError("The ERP is unreachable."))
+
+    _use_handler(monkeypatch, handler)
+    _dispatch(erp_connection)
+
+    assert services.batch_limit(erp_connection) == 8

@@ -121,8 +121,11 @@ class TrytonClient:
         with self._limit:
             try:
                 response = self._http.post(self.endpoint, content=body, headers=headers)
+            except httpx.ConnectTimeout as exc:
+                raise ErpUnavailableError(f"The ERP could not be reached in time ({exc}).") from exc
             except httpx.TimeoutException as exc:
-                raise ErpUnavailableError(f"The ERP did not answer {method} in time ({exc}).") from exc
+                # Connected but no answer in time: the ERP is overloaded, not gone. Back off.
+                raise ErpTransientError(f"The ERP did not answer {method} in time ({exc}).") from exc
             except httpx.TransportError as exc:
                 raise ErpUnavailableError(f"The ERP is unreachable ({exc}).") from exc
         return self._result(method, response)
