@@ -525,3 +525,30 @@ def test_orders_that_fit_the_credit_together_are_confirmed_in_one_call(
     assert [(result.state, result.error) for result in results] == [("processing", "")] * 3
     assert calls["sale.sale.confirm"] == 1
     assert _party(erp_admin, "CUST-003")["credit_amount"] == Decimal("3000.00")
+
+
+def test_a_sale_an_earlier_attempt_confirmed_meanwhile_is_no_refusal(
+    connector: TrytonConnector, erp_admin: TrytonClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An earlier attempt whose answer never came back (the client timed out) goes on in the ERP and
+    confirms the sale between this attempt's look-up and its confirm call: "You can not call confirm"."""
+    acme = _party(erp_admin, "CUST-001")
+    (screw,) = _products(erp_admin, "SKU-00001")
+    orders = [
+        _order(f"PO-LATE-{n}", acme, _address(acme["addresses"][0]), [(screw, "2", "0.1300")]) for n in (1, 2)
+    ]
+    model = connector.client.model
+    raced: list[int] = []
+
+    def earlier_attempt_first(name: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "confirm" and not raced:
+            raced.append(args[0][0])
+            model("sale.sale", "confirm", args[0][:1])  # the earlier attempt, finishing in the ERP
+        return model(name, method, *args, **kwargs)
+
+    monkeypatch.setattr(connector.client, "model", earlier_attempt_first)
+    results = connector.push_orders(orders)
+
+    assert raced
+    assert [(result.error, result.state) for result in results] == [("", "processing")] * 2
+    assert [len(_sales(erp_admin, f"PO-LATE-{n}", acme)) for n in (1, 2)] == [1, 1]

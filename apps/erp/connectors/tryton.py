@@ -94,6 +94,14 @@ def _price_list_formula(line: PriceListLine) -> str:
     )
 
 
+# The sale states a button leads to (or past): a sale already there needs the button no more.
+_STATES_REACHED_BY: dict[str, frozenset[str]] = {
+    "quote": frozenset({"quotation", "confirmed", "processing", "done"}),
+    "confirm": frozenset({"confirmed", "processing", "done"}),
+    "cancel": frozenset({"cancelled"}),
+}
+
+
 class TrytonConnector:
     """``client`` is the service user (``portal``: credit overruns are hard errors). ``finance_client``,
     optional, is a user in the ERP's credit-limit group (``portal-finance``): it confirms the orders whose
@@ -1010,22 +1018,30 @@ class TrytonConnector:
     @staticmethod
     def _transition(client: TrytonClient, method: str, sale_ids: list[int]) -> dict[int, str]:
         """Run a sale button on all ``sale_ids`` in one call; if the ERP refuses the call (a business
-        error: one transaction, so nothing happened), run it sale by sale. The refusals by sale id."""
+        error: one transaction, so nothing happened), run it sale by sale. The refusals by sale id.
+
+        A sale that is already where the button leads is no refusal: an earlier attempt whose answer
+        never came back (the client timed out, the worker died) went on in the ERP and got there between
+        this attempt's look-up and its call ("You can not call confirm on …")."""
         if not sale_ids:
             return {}
         try:
             client.model("sale.sale", method, sale_ids)
         except ErpBusinessError as exc:
-            if len(sale_ids) == 1:
-                return {sale_ids[0]: exc.message}
+            errors = {sale_ids[0]: exc.message} if len(sale_ids) == 1 else {}
         else:
             return {}
-        errors = {}
-        for sale_id in sale_ids:
-            try:
-                client.model("sale.sale", method, [sale_id])
-            except ErpBusinessError as exc:
-                errors[sale_id] = exc.message
+        if len(sale_ids) > 1:
+            for sale_id in sale_ids:
+                try:
+                    client.model("sale.sale", method, [sale_id])
+                except ErpBusinessError as exc:
+                    errors[sale_id] = exc.message
+        reached = _STATES_REACHED_BY.get(method, frozenset())
+        if errors and reached:
+            for row in client.model("sale.sale", "read", list(errors), ["state"]):
+                if row["state"] in reached:
+                    errors.pop(row["id"], None)
         return errors
 
     def _confirm_accepting_credit(self, sale_id: int) -> str:
