@@ -465,6 +465,35 @@ def dispatch_request(*, force: bool = False) -> bool:
     return True
 
 
+def _slot_key(index: int) -> str:
+    return f"erp:dispatcher:{index}"
+
+
+def dispatcher_slot_take() -> str | None:
+    """One of ERP_DISPATCHERS places for a dispatcher run, or None when all are taken. A run loops until
+    nothing is due, so more runs than that only queue up against the ERP while the workers they hold are
+    missing for pulls and heartbeats. A place held by a dead process of this host is taken over; one
+    held on another host expires after the longest run."""
+    me = worker_name()
+    host = me.rsplit(":", 1)[0]
+    ttl = int(settings.ERP_DISPATCH_MAX_SECONDS) + 30
+    for index in range(settings.ERP_DISPATCHERS):
+        key = _slot_key(index)
+        if cache.add(key, me, timeout=ttl):
+            return key
+        holder = str(cache.get(key) or "")
+        holder_host, _, pid = holder.rpartition(":")
+        if holder_host == host and pid.isdigit() and not process_alive(int(pid)):
+            cache.set(key, me, timeout=ttl)
+            return key
+    return None
+
+
+def dispatcher_slot_release(key: str) -> None:
+    if cache.get(key) == worker_name():
+        cache.delete(key)
+
+
 def dispatch_request_taken() -> None:
     """A dispatcher run starts: work committed from now on needs a new request."""
     cache.delete(DISPATCH_REQUESTED_KEY)

@@ -14,8 +14,14 @@ def dispatch() -> str:
     if not settings.ERP_SYNC_ENABLED:
         return "sync disabled"
     services.dispatch_request_taken()
-    services.connection_get_default()
-    report = services.dispatch()
+    slot = services.dispatcher_slot_take()
+    if slot is None:
+        return f"all {settings.ERP_DISPATCHERS} dispatchers at work: they take this work too"
+    try:
+        services.connection_get_default()
+        report = services.dispatch()
+    finally:
+        services.dispatcher_slot_release(slot)
     if report.more_due:
         services.dispatch_request()  # this run reached its time limit: the next one goes on
     return (

@@ -178,6 +178,9 @@ ERP_DISPATCH_MAX_SECONDS = env.int("ERP_DISPATCH_MAX_SECONDS", default=60)
 # Requests for a dispatcher run are merged while one waits in the queue (one per submit would flood it);
 # a request lost with its task expires after this, and the waker dispatches due work meanwhile.
 ERP_DISPATCH_REQUEST_TTL_SECONDS = env.int("ERP_DISPATCH_REQUEST_TTL_SECONDS", default=10)
+# At most this many dispatcher runs at once, across all clusters (through the cache): each loops until
+# nothing is due, so more only wait on the ERP while the workers they hold are missing for the pulls.
+ERP_DISPATCHERS = env.int("ERP_DISPATCHERS", default=2)
 # Each qcluster's main process wakes this often: it takes back its dead processes' claims and asks for a
 # dispatcher run when due work is waiting (a retry whose backoff ended, a claim that expired), so the
 # outbox never waits for the minute schedule.

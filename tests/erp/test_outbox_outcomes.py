@@ -487,3 +487,48 @@ def test_an_unreachable_erp_does_not_shrink_the_batches(
     _dispatch(erp_connection)
 
     assert services.batch_limit(erp_connection) == 8
+
+
+def test_at_most_erp_dispatchers_runs_at_once_and_a_dead_holders_place_is_taken_over(settings) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.ERP_DISPATCHERS = 2
+    first = services.dispatcher_slot_take()
+    second = services.dispatcher_slot_take()
+    assert first is not None
+    assert second is not None
+    assert first != second
+    assert services.dispatcher_slot_take() is None  # a third run leaves the work to the two at work
+
+    services.dispatcher_slot_release(first)
+    assert services.dispatcher_slot_take() == first
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = services.worker_name().rsplit(":", 1)[0]
+    cache.set(second, f"{host}:{dead.pid}")  # its worker was SIGKILLed mid-run
+    assert services.dispatcher_slot_take() == second
+    cache.clear()
+
+
+def test_the_dispatch_task_runs_only_in_a_free_place(settings, monkeypatch) -> None:
+    from django.core.cache import cache
+
+    from apps.erp import tasks
+
+    cache.clear()
+    settings.ERP_SYNC_ENABLED = True
+    settings.ERP_DISPATCHERS = 1
+    runs: list[bool] = []
+    monkeypatch.setattr(services, "connection_get_default", lambda: None)
+    monkeypatch.setattr(services, "dispatch", lambda: runs.append(True) or services.DispatchReport())
+    taken = services.dispatcher_slot_take()
+
+    assert "at work" in tasks.dispatch()
+    assert runs == []
+    services.dispatcher_slot_release(taken)  # type: ignore[arg-type]
+    tasks.dispatch()
+    assert runs == [True]
+    assert services.dispatcher_slot_take() is not None  # the run gave its place back
+    cache.clear()
