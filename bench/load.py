@@ -78,25 +78,21 @@ pull waits behind every dispatch request the submits enqueued); ``unfinished_job
 pending or in flight at the end; ``order_state_pulls`` = runs of the pull loop over the whole run;
 ``load_avg_1m`` says how busy the machine was (the figures move with it).
 
-Measured on 2 shared cores with other people's test suites running (load_avg_1m); the figures move a
-lot with that load (ours 2.2 to 4.5 orders/s, baseline 9.4 to 17.9 over the last runs):
-- full (2 rounds, HEAD 234a44e, load about 5): ours 3.67 orders/s, baseline 15.0, ratio 0.244, p95
-  2.6 s, 0 errors, 0 duplicates, 0 phantoms of 1,510 orders, but "lost": 142 and 575 push jobs
-  unfinished (375 pending with backoff, 200 in flight, none failed or dead) 120 s after the last phase
-  (a baseline of 583 orders at 17.8 orders/s): API intake outruns what this one-process SQLite Tryton
-  confirms. Pushes time out on ``sale.sale.confirm`` (the client's 30 s) and go back to backoff; the
-  Redis queue held up to 584 dispatch requests (one per submit), so scheduled pulls waited up to 101 s
-  and heartbeats 66 s in it. The mixed-load phases alone drained in 40 to 59 s. An earlier full run
-  (HEAD 43adf12, no pull loop): ours 2.48, baseline 12.5, 0 lost of 1,239, 294 jobs unfinished.
-- last --quick (HEAD 5a9e1fd, total 107 s):
-  {"metric": "orders_per_s_under_load", "ours": 2.25, "baseline": 9.37, "ratio": 0.24, "p95_ms": 3038,
-   "errors": 0, "lost": 0, "lost_jobs": {}, "duplicates": 0, "phantoms": 0, "orders": 194,
-   "ours_orders": 75, "ui_orders": 50, "api_orders": 25, "baseline_orders": 119, "p50_ms": 1693,
-   "baseline_p95_ms": 5727, "requests": 875, "pulls_during_load": 1, "pull_task_max_s": 21.3,
-   "order_state_pulls": 43, "abandoned": 0, "in_erp_s": 2.6, "drain_s": 8.6, "baseline_drain_s": 22.1,
-   "queue_max": 98, "db_lock_wait_share": 0.55, "portal_orders": {"accepted": 194},
-   "jobs": {"succeeded": 194}, "unfinished_jobs": 0, "cluster_stop_s": 0.6, "buyers": 50,
-   "load_avg_1m": 5.8, "quick": true}
+Measured on 2 shared cores with other work running (load_avg_1m); the figures move with that load.
+- full (2 rounds, HEAD ff0fa64, after the outbox fixes): 1,404 orders, ours 3.34 orders/s, baseline
+  14.29, ratio 0.234, p95 2.7 s, 0 errors, 0 lost, 0 duplicates, 0 phantoms, every order accepted and
+  every push job succeeded; the API-only baseline's backlog took 332 s to drain after the last phase
+  (final_drain_s: this one-process SQLite test ERP confirms 3 to 5 orders/s). Queue max 0 (it was 584
+  before dispatch requests merged), lock-wait share 0.27 (0.55 before the connection row stopped being
+  locked per submit). Before the fixes (HEAD 234a44e): 142 orders late at the end, and 34 failed with
+  "You can not call confirm" (a retry racing its own timed-out attempt in the ERP).
+- last --quick (HEAD 74c99cc, total 94 s, the test suite running beside it):
+  {"metric": "orders_per_s_under_load", "ours": 3.58, "baseline": 12.58, "ratio": 0.285, "p95_ms": 2417,
+   "errors": 0, "lost": 0, "duplicates": 0, "phantoms": 0, "orders": 256, "pull_task_max_s": 10.6,
+   "queue_max": 0, "db_lock_wait_share": 0.29, "portal_orders": {"accepted": 256},
+   "jobs": {"succeeded": 256}, "unfinished_jobs": 0, "cluster_stop_s": 0.4, "final_drain_s": 0.0, ...}
+  (a scheduled pull waited up to 300 s for a free worker in the full run before ERP_DISPATCHERS; 10.6 s
+  here.)
 """
 
 from __future__ import annotations
