@@ -109,7 +109,7 @@ def _queue_alerts(now: datetime) -> int:
     else:
         _close("queue:stuck")
     waited = queue.oldest_due_age_seconds or 0
-    orphaned_for = _oldest_orphan_age(now)
+    orphaned_for = queue.oldest_orphan_age_seconds or 0
     limit = settings.ERP_QUEUE_STALL_ALERT_SECONDS
     if waited > limit or orphaned_for > limit:
         opened += _open(
@@ -122,13 +122,3 @@ def _queue_alerts(now: datetime) -> int:
     else:
         _close("queue:waiting")
     return opened
-
-
-def _oldest_orphan_age(now: datetime) -> int:
-    expired = (
-        SyncJob.objects.filter(status=SyncJob.Status.IN_FLIGHT, lease_expires_at__lt=now)
-        .order_by("lease_expires_at")
-        .values_list("lease_expires_at", flat=True)
-        .first()
-    )
-    return int((now - expired).total_seconds()) if expired else 0

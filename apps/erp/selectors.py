@@ -100,6 +100,8 @@ class QueueView:
     oldest_in_flight_age_seconds: int | None = None
     # Due and waiting for a worker: how long the oldest has waited.
     oldest_due_age_seconds: int | None = None
+    # Left by a lost worker: how long ago the oldest such claim expired.
+    oldest_orphan_age_seconds: int | None = None
     retrying: int = 0  # pending after at least one failed attempt
 
     @property
@@ -126,6 +128,7 @@ def queue_view(now: datetime | None = None) -> QueueView:
     stuck_since = now - timedelta(seconds=settings.ERP_JOB_STUCK_SECONDS)
     in_flight = Q(status=SyncJob.Status.IN_FLIGHT)
     due = Q(status=SyncJob.Status.PENDING, next_attempt_at__lte=now)
+    expired = in_flight & (Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True))
     counts = SyncJob.objects.aggregate(
         pending=Count("id", filter=Q(status=SyncJob.Status.PENDING)),
         due_now=Count("id", filter=due),
@@ -134,9 +137,8 @@ def queue_view(now: datetime | None = None) -> QueueView:
         dead=Count("id", filter=Q(status=SyncJob.Status.DEAD)),
         retrying=Count("id", filter=Q(status=SyncJob.Status.PENDING, attempts__gt=0)),
         stuck=Count("id", filter=in_flight & Q(claimed_at__lt=stuck_since)),
-        orphaned=Count(
-            "id", filter=in_flight & (Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True))
-        ),
+        orphaned=Count("id", filter=expired),
+        oldest_orphan=Min("lease_expires_at", filter=expired),
         oldest=Min("created_at", filter=Q(status__in=[SyncJob.Status.PENDING, SyncJob.Status.IN_FLIGHT])),
         oldest_claim=Min("claimed_at", filter=in_flight),
         oldest_due=Min("next_attempt_at", filter=due),
@@ -153,6 +155,7 @@ def queue_view(now: datetime | None = None) -> QueueView:
         oldest_pending_age_seconds=_age(now, counts["oldest"]),
         oldest_in_flight_age_seconds=_age(now, counts["oldest_claim"]),
         oldest_due_age_seconds=_age(now, counts["oldest_due"]),
+        oldest_orphan_age_seconds=_age(now, counts["oldest_orphan"]),
     )
 
 

@@ -9,7 +9,7 @@ import signal
 import socket
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -141,15 +141,9 @@ def _due(now: datetime) -> models.Q:
     return models.Q(status=SyncJob.Status.PENDING, next_attempt_at__lte=now) | _claim_expired(now)
 
 
-def jobs_due_exist(*, now: datetime | None = None, waiting_since: datetime | None = None) -> bool:
-    """Whether any job is due; with ``waiting_since``, only jobs due since then (nobody took them)."""
-    now = now or timezone.now()
-    since = waiting_since or now
-    return SyncJob.objects.filter(
-        models.Q(status=SyncJob.Status.PENDING, next_attempt_at__lte=since)
-        | (models.Q(status=SyncJob.Status.IN_FLIGHT) & models.Q(lease_expires_at__lt=since))
-        | models.Q(status=SyncJob.Status.IN_FLIGHT, lease_expires_at__isnull=True)
-    ).exists()
+def jobs_due_exist(*, since: datetime | None = None) -> bool:
+    """Whether any job is due; with ``since``, only jobs that were due by then (nobody took them)."""
+    return SyncJob.objects.filter(_due(since or timezone.now())).exists()
 
 
 def jobs_claim_due(*, connection: ErpConnection, limit: int, worker: str | None = None) -> list[SyncJob]:
@@ -407,24 +401,23 @@ def job_fail(*, job: SyncJob, error: ErpError) -> SyncJob:
     return job
 
 
-def jobs_wake_after_outage(*, connection: ErpConnection) -> int:
-    """The ERP answers again: jobs backing off because it could not be reached are due now."""
-    now = timezone.now()
+def _waiting_on_outage(connection: ErpConnection, now: datetime) -> models.QuerySet[SyncJob]:
     return SyncJob.objects.filter(
         connection=connection,
         status=SyncJob.Status.PENDING,
         last_error_kind=SyncJob.ErrorKind.UNAVAILABLE,
         next_attempt_at__gt=now,
-    ).update(next_attempt_at=now, updated_at=now)
+    )
+
+
+def jobs_wake_after_outage(*, connection: ErpConnection) -> int:
+    """The ERP answers again: jobs backing off because it could not be reached are due now."""
+    now = timezone.now()
+    return _waiting_on_outage(connection, now).update(next_attempt_at=now, updated_at=now)
 
 
 def jobs_waiting_on_outage(*, connection: ErpConnection) -> bool:
-    return SyncJob.objects.filter(
-        connection=connection,
-        status=SyncJob.Status.PENDING,
-        last_error_kind=SyncJob.ErrorKind.UNAVAILABLE,
-        next_attempt_at__gt=timezone.now(),
-    ).exists()
+    return _waiting_on_outage(connection, timezone.now()).exists()
 
 
 @transaction.atomic
@@ -651,19 +644,20 @@ def _dispatch_connection(
                         job_fail(job=job, error=ErpBusinessError(f"No handler for job kind {kind!r}."))
                     continue
                 _run_batch(handler, active, batch, worker)
-            names = {SyncJob.Status.SUCCEEDED: "succeeded", SyncJob.Status.FAILED: "failed"}
-            names[SyncJob.Status.DEAD] = "dead"
-            outcome = {"succeeded": 0, "failed": 0, "retrying": 0, "dead": 0}
-            for status in SyncJob.objects.filter(pk__in=[job.pk for job in jobs]).values_list(
-                "status", flat=True
-            ):
-                outcome[names.get(SyncJob.Status(status), "retrying")] += 1
-            for key, count in outcome.items():
-                setattr(report, key, getattr(report, key) + count)
-            if outcome["succeeded"] or outcome["failed"]:
+            ended = Counter(
+                SyncJob.objects.filter(pk__in=[job.pk for job in jobs]).values_list("status", flat=True)
+            )
+            succeeded = ended[SyncJob.Status.SUCCEEDED]
+            failed, dead = ended[SyncJob.Status.FAILED], ended[SyncJob.Status.DEAD]
+            retrying = len(jobs) - succeeded - failed - dead
+            report.succeeded += succeeded
+            report.failed += failed
+            report.dead += dead
+            report.retrying += retrying
+            if succeeded or failed:
                 jobs_wake_after_outage(connection=conn)  # the ERP answers: what waited on it goes now
                 _batch_limit_set(conn, limit * 2)
-            if outcome["retrying"] and not outcome["succeeded"] and not outcome["failed"]:
+            if retrying and not succeeded and not failed:
                 if _overloaded(jobs):
                     _batch_limit_set(conn, len(jobs) // 2)
                 return  # the ERP is failing transiently: stop hammering it, backoff decides the next try

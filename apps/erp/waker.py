@@ -63,7 +63,7 @@ def wake_once(*, first: bool = False, probe: bool = False) -> bool:
                 first = True  # woken work is due now: no need to wait a look for it
     now = timezone.now()
     waiting_since = now if first else now - timedelta(seconds=settings.ERP_OUTBOX_WAKER_SECONDS)
-    if not services.jobs_due_exist(now=now, waiting_since=waiting_since):
+    if not services.jobs_due_exist(since=waiting_since):
         return False
     return services.dispatch_request(force=first)
 

@@ -23,7 +23,7 @@ from apps.accounts.permissions import user_membership
 from apps.approvals.services import purchase_order_submit_and_route
 from apps.core.api import MESSAGES, detail_response, validation_error_response
 from apps.core.exceptions import ApplicationError
-from apps.core.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, quantize_amount
+from apps.core.money import AMOUNT_LIMIT, amount_fits, quantize_amount
 from apps.pricing.selectors import price_resolve_many
 from apps.purchase_orders import selectors, services
 from apps.purchase_orders.lines import ParsedLine
@@ -40,8 +40,6 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     description="Retrying a create with the same key returns the same order; the same key with a different "
     f"body is refused with 409. At most {IDEMPOTENCY_KEY_MAX_LENGTH} characters (a longer key is a 400).",
 )
-# An amount column holds AMOUNT_MAX_DIGITS digits, AMOUNT_DECIMAL_PLACES of them decimals: amounts stay below.
-AMOUNT_LIMIT = Decimal(10) ** (AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES)
 # Per-line problems: {"lines": {"<index of the line in the request>": ["reason", ...]}}; a problem with the
 # list itself (empty, not a list): {"lines": ["reason"]}.
 LINE_ERRORS = {"anyOf": [MESSAGES, {"type": "object", "additionalProperties": MESSAGES}]}
@@ -307,12 +305,12 @@ def _amount_problems(order: PurchaseOrder, parsed: list[ParsedLine]) -> dict[int
         price = quotes[line.product_id].unit_price
         amount = quantize_amount(price * line.quantity, order.currency)
         total += amount
-        if amount >= AMOUNT_LIMIT:
+        if not amount_fits(amount):
             problems[first_index.get(line.product.sku.upper(), 0)] = (
                 f"quantity: {line.quantity.normalize():f} of {line.product.sku} at {price} {order.currency} "
                 f"comes to {amount:,} {order.currency}; an order line holds less than {AMOUNT_LIMIT:,}."
             )
-    if not problems and total >= AMOUNT_LIMIT:
+    if not problems and not amount_fits(total):
         raise ValidationError(
             {
                 "detail": [
