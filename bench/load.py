@@ -1103,12 +1103,12 @@ DRAIN_KEYS = (
 
 def _push_jobs(references: list[str]) -> Counter[str]:
     """Statuses of the order-push jobs of the portal orders with these PO numbers."""
-    from apps.erp import outbound
     from apps.erp.models import SyncJob
+    from apps.purchase_orders import erp as po_erp
     from apps.purchase_orders.models import PurchaseOrder
 
     pks = PurchaseOrder.objects.filter(customer_po_number__in=references).values_list("pk", flat=True)
-    jobs = SyncJob.objects.filter(kind=outbound.ORDER_PUSH, target_id__in=[str(pk) for pk in pks])
+    jobs = SyncJob.objects.filter(kind=po_erp.ORDER_PUSH, target_id__in=[str(pk) for pk in pks])
     return Counter(jobs.values_list("status", flat=True))
 
 
@@ -1158,8 +1158,8 @@ def _report(
     from django.utils import timezone
     from django_q.models import Task
 
-    from apps.erp import outbound
     from apps.erp.models import SyncJob
+    from apps.purchase_orders import erp as po_erp
     from apps.purchase_orders.models import PurchaseOrder
 
     references = sorted({reference for phase in phases for reference in phase.pop("references")})
@@ -1172,7 +1172,7 @@ def _report(
         portal.exclude(customer_po_number__in=references).exclude(status=PurchaseOrder.Status.DRAFT).count()
     )
     statuses = Counter(portal.values_list("status", flat=True))
-    jobs = SyncJob.objects.filter(kind=outbound.ORDER_PUSH)
+    jobs = SyncJob.objects.filter(kind=po_erp.ORDER_PUSH)
     job_statuses = Counter(jobs.values_list("status", flat=True))
     now = timezone.now()
     for job in jobs.exclude(status=SyncJob.Status.SUCCEEDED).order_by("id")[:20]:

@@ -141,13 +141,15 @@ def main() -> int:
         settings.ERP_USERNAME = ours_server.user
         os.environ["ERP_PASSWORD"] = ours_server.password
 
+        from apps.accounts.erp import CUSTOMERS
         from apps.accounts.models import Company, Membership, Role, ShipToAddress
         from apps.approvals.services import purchase_order_submit_and_route
+        from apps.catalog.erp import PRODUCTS, STOCK
         from apps.catalog.models import Product
-        from apps.erp import inbound, outbound, services
+        from apps.erp import inbound, services
         from apps.erp.connectors import connector_for
         from apps.erp.connectors.tryton_rpc import TrytonClient
-        from apps.erp.models import SyncCursor, SyncJob
+        from apps.erp.models import SyncJob
         from apps.purchase_orders import erp as po_erp
         from apps.purchase_orders import services as po_services
         from apps.purchase_orders.lines import ParsedLine
@@ -164,7 +166,7 @@ def main() -> int:
         # --- Setup: master data through the engine, buyers, the product pool --------------------------
         started = time.perf_counter()
         connector = connector_for(connection)
-        for stream in (SyncCursor.Stream.CUSTOMERS, SyncCursor.Stream.PRODUCTS, SyncCursor.Stream.STOCK):
+        for stream in (CUSTOMERS, PRODUCTS, STOCK):
             report = inbound.pull_stream(connection=connection, stream=stream, connector=connector)
             if report.error:
                 raise SystemExit(f"the {stream} pull failed: {report.error}")
@@ -311,7 +313,7 @@ def main() -> int:
         ours_phases = Phases()
 
         def ours(orders: list[PurchaseOrder]) -> float:
-            due = SyncJob.objects.filter(kind=outbound.ORDER_PUSH, status=SyncJob.Status.PENDING)
+            due = SyncJob.objects.filter(kind=po_erp.ORDER_PUSH, status=SyncJob.Status.PENDING)
             if due.count() != len(orders):
                 raise SystemExit(f"{due.count()} order.push jobs pending, expected {len(orders)}")
             phases = Phases()
@@ -322,7 +324,7 @@ def main() -> int:
             active.push_orders = phases.wrap("connector.push_orders", active.push_orders)  # type: ignore[method-assign]
             patched = [
                 (services, "jobs_claim_due", phases.wrap("portal jobs_claim_due", services.jobs_claim_due)),
-                (outbound, "job_succeed", phases.wrap("portal job_succeed", outbound.job_succeed)),
+                (po_erp, "job_succeed", phases.wrap("portal job_succeed", po_erp.job_succeed)),
                 (po_erp, "order_push_for", phases.wrap("portal order_push_for", po_erp.order_push_for)),
             ]
             originals = [(module, name, getattr(module, name)) for module, name, _ in patched]

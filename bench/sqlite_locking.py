@@ -28,7 +28,7 @@ The worker's ERP is an in-process stand-in that answers at once (pages of produc
 pushed order a confirmed sale): the question is the portal's database, and an instant ERP makes the
 worker write as fast as it can, the worst case for the readers. Neither the pull nor the dispatcher
 holds a database transaction while it waits for the ERP (read in apps/erp/inbound.py `_pull` and
-apps/erp/outbound.py), so a real ERP only spaces the same writes out.
+apps/purchase_orders/erp.py), so a real ERP only spaces the same writes out.
 
 Every request or worker step that raises is counted: "database is locked" apart from any other error.
 The last line is one JSON object: metric, ours, baseline, ratio, errors, and each run's figures.
@@ -202,7 +202,8 @@ def child(
     from django.test import Client
 
     from apps.accounts.models import Company
-    from apps.erp.inbound import Stream, pull_stream
+    from apps.catalog.erp import PRODUCTS, STOCK
+    from apps.erp.inbound import pull_stream
     from apps.erp.services import connection_get_default, dispatch
     from apps.purchase_orders.models import PurchaseOrder
 
@@ -212,7 +213,7 @@ def child(
     journal = connection.cursor().execute("PRAGMA journal_mode").fetchone()[0]
     erp = InstantErp(products)
     erp_connection = connection_get_default()
-    for stream in (Stream.PRODUCTS, Stream.STOCK):
+    for stream in (PRODUCTS, STOCK):
         pull_stream(connection=erp_connection, stream=stream, connector=erp, page_size=PAGE_SIZE)
     for number, company in enumerate(Company.objects.order_by("pk"), start=1):
         Company.objects.filter(pk=company.pk).update(erp_party_id=str(number))
@@ -283,7 +284,7 @@ def child(
         return step
 
     def worker() -> None:
-        for stream in (Stream.PRODUCTS, Stream.STOCK):
+        for stream in (PRODUCTS, STOCK):
             report = pull_stream(connection=erp_connection, stream=stream, connector=erp, page_size=PAGE_SIZE)
             tally.add("pull_pages", report.pages)
         tally.add("orders_pushed", dispatch(connection=erp_connection, connector=erp).succeeded)

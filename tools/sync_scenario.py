@@ -16,14 +16,16 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db.models import Count, Max
 
+from apps.accounts.erp import CUSTOMERS
 from apps.accounts.models import Company, Membership, Role, ShipToAddress
 from apps.approvals.services import purchase_order_submit_and_route
+from apps.catalog.erp import PRODUCTS, STOCK
 from apps.catalog.models import Product
 from apps.erp import inbound
 from apps.erp.connectors import connector_for
-from apps.erp.models import ErpConnection, SyncCursor, SyncJob
-from apps.erp.outbound import ORDER_PUSH
+from apps.erp.models import ErpConnection, SyncJob
 from apps.purchase_orders import services as po_services
+from apps.purchase_orders.erp import ORDER_PUSH
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
 
@@ -40,7 +42,7 @@ def master_data_pull(connection: ErpConnection) -> None:
     """Customers, products and stock from the ERP, as the first scheduled pulls would."""
     connector = connector_for(connection)
     try:
-        for stream in (SyncCursor.Stream.CUSTOMERS, SyncCursor.Stream.PRODUCTS, SyncCursor.Stream.STOCK):
+        for stream in (CUSTOMERS, PRODUCTS, STOCK):
             report = inbound.pull_stream(connection=connection, stream=stream, connector=connector)
             if report.error:
                 raise RuntimeError(f"the {stream} pull failed: {report.error}")

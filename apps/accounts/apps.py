@@ -7,7 +7,7 @@ from django.db.models.signals import post_migrate
 
 
 def _ensure_staff_groups(sender: AppConfig, **kwargs: Any) -> None:
-    from apps.accounts.services import staff_groups_ensure
+    from apps.accounts.services import staff_groups_ensure  # the app registry is ready only when this runs
 
     staff_groups_ensure()
 
@@ -18,5 +18,8 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
+        from apps.accounts import erp  # models are loaded only now
+
+        erp.register()
         # Infrastructure, not domain flow: the staff groups must exist on every migrated database.
         post_migrate.connect(_ensure_staff_groups, sender=self, dispatch_uid="accounts.staff_groups_ensure")

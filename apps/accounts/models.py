@@ -6,22 +6,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.models import TimeStampedModel
-
-
-class StaffRole(models.TextChoices):
-    """The wholesaler's own people; each role is a Django group holding its permissions."""
-
-    ACCOUNT_MANAGER = "account_manager", "Account manager"
-    FINANCE = "finance", "Finance"
-    ADMIN = "admin", "Portal admin"
-
-
-# Group name for each staff role, as created by `staff_groups_ensure`.
-STAFF_GROUP_NAMES: dict[StaffRole, str] = {
-    StaffRole.ACCOUNT_MANAGER: "Account managers",
-    StaffRole.FINANCE: "Finance",
-    StaffRole.ADMIN: "Portal admins",
-}
+from apps.core.staff import STAFF_GROUP_NAMES as STAFF_GROUP_NAMES  # re-exported: the roles are core's
+from apps.core.staff import StaffRole as StaffRole
 
 
 class Company(TimeStampedModel):

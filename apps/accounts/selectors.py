@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
 
-from apps.accounts.models import STAFF_GROUP_NAMES, Company, Invitation, Membership, ShipToAddress, StaffRole
+from apps.accounts.models import Company, Invitation, Membership, ShipToAddress, StaffRole
 from apps.accounts.permissions import user_staff_roles
+from apps.core.staff import staff_emails as staff_emails  # re-exported for the domain apps
 
 
 def membership_list(*, company: Company) -> QuerySet[Membership]:
@@ -55,14 +56,3 @@ def company_list_for_staff(*, user: AbstractBaseUser | AnonymousUser) -> QuerySe
 
 def company_get_for_staff(*, user: AbstractBaseUser | AnonymousUser, company_id: int) -> Company:
     return company_list_for_staff(user=user).get(pk=company_id)
-
-
-def staff_emails(*, role: StaffRole) -> list[str]:
-    """The email addresses of the active users holding a staff role (its group), sorted."""
-    return sorted(
-        set(
-            User.objects.filter(is_active=True, groups__name=STAFF_GROUP_NAMES[role])
-            .exclude(email="")
-            .values_list("email", flat=True)
-        )
-    )

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from apps.accounts import erp
 from apps.accounts.exceptions import InvitationError, MembershipError
 from apps.accounts.models import (
     STAFF_GROUP_NAMES,
@@ -104,13 +105,10 @@ def company_create(
     company.full_clean()
     company.save()
     if push_to_erp:
-        from apps.erp.outbound import CUSTOMER_PUSH
-        from apps.erp.services import job_enqueue
-
         if not company.erp_customer_code:
             company.erp_customer_code = f"{settings.ERP_CUSTOMER_CODE_PREFIX}{company.pk:06d}"
             company.save(update_fields=["erp_customer_code", "updated_at"])
-        job_enqueue(kind=CUSTOMER_PUSH, target=company, idempotency_key=f"{CUSTOMER_PUSH}:{company.pk}")
+        erp.customer_push_enqueue(company)
     return company
 
 

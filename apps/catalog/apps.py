@@ -7,3 +7,8 @@ class CatalogConfig(AppConfig):
     name = "apps.catalog"
     label = "catalog"
     verbose_name = "Catalog"
+
+    def ready(self) -> None:
+        from apps.catalog import erp  # models are loaded only now
+
+        erp.register()

@@ -7,13 +7,12 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.accounts.models import Role, StaffRole
-from apps.accounts.permissions import MemberRequest, company_role_required, staff_role_required
+from apps.accounts.models import StaffRole
+from apps.accounts.permissions import staff_role_required
 from apps.catalog import selectors, services
 from apps.catalog.models import Product
 from apps.core.http import AuthenticatedRequest
 from apps.erp.selectors import sync_state_for, sync_states_for, timeline_for
-from apps.pricing.selectors import price_resolve_many
 
 PAGE_SIZE = 50
 
@@ -50,35 +49,6 @@ def product_detail(request: AuthenticatedRequest, product_id: int) -> HttpRespon
         raise Http404("No such product.")
     context = {"product": product, "sync_state": sync_state_for(product), "events": timeline_for(product, 20)}
     template = "catalog/product_detail.html#product-panel" if request.htmx else "catalog/product_detail.html"
-    return render(request, template, context)
-
-
-# --- Buyer catalog ---------------------------------------------------------------------------------------
-
-BUYER_PAGE_SIZE = 50
-
-
-@require_GET
-@company_role_required()
-def buyer_catalog(request: MemberRequest) -> HttpResponse:
-    """The buyer's own prices: every price on this page is resolved for the signed-in user's company."""
-    company = request.membership.company
-    search = request.GET.get("q", "").strip()
-    category = request.GET.get("category", "")
-    category_id = int(category) if category.isdigit() else None
-    products = selectors.product_list(search=search, category_id=category_id)
-    page, items = selectors.product_page(products, request.GET.get("page"), BUYER_PAGE_SIZE)
-    quotes = price_resolve_many(account=company, products=items)
-    context = {
-        "page": page,
-        "rows": [(product, quotes[product.pk]) for product in items],
-        "search": search,
-        "category_id": category_id,
-        "categories": selectors.category_list(),
-        "company": company,
-        "can_order": request.membership.role in (Role.BUYER, Role.ADMIN),
-    }
-    template = "catalog/buyer_catalog.html#catalog-results" if request.htmx else "catalog/buyer_catalog.html"
     return render(request, template, context)
 
 

@@ -4,10 +4,9 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from apps.accounts.models import StaffRole
-from apps.accounts.permissions import staff_role_required
 from apps.core.http import AuthenticatedRequest
 from apps.core.selectors import health_report
+from apps.core.staff import StaffRole, staff_role_required
 
 
 @require_GET

@@ -7,3 +7,8 @@ class CreditConfig(AppConfig):
     name = "apps.credit"
     label = "credit"
     verbose_name = "Credit"
+
+    def ready(self) -> None:
+        from apps.credit import erp  # models are loaded only now
+
+        erp.register()

@@ -19,6 +19,7 @@ from apps.credit.exceptions import CreditError
 from apps.credit.models import CreditAccount, CreditHold
 from apps.credit.selectors import CreditPosition, credit_position_get
 from apps.purchase_orders import services as orders
+from apps.purchase_orders.erp import order_cancel_enqueue
 from apps.purchase_orders.models import PurchaseOrder
 
 Status = PurchaseOrder.Status
@@ -177,10 +178,7 @@ def credit_hold_reject(*, hold: CreditHold, actor: User, note: str) -> CreditHol
     )
     if Reason.ERP_REFUSED in hold.reasons:
         # The ERP has the sale as a quotation (its credit check stopped the confirm): cancel it there.
-        from apps.erp.outbound import ORDER_CANCEL
-        from apps.erp.services import job_enqueue
-
-        job_enqueue(kind=ORDER_CANCEL, target=order, idempotency_key=f"{ORDER_CANCEL}:{order.pk}")
+        order_cancel_enqueue(order)
     mail_on_commit(
         subject=f"Order {order.customer_po_number} was refused by finance",
         body=f"Finance refused your order {order.customer_po_number} ({hold.order_amount} {hold.currency}): "

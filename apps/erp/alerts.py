@@ -9,8 +9,8 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts.models import StaffRole
-from apps.accounts.selectors import staff_emails
+from apps.core.staff import StaffRole, staff_emails
+from apps.erp import registry
 from apps.erp.models import ErpConnection, Incident, SyncCursor, SyncJob
 from apps.erp.selectors import queue_view
 
@@ -57,8 +57,8 @@ def alerts_check() -> int:
                 last = cursor.last_success_at.isoformat() if cursor.last_success_at else "never"
                 opened += _open(
                     key,
-                    f"ERP stream {cursor.get_stream_display()} has not synced since {last}",
-                    f"The {cursor.get_stream_display()} stream of {connection} "
+                    f"ERP stream {registry.stream_label(cursor.stream)} has not synced since {last}",
+                    f"The {registry.stream_label(cursor.stream)} stream of {connection} "
                     f"has not succeeded since {last}.\n"
                     f"Last error: {cursor.last_error or 'none recorded'}\n\nSync monitor: {_monitor_url()}\n",
                 )

@@ -104,15 +104,8 @@ class SyncJob(TimeStampedModel):
 class SyncCursor(TimeStampedModel):
     """Where an inbound stream stands, by the ERP's own clock, and how its last runs went."""
 
-    class Stream(models.TextChoices):
-        CUSTOMERS = "customers", "Customers"
-        PRODUCTS = "products", "Products"
-        STOCK = "stock", "Stock"
-        ORDERS = "orders", "Order states"
-        INVOICES = "invoices", "Invoices"
-
     connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="cursors")
-    stream = models.CharField(max_length=30, choices=Stream.choices)
+    stream = models.CharField(max_length=30)  # a stream name a domain app registered (apps/erp/registry.py)
     # Position: everything the ERP changed up to position_time (its clock) has been applied.
     position_time = models.DateTimeField(null=True, blank=True)
     position_id = models.BigIntegerField(default=0)

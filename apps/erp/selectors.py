@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
+from apps.erp import registry
 from apps.erp.models import ErpConnection, SyncCursor, SyncEvent, SyncJob
 
 
@@ -81,6 +82,7 @@ def timeline_for(record: models.Model, limit: int = 50) -> QuerySet[SyncEvent]:
 @dataclass(frozen=True)
 class StreamView:
     cursor: SyncCursor
+    label: str
     lag_seconds: int | None
     running: bool
 
@@ -165,6 +167,7 @@ def monitor_view() -> MonitorView:
     streams = [
         StreamView(
             cursor=cursor,
+            label=registry.stream_label(cursor.stream),
             lag_seconds=int((now - cursor.last_success_at).total_seconds())
             if cursor.last_success_at
             else None,

@@ -26,10 +26,12 @@ from django_q.exceptions import TimeoutException
 from django_q.tasks import async_task
 
 from apps.core.processes import process_alive
+from apps.erp import registry
 from apps.erp.connectors import connector_for
 from apps.erp.connectors.base import Connector, ErpBusinessError, ErpError, ErpUnavailableError
 from apps.erp.exceptions import InvalidJobAction, JobHandlerError
 from apps.erp.models import ErpConnection, SyncEvent, SyncJob
+from apps.erp.registry import JobHandler
 
 logger = logging.getLogger(__name__)
 
@@ -494,8 +496,6 @@ def dispatch_request_taken() -> None:
 
 # --- Dispatch --------------------------------------------------------------------------------------------
 
-JobHandler = Callable[[Connector, list[SyncJob]], None]
-
 
 class WorkerStopping(BaseException):
     """SIGTERM reached a worker while it dispatched: what it holds is handed back, then it exits."""
@@ -510,12 +510,6 @@ class DispatchReport:
     dead: int = 0
     released: int = 0
     more_due: bool = False
-
-
-def _handlers() -> dict[str, JobHandler]:
-    from apps.erp.outbound import HANDLERS
-
-    return HANDLERS
 
 
 @contextmanager
@@ -574,14 +568,13 @@ def dispatch(
     or ``max_seconds`` (ERP_DISPATCH_MAX_SECONDS) have passed, then say whether more is due."""
     connections = [connection] if connection else list(ErpConnection.objects.filter(is_active=True))
     report = DispatchReport()
-    handlers = _handlers()
     worker = worker_name()
     limit = settings.ERP_DISPATCH_MAX_SECONDS if max_seconds is None else max_seconds
     deadline = time.monotonic() + limit
     try:
         with _stop_on_sigterm(), LeaseKeeper(worker):
             for conn in connections:
-                _dispatch_connection(conn, connector, handlers, worker, report, deadline)
+                _dispatch_connection(conn, connector, worker, report, deadline)
     except (WorkerStopping, TimeoutException):
         if not db_connection.in_atomic_block:
             db_connection.close()  # a query the signal interrupted leaves nothing behind
@@ -617,7 +610,6 @@ def _overloaded(jobs: list[SyncJob]) -> bool:
 def _dispatch_connection(
     conn: ErpConnection,
     connector: Connector | None,
-    handlers: dict[str, JobHandler],
     worker: str,
     report: DispatchReport,
     deadline: float,
@@ -638,7 +630,7 @@ def _dispatch_connection(
             for job in jobs:
                 by_kind[job.kind].append(job)
             for kind, batch in by_kind.items():
-                handler = handlers.get(kind)
+                handler = registry.handler_for(kind)
                 if handler is None:
                     for job in batch:
                         job_fail(job=job, error=ErpBusinessError(f"No handler for job kind {kind!r}."))

@@ -6,8 +6,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.erp import alerts, inbound, services
-from apps.erp.connectors import connector_for
-from apps.erp.models import ErpConnection, SyncCursor
 
 
 def dispatch() -> str:
@@ -35,24 +33,15 @@ def pull() -> str:
     if not settings.ERP_SYNC_ENABLED:
         return "sync disabled"
     services.connection_get_default()
-    now = timezone.now()
     # Fire a little early: a 30 s tick must not skip a run that is due in a second.
-    not_before = now - timedelta(seconds=max(0, settings.ERP_SYNC_INTERVAL_SECONDS - 5))
-    done = []
-    for connection in ErpConnection.objects.filter(is_active=True):
-        connector = connector_for(connection)
-        try:
-            for stream in inbound.STREAM_ORDER:
-                cursor = inbound.cursor_get(connection, stream)
-                if cursor.last_run_at and cursor.last_run_at > not_before:
-                    continue
-                report = inbound.pull_stream(connection=connection, stream=stream, connector=connector)
-                done.append(
-                    f"{stream}: {report.changed} changed" + (f" ({report.error})" if report.error else "")
-                )
-        finally:
-            connector.close()
+    not_before = timezone.now() - timedelta(seconds=max(0, settings.ERP_SYNC_INTERVAL_SECONDS - 5))
+    reports = inbound.pull_round(not_before=not_before)
     alerts.alerts_check()
+    done = [
+        f"{report.stream}: {report.changed} changed" + (f" ({report.error})" if report.error else "")
+        for report in reports
+        if not report.skipped
+    ]
     return "; ".join(done) or "nothing due"
 
 
@@ -60,4 +49,4 @@ def check_alerts() -> None:
     alerts.alerts_check()
 
 
-__all__ = ["SyncCursor", "check_alerts", "dispatch", "pull"]
+__all__ = ["check_alerts", "dispatch", "pull"]

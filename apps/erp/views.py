@@ -5,9 +5,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.accounts.models import StaffRole
-from apps.accounts.permissions import staff_role_required
 from apps.core.http import AuthenticatedRequest
+from apps.core.staff import StaffRole, staff_role_required
 from apps.erp import selectors, services
 from apps.erp.exceptions import InvalidJobAction
 from apps.erp.models import SyncJob

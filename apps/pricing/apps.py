@@ -7,3 +7,8 @@ class PricingConfig(AppConfig):
     name = "apps.pricing"
     label = "pricing"
     verbose_name = "Pricing"
+
+    def ready(self) -> None:
+        from apps.pricing import erp  # models are loaded only now
+
+        erp.register()

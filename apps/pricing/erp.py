@@ -16,11 +16,22 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.models import Company
-from apps.erp.connectors.base import PriceListLine, PriceListPush
+from apps.erp import registry
+from apps.erp.connectors.base import (
+    Connector,
+    ErpBusinessError,
+    ErpError,
+    ErpTransientError,
+    PriceListLine,
+    PriceListPush,
+)
+from apps.erp.models import SyncJob
+from apps.erp.services import job_enqueue, job_fail, job_succeed
 from apps.pricing.models import ContractPrice, TierPrice
 from apps.pricing.selectors import HUNDRED, company_tier, tier_default_price
 
 ZERO = Decimal("0")
+PRICE_LIST_PUSH = "pricelist.push"
 
 
 def price_list_key(company: Company) -> str:
@@ -74,3 +85,62 @@ def price_list_for_company(company: Company) -> PriceListPush:
     return PriceListPush(
         key=price_list_key(company), name=name, lines=lines, customer_erp_ids=[company.erp_party_id]
     )
+
+
+def price_lists_enqueue(companies: list[Company]) -> None:
+    """Queue a push of each company's ERP price list; a push still waiting is reused, not doubled (each
+    push sends the whole list as it is when it runs, so one waiting push covers every change)."""
+    for company in companies:
+        if not company.erp_party_id and not company.erp_customer_code:
+            continue
+        waiting = SyncJob.objects.filter(
+            kind=PRICE_LIST_PUSH, target_id=str(company.pk), status=SyncJob.Status.PENDING, attempts=0
+        ).exists()
+        if waiting:
+            continue
+        generation = SyncJob.objects.filter(kind=PRICE_LIST_PUSH, target_id=str(company.pk)).count() + 1
+        job_enqueue(
+            kind=PRICE_LIST_PUSH,
+            target=company,
+            idempotency_key=f"{PRICE_LIST_PUSH}:{company.pk}:{generation}",
+        )
+
+
+def price_lists_push(connector: Connector, jobs: list[SyncJob]) -> None:
+    """Replace each company's ERP price list with the portal's current prices, assigned to the customer."""
+    companies = Company.objects.in_bulk([int(job.target_id) for job in jobs])
+    ready: list[tuple[SyncJob, PriceListPush]] = []
+    for job in jobs:
+        company = companies.get(int(job.target_id))
+        if company is None:
+            job_fail(job=job, error=ErpBusinessError("The company no longer exists."))
+        elif not company.erp_party_id:
+            # The customer is still on its way to the ERP (or not pulled yet): wait, with backoff.
+            job_fail(job=job, error=ErpTransientError("Waiting for the company's ERP customer to exist."))
+        else:
+            ready.append((job, price_list_for_company(company)))
+    if not ready:
+        return
+    try:
+        results = {result.key: result for result in connector.push_price_lists([push for _, push in ready])}
+    except ErpError as exc:
+        for job, _ in ready:
+            job_fail(job=job, error=exc)
+        return
+    for job, push in ready:
+        result = results.get(push.key)
+        if result is None:
+            job_fail(job=job, error=ErpBusinessError("The ERP returned no price list."))
+            continue
+        job_succeed(
+            job=job,
+            erp_reference=result.erp_id,
+            message=(
+                f"price list {result.erp_id} {'created' if result.created else 'replaced'}: "
+                f"{len(push.lines)} lines"
+            ),
+        )
+
+
+def register() -> None:
+    registry.job_kind_register(registry.JobKind(PRICE_LIST_PUSH, price_lists_push, "ERP price list"))

@@ -15,7 +15,7 @@ from django.db.models import Q
 from apps.accounts.models import Company
 from apps.catalog.models import Product
 from apps.core.money import PRICE_DECIMAL_PLACES, QUANTITY_DECIMAL_PLACES
-from apps.erp.outbound import PRICE_LIST_PUSH
+from apps.pricing import erp
 from apps.pricing.models import (
     CompanyPricing,
     ContractPrice,
@@ -70,23 +70,7 @@ def companies_for_tier(tier: PriceTier) -> list[Company]:
 
 def price_lists_enqueue(companies: list[Company]) -> None:
     """Queue a push of each company's ERP price list; a push still waiting is reused, not doubled."""
-    from apps.erp.models import SyncJob
-    from apps.erp.services import job_enqueue
-
-    for company in companies:
-        if not company.erp_party_id and not company.erp_customer_code:
-            continue
-        waiting = SyncJob.objects.filter(
-            kind=PRICE_LIST_PUSH, target_id=str(company.pk), status=SyncJob.Status.PENDING, attempts=0
-        ).exists()
-        if waiting:
-            continue
-        generation = SyncJob.objects.filter(kind=PRICE_LIST_PUSH, target_id=str(company.pk)).count() + 1
-        job_enqueue(
-            kind=PRICE_LIST_PUSH,
-            target=company,
-            idempotency_key=f"{PRICE_LIST_PUSH}:{company.pk}:{generation}",
-        )
+    erp.price_lists_enqueue(companies)
 
 
 def _audit(**fields: Any) -> PriceChange:

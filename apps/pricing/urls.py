@@ -5,6 +5,7 @@ from django.urls import path
 from apps.pricing import views
 
 urlpatterns = [
+    path("catalog/", views.buyer_catalog, name="buyer-catalog"),
     path("pricing/", views.tier_list, name="pricing-tiers"),
     path("pricing/tiers/<int:tier_id>/", views.tier_prices, name="pricing-tier"),
     path("pricing/tiers/<int:tier_id>/default/", views.tier_default_edit, name="pricing-tier-default"),

@@ -9,9 +9,10 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.accounts.models import Company, StaffRole
-from apps.accounts.permissions import staff_role_required
+from apps.accounts.models import Company, Role, StaffRole
+from apps.accounts.permissions import MemberRequest, company_role_required, staff_role_required
 from apps.accounts.selectors import company_get_for_staff, company_list_for_staff
+from apps.catalog import selectors as catalog_selectors
 from apps.core.http import AuthenticatedRequest
 from apps.pricing import selectors, services, uploads
 from apps.pricing.exceptions import PricingError
@@ -335,3 +336,32 @@ def audit_log(request: AuthenticatedRequest) -> HttpResponse:
         changes = changes.filter(description__icontains=search)
     page = Paginator(changes.order_by("-at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "pricing/audit.html", {"page": page, "search": search})
+
+
+# --- The buyer's catalog: products with the company's own prices ----------------------------------------
+
+BUYER_PAGE_SIZE = 50
+
+
+@require_GET
+@company_role_required()
+def buyer_catalog(request: MemberRequest) -> HttpResponse:
+    """The buyer's own prices: every price on this page is resolved for the signed-in user's company."""
+    company = request.membership.company
+    search = request.GET.get("q", "").strip()
+    category = request.GET.get("category", "")
+    category_id = int(category) if category.isdigit() else None
+    products = catalog_selectors.product_list(search=search, category_id=category_id)
+    page, items = catalog_selectors.product_page(products, request.GET.get("page"), BUYER_PAGE_SIZE)
+    quotes = selectors.price_resolve_many(account=company, products=items)
+    context = {
+        "page": page,
+        "rows": [(product, quotes[product.pk]) for product in items],
+        "search": search,
+        "category_id": category_id,
+        "categories": catalog_selectors.category_list(),
+        "company": company,
+        "can_order": request.membership.role in (Role.BUYER, Role.ADMIN),
+    }
+    template = "pricing/buyer_catalog.html#catalog-results" if request.htmx else "pricing/buyer_catalog.html"
+    return render(request, template, context)

@@ -1,14 +1,48 @@
-"""How purchase orders meet the ERP: the push payload, and the portal status an ERP state means."""
+"""How purchase orders meet the ERP: an approved order is pushed as an ERP sale (and cancelled there when
+the portal refuses it later); the order-states stream moves each order along as the ERP ships and
+invoices it."""
 
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
-from apps.erp.connectors.base import AddressRecord, OrderLinePush, OrderPush, OrderStateRecord
-from apps.purchase_orders.models import TRANSITIONS, PurchaseOrder
+from apps.erp import registry
+from apps.erp.connectors.base import (
+    AddressRecord,
+    Connector,
+    ErpBusinessError,
+    ErpError,
+    ErpTransientError,
+    OrderCancel,
+    OrderLinePush,
+    OrderPush,
+    OrderPushResult,
+    OrderStateRecord,
+)
+from apps.erp.models import SyncJob
+from apps.erp.registry import Applied, Change
+from apps.erp.services import job_enqueue, job_fail, job_retry, job_succeed
+from apps.purchase_orders import gates, services
+from apps.purchase_orders.models import LIFECYCLE, TRANSITIONS, PurchaseOrder
 
 Status = PurchaseOrder.Status
 ORDER_PUSH = "order.push"
+ORDER_CANCEL = "order.cancel"
+ORDER_STATES = "orders"
+
+
+def order_push_enqueue(order: PurchaseOrder) -> None:
+    """An approved order goes to the ERP through the outbox, once (the key is the order)."""
+    job = job_enqueue(kind=ORDER_PUSH, target=order, idempotency_key=f"{ORDER_PUSH}:{order.pk}")
+    if job.status in (SyncJob.Status.FAILED, SyncJob.Status.DEAD):
+        # Approved again after the ERP refused it (finance released it): the same job goes again.
+        job_retry(job=job)
+
+
+def order_cancel_enqueue(order: PurchaseOrder) -> None:
+    """The ERP's sale of an order the portal refused or withdrew is cancelled there, once."""
+    job_enqueue(kind=ORDER_CANCEL, target=order, idempotency_key=f"{ORDER_CANCEL}:{order.pk}")
 
 
 def order_push_for(order: PurchaseOrder, *, accept_credit_warning: bool = False) -> OrderPush:
@@ -58,18 +92,6 @@ def status_from_erp(record: OrderStateRecord) -> Status | None:
     return Status.ACCEPTED
 
 
-# The forward life of an order at the ERP; history shows every stage an order went through.
-LIFECYCLE = [
-    Status.APPROVED,
-    Status.SENT_TO_ERP,
-    Status.ACCEPTED,
-    Status.PARTIALLY_SHIPPED,
-    Status.SHIPPED,
-    Status.INVOICED,
-    Status.CLOSED,
-]
-
-
 def _valid(current: Status, chain: list[Status]) -> bool:
     previous = current
     for step in chain:
@@ -113,3 +135,139 @@ def path_to(
             seen.add(following)
             queue.append((following, [*path, following]))
     return []
+
+
+# --- Out: pushes and cancels -------------------------------------------------------------------------------
+
+
+def orders_push(connector: Connector, jobs: list[SyncJob]) -> None:
+    """Approved orders become ERP sales, the whole batch in a few calls; each moves on as the ERP answers."""
+    orders = PurchaseOrder.objects.select_related("company", "ship_to").in_bulk(
+        [int(job.target_id) for job in jobs]
+    )
+    # Orders finance released from credit hold: the ERP is told to accept their credit overrun.
+    released = gates.gates_credit_overrun_accepted(list(orders))
+    ready: list[tuple[SyncJob, PurchaseOrder, OrderPush]] = []
+    for job in jobs:
+        order = orders.get(int(job.target_id))
+        if order is None:
+            job_fail(job=job, error=ErpBusinessError("The order no longer exists."))
+        elif order.status == PurchaseOrder.Status.CANCELLED:
+            job_succeed(
+                job=job, erp_reference="", message="cancelled before it reached the ERP: nothing sent"
+            )
+        elif not order.company.erp_party_id:
+            job_fail(job=job, error=ErpTransientError("Waiting for the company's ERP customer to exist."))
+        else:
+            ready.append((job, order, order_push_for(order, accept_credit_warning=order.pk in released)))
+    if not ready:
+        return
+    try:
+        results = connector.push_orders([push for _, _, push in ready])
+    except ErpError as exc:
+        for job, _, _ in ready:
+            job_fail(job=job, error=exc)
+        return
+    by_key = {(result.customer_erp_id, result.reference): result for result in results}
+    for job, order, push in ready:
+        result = by_key.get((push.customer_erp_id, push.reference))
+        if result is None:
+            job_fail(job=job, error=ErpBusinessError("The ERP returned nothing for this order."))
+            continue
+        if result.error:
+            job_fail(job=job, error=ErpBusinessError(result.error))
+            if result.credit_refused and order.pk not in released:
+                gates.gates_erp_credit_refused(purchase_order=order, message=result.error)
+            continue
+
+        def apply(order: PurchaseOrder = order, result: OrderPushResult = result) -> None:
+            services.purchase_order_erp_pushed(
+                purchase_order=order,
+                erp_reference=result.number or result.erp_id,
+                number=result.number,
+                confirmed=result.state in ("confirmed", "processing", "done"),
+            )
+
+        verb = "created" if result.created else "found (created by an earlier attempt)"
+        job_succeed(
+            job=job,
+            erp_reference=result.number,
+            message=f"ERP sale {result.number} {verb}, {result.state}",
+            apply=apply,
+        )
+
+
+def orders_cancel(connector: Connector, jobs: list[SyncJob]) -> None:
+    """Orders refused in the portal after the ERP had their sale (finance rejected an order the ERP's
+    credit check had stopped): the ERP's quotation is cancelled so it never goes on."""
+    orders = PurchaseOrder.objects.select_related("company").in_bulk([int(job.target_id) for job in jobs])
+    ready: list[tuple[SyncJob, OrderCancel]] = []
+    for job in jobs:
+        order = orders.get(int(job.target_id))
+        if order is None or not order.company.erp_party_id:
+            job_succeed(job=job, erp_reference="", message="no ERP sale to cancel")
+        else:
+            ready.append((job, OrderCancel(order.customer_po_number, order.company.erp_party_id)))
+    if not ready:
+        return
+    try:
+        results = connector.cancel_orders([cancel for _, cancel in ready])
+    except ErpError as exc:
+        for job, _ in ready:
+            job_fail(job=job, error=exc)
+        return
+    for (job, _), result in zip(ready, results, strict=True):
+        if result.error:
+            job_fail(job=job, error=ErpBusinessError(result.error))
+        elif not result.erp_id:
+            job_succeed(job=job, erp_reference="", message="the ERP has no sale for it: nothing to cancel")
+        else:
+            job_succeed(job=job, erp_reference=result.erp_id, message=f"ERP sale {result.erp_id} cancelled")
+
+
+# --- In: the order-states stream ---------------------------------------------------------------------------
+
+
+def order_states_apply(records: list[Any]) -> Applied:
+    """Move each portal order to what its ERP sale now says, step by allowed step, with a history row each."""
+    references = {record.reference for record in records if record.reference}
+    orders = {
+        (order.company.erp_party_id, order.customer_po_number): order
+        for order in PurchaseOrder.objects.select_related("company").filter(customer_po_number__in=references)
+    }
+    applied = Applied()
+    for record in records:
+        order = orders.get((record.customer_erp_id, record.reference))
+        target = status_from_erp(record)
+        if order is None or target is None:
+            continue
+        steps = path_to(PurchaseOrder.Status(order.status), target, stages_not_reached(record))
+        for step in steps:
+            services.purchase_order_erp_update(
+                purchase_order=order,
+                to=step,
+                note=f"ERP sale {record.number}: {record.state}, shipment {record.shipment_state}, "
+                f"invoice {record.invoice_state}",
+            )
+            order.status = step
+        if steps:
+            applied.changed += 1
+            applied.changes.append(
+                Change(PurchaseOrder, order.pk, f"ERP says {target.label.lower()} ({record.number})")
+            )
+    return applied
+
+
+def register() -> None:
+    registry.job_kind_register(registry.JobKind(ORDER_PUSH, orders_push, "ERP sale for an approved order"))
+    registry.job_kind_register(registry.JobKind(ORDER_CANCEL, orders_cancel, "ERP sale cancelled"))
+    registry.stream_register(
+        registry.StreamSpec(
+            name=ORDER_STATES,
+            label="Order states",
+            fetch=lambda connector, cursor, limit: connector.pull_orders(cursor, limit),
+            # An order the ERP invoiced finds its invoice mirrored already: exposure never drops it.
+            after=("customers", "invoices"),
+        ),
+        apply=order_states_apply,
+    )

@@ -94,6 +94,17 @@ TRANSITIONS: dict[PurchaseOrder.Status, frozenset[PurchaseOrder.Status]] = {
     S.CANCELLED: frozenset(),
 }
 
+# The forward life of an order at the ERP; history shows every stage an order went through.
+LIFECYCLE = [
+    S.APPROVED,
+    S.SENT_TO_ERP,
+    S.ACCEPTED,
+    S.PARTIALLY_SHIPPED,
+    S.SHIPPED,
+    S.INVOICED,
+    S.CLOSED,
+]
+
 
 class PurchaseOrderLine(TimeStampedModel):
     purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")

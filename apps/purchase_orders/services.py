@@ -17,9 +17,11 @@ from apps.catalog.models import Product
 from apps.catalog.services import quantity_problem
 from apps.core.money import AMOUNT_LIMIT, amount_fits, quantize_amount
 from apps.pricing.selectors import price_resolve_many
+from apps.purchase_orders import erp
 from apps.purchase_orders.exceptions import InvalidTransition, PurchaseOrderError
 from apps.purchase_orders.lines import LineReport, Parsed, ParsedLine, report_summarise
 from apps.purchase_orders.models import (
+    LIFECYCLE,
     LineImport,
     PurchaseOrder,
     PurchaseOrderLine,
@@ -214,20 +216,8 @@ def purchase_order_approve(
     if actor is not None and order.submitted_by_id == actor.pk:
         raise InvalidTransition("Whoever submitted an order cannot approve it.")
     order = _transition(order, Status.APPROVED, actor=actor, note=note)
-    _enqueue_push(order)
+    erp.order_push_enqueue(order)
     return order
-
-
-def _enqueue_push(order: PurchaseOrder) -> None:
-    """An approved order goes to the ERP through the outbox, once (the key is the order)."""
-    from apps.erp.models import SyncJob
-    from apps.erp.outbound import ORDER_PUSH
-    from apps.erp.services import job_enqueue, job_retry
-
-    job = job_enqueue(kind=ORDER_PUSH, target=order, idempotency_key=f"{ORDER_PUSH}:{order.pk}")
-    if job.status in (SyncJob.Status.FAILED, SyncJob.Status.DEAD):
-        # Approved again after the ERP refused it (finance released it): the same job goes again.
-        job_retry(job=job)
 
 
 @transaction.atomic
@@ -261,8 +251,6 @@ def purchase_order_cancel(
 def _already_passed(current: Status, to: Status) -> bool:
     """The order is further along the ERP's life than ``to``: the order-state pull saw the sale before the
     push recorded it, or the other way round."""
-    from apps.purchase_orders.erp import LIFECYCLE
-
     return current in LIFECYCLE and to in LIFECYCLE and LIFECYCLE.index(current) > LIFECYCLE.index(to)
 
 
@@ -299,10 +287,7 @@ def purchase_order_erp_pushed(
         order.erp_reference = erp_reference
         order.save(update_fields=["erp_reference", "updated_at"])
     if order.status in (Status.CANCELLED, Status.REJECTED):
-        from apps.erp.outbound import ORDER_CANCEL
-        from apps.erp.services import job_enqueue
-
-        job_enqueue(kind=ORDER_CANCEL, target=order, idempotency_key=f"{ORDER_CANCEL}:{order.pk}")
+        erp.order_cancel_enqueue(order)
         return order
     order = purchase_order_erp_update(
         purchase_order=order, to=Status.SENT_TO_ERP, note=f"ERP sale {number} created"

@@ -45,14 +45,17 @@ THIRD_PARTY_APPS = [
     "template_partials",
 ]
 LOCAL_APPS = [
+    # In layer order, lowest first (docs/decisions.md, import contracts in pyproject.toml): an app
+    # imports only the apps listed before it.
     "apps.core",
+    "apps.erp",
     "apps.accounts",
     "apps.catalog",
-    "apps.credit",
     "apps.pricing",
     "apps.purchase_orders",
+    "apps.credit",
     "apps.approvals",
-    "apps.erp",
+    "apps.demo",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 

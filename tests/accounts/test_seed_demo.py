@@ -6,9 +6,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from apps.accounts.management.commands.seed_demo import DEMO_PASSWORD
 from apps.accounts.models import Company, Membership, Role, ShipToAddress, StaffRole
 from apps.accounts.permissions import user_staff_roles
+from apps.demo.management.commands.seed_demo import DEMO_PASSWORD
 
 
 def test_seed_demo_is_complete_and_idempotent(db: None) -> None:
@@ -84,7 +84,7 @@ def test_seed_demo_puts_one_order_on_credit_hold_once_the_erp_limit_is_known(db:
 
 
 def _statuses() -> dict[str, str]:
-    from apps.accounts.management.commands.seed_demo import DEMO_ORDERS
+    from apps.demo.management.commands.seed_demo import DEMO_ORDERS
     from apps.purchase_orders.models import PurchaseOrder
 
     return dict(

@@ -32,8 +32,8 @@ from apps.accounts.models import Role
 from apps.approvals.services import purchase_order_submit_and_route
 from apps.credit.models import CreditHold
 from apps.erp.models import SyncJob
-from apps.erp.outbound import ORDER_PUSH
 from apps.purchase_orders import services as orders
+from apps.purchase_orders.erp import ORDER_PUSH
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
 from tests.accounts.factories import CompanyFactory, MembershipFactory, ShipToAddressFactory, UserFactory

@@ -23,12 +23,12 @@ from apps.credit.services import (
     credit_holds_decide,
     purchase_order_credit_check,
 )
+from apps.erp import inbound
 from apps.erp.connectors.base import OrderPush, OrderPushResult, OrderStateRecord
-from apps.erp.inbound import apply_orders
 from apps.erp.models import SyncJob
-from apps.erp.outbound import ORDER_PUSH, push_orders
 from apps.erp.services import connection_get_default, jobs_claim_due
 from apps.purchase_orders import services as orders
+from apps.purchase_orders.erp import ORDER_PUSH, ORDER_STATES, orders_push
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
 from tests.accounts.factories import MembershipFactory, ShipToAddressFactory, UserFactory
@@ -474,7 +474,7 @@ def test_only_released_orders_are_pushed_accepting_the_erps_credit_warning(
     connector = CapturingConnector()
 
     jobs = jobs_claim_due(connection=connection_get_default(), limit=10)
-    push_orders(connector, jobs)  # type: ignore[arg-type]
+    orders_push(connector, jobs)  # type: ignore[arg-type]
 
     assert sorted((push.reference, push.accept_credit_warning) for push in connector.pushed) == [
         ("PO-BIG", True),
@@ -676,7 +676,7 @@ def test_a_hold_on_an_order_the_erp_then_cancels_or_confirms_leaves_the_queue(
 ) -> None:
     order = _submit(shop, committed, "PO-1", "1")
     committed(
-        push_orders,
+        orders_push,
         connector=CreditRefusingConnector(),
         jobs=list(SyncJob.objects.filter(kind=ORDER_PUSH)),
     )
@@ -685,9 +685,10 @@ def test_a_hold_on_an_order_the_erp_then_cancels_or_confirms_leaves_the_queue(
     assert list(credit_hold_queue()) == [hold]
 
     # The sale is then cancelled (or confirmed, accepting the warning) by someone in the ERP itself.
-    apply_orders(
-        connection_get_default(),
-        [
+    inbound.apply_page(
+        connection=connection_get_default(),
+        stream=ORDER_STATES,
+        records=[
             OrderStateRecord(
                 erp_id="7",
                 reference="PO-1",

@@ -4,13 +4,14 @@ from decimal import ROUND_CEILING, Decimal
 
 import pytest
 
+from apps.accounts.erp import CUSTOMERS
 from apps.accounts.models import Company, Role, StaffRole
+from apps.catalog.erp import PRODUCTS
 from apps.catalog.models import Product
 from apps.core.money import quantize_amount
 from apps.credit.models import CreditHold
 from apps.erp import inbound, services
 from apps.erp.connectors.tryton import TrytonConnector
-from apps.erp.models import SyncCursor
 from apps.purchase_orders.models import PurchaseOrder
 from tests.accounts.factories import PASSWORD, MembershipFactory, UserFactory
 from tools.tryton import erp
@@ -35,7 +36,7 @@ def test_order_over_the_credit_limit_is_released_by_finance_and_confirmed_by_the
     connector = TrytonConnector.for_connection(
         erp_connection, finance_username=erp.ERP_FINANCE_USER, finance_password=erp_server.password
     )
-    for stream in (SyncCursor.Stream.CUSTOMERS, SyncCursor.Stream.PRODUCTS):
+    for stream in (CUSTOMERS, PRODUCTS):
         inbound.pull_stream(connection=erp_connection, stream=stream, connector=connector)
     harbor = Company.objects.get(erp_customer_code="CUST-003")  # credit limit 10,000 in the ERP
     MembershipFactory(company=harbor, role=Role.BUYER, user=UserFactory(email="buyer@harborpoint.example"))

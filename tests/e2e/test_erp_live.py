@@ -5,10 +5,10 @@ from decimal import Decimal
 import pytest
 
 from apps.accounts.models import StaffRole
+from apps.catalog.erp import PRODUCTS
 from apps.catalog.models import Product
 from apps.erp import inbound
 from apps.erp.connectors.tryton import TrytonConnector
-from apps.erp.models import SyncCursor
 from tests.accounts.factories import PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -18,7 +18,7 @@ def test_erp_price_change_shows_in_an_open_product_page_without_reload(  # type:
     live_server, page, erp_connection, erp_admin, staff_factory
 ) -> None:
     connector = TrytonConnector.for_connection(erp_connection)
-    inbound.pull_stream(connection=erp_connection, stream=SyncCursor.Stream.PRODUCTS, connector=connector)
+    inbound.pull_stream(connection=erp_connection, stream=PRODUCTS, connector=connector)
     product = Product.objects.get(sku="SKU-00010")
     staff_factory(StaffRole.ACCOUNT_MANAGER, email="manager@wholesale.example")
 
@@ -33,7 +33,7 @@ def test_erp_price_change_shows_in_an_open_product_page_without_reload(  # type:
     # Someone changes the price in the ERP; the next scheduled pull brings it in.
     (row,) = erp_admin.model("product.product", "read", [int(product.erp_id)], ["template"])
     erp_admin.model("product.template", "write", [row["template"]], {"list_price": Decimal("123.4500")})
-    inbound.pull_stream(connection=erp_connection, stream=SyncCursor.Stream.PRODUCTS, connector=connector)
+    inbound.pull_stream(connection=erp_connection, stream=PRODUCTS, connector=connector)
     connector.close()
 
     # The open page polls its panel every 10 s and shows the new price and the timeline entry.

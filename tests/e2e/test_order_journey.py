@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import pytest
 
+from apps.accounts.erp import CUSTOMERS
 from apps.accounts.models import Company, Role
 from apps.approvals.models import ApprovalRule
+from apps.catalog.erp import PRODUCTS
 from apps.erp import inbound, services
 from apps.erp.connectors.tryton import TrytonConnector
-from apps.erp.models import SyncCursor
 from apps.purchase_orders.models import PurchaseOrder
 from tests.accounts.factories import PASSWORD, MembershipFactory, UserFactory
 
@@ -25,7 +26,7 @@ def test_csv_order_approved_then_confirmed_by_the_erp_shows_accepted_without_rel
     live_server, page, browser, erp_connection, erp_admin, tmp_path
 ) -> None:
     connector = TrytonConnector.for_connection(erp_connection)
-    for stream in (SyncCursor.Stream.CUSTOMERS, SyncCursor.Stream.PRODUCTS):
+    for stream in (CUSTOMERS, PRODUCTS):
         inbound.pull_stream(connection=erp_connection, stream=stream, connector=connector)
     acme = Company.objects.get(erp_customer_code="CUST-001")
     MembershipFactory(company=acme, role=Role.BUYER, user=UserFactory(email="buyer@acme.example"))

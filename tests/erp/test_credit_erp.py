@@ -13,15 +13,17 @@ import pytest
 from django.contrib.auth.models import AbstractUser
 from django.utils import timezone
 
+from apps.accounts.erp import CUSTOMERS
 from apps.accounts.models import Company, Role, StaffRole
 from apps.approvals.services import purchase_order_submit_and_route
+from apps.catalog.erp import PRODUCTS
 from apps.catalog.models import Product
 from apps.credit import services as credit
 from apps.credit.models import CreditAccount, CreditHold
 from apps.erp import inbound, services
 from apps.erp.connectors.tryton import TrytonConnector
 from apps.erp.connectors.tryton_rpc import TrytonClient
-from apps.erp.models import ErpConnection, SyncCursor, SyncEvent, SyncJob
+from apps.erp.models import ErpConnection, SyncEvent, SyncJob
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.exceptions import PurchaseOrderError
 from apps.purchase_orders.lines import ParsedLine
@@ -56,7 +58,7 @@ def _pull(connection: ErpConnection, connector: TrytonConnector, stream: str) ->
 
 
 def _pull_catalogue(connection: ErpConnection, connector: TrytonConnector) -> None:
-    for stream in (SyncCursor.Stream.CUSTOMERS, SyncCursor.Stream.PRODUCTS):
+    for stream in (CUSTOMERS, PRODUCTS):
         _pull(connection, connector, stream)
 
 
@@ -279,7 +281,7 @@ def test_a_limit_lowered_in_the_erp_applies_to_the_next_order_after_a_customer_p
     # The ERP's credit controller lowers the limit (only admin and group_credit_limit may write it).
     erp_admin.model("party.party", "write", [party["id"]], {"credit_limit_amount": Decimal("3000")})
     assert _party(erp_admin, HARBOR)["credit_limit_amount"] == Decimal("3000")
-    _pull(erp_connection, connector, SyncCursor.Stream.CUSTOMERS)
+    _pull(erp_connection, connector, CUSTOMERS)
 
     account = CreditAccount.objects.get(company=harbor)
     assert account.credit_limit == Decimal("3000.00")
@@ -315,7 +317,7 @@ def test_a_credit_hold_category_in_the_erp_stops_submits_until_it_is_removed(
 
     # The ERP's credit controller puts the customer on hold.
     erp_admin.model("party.party", "write", [party["id"]], {"categories": [["add", [category]]]})
-    _pull(erp_connection, connector, SyncCursor.Stream.CUSTOMERS)
+    _pull(erp_connection, connector, CUSTOMERS)
 
     harbor.refresh_from_db()
     assert (harbor.status, harbor.hold_source) == (Company.Status.ON_HOLD, Company.HoldSource.ERP)
@@ -333,7 +335,7 @@ def test_a_credit_hold_category_in_the_erp_stops_submits_until_it_is_removed(
 
     # ...and lifts it: the next pull lifts it in the portal, and the same draft goes through.
     erp_admin.model("party.party", "write", [party["id"]], {"categories": [["remove", [category]]]})
-    _pull(erp_connection, connector, SyncCursor.Stream.CUSTOMERS)
+    _pull(erp_connection, connector, CUSTOMERS)
 
     harbor.refresh_from_db()
     assert (harbor.status, harbor.hold_source, harbor.hold_reason) == (

@@ -7,9 +7,11 @@ from decimal import Decimal as D
 
 import pytest
 
+from apps.accounts.erp import CUSTOMERS
 from apps.accounts.exceptions import MembershipError
 from apps.accounts.models import Company, Role
 from apps.accounts.services import company_put_on_hold, company_release_hold
+from apps.credit.erp import INVOICES
 from apps.credit.models import CreditAccount, Invoice, PaymentTerm
 from apps.erp import inbound, services
 from apps.erp.connectors.base import CustomerRecord, InvoiceRecord
@@ -78,7 +80,11 @@ def test_invoices_are_mirrored_and_linked_to_the_orders_they_bill(
     other = CompanyFactory(erp_party_id="8")
     _order(other, "PO-7")  # same PO number at another customer: not this invoice's order
 
-    changed = inbound.apply_invoices(connection, [_invoice(), _invoice(erp_id="102", customer_erp_id="999")])
+    changed = inbound.apply_page(
+        connection=connection,
+        stream=INVOICES,
+        records=[_invoice(), _invoice(erp_id="102", customer_erp_id="999")],
+    )
 
     invoice = Invoice.objects.get()
     assert changed == 1  # the unknown customer's invoice is left out
@@ -94,10 +100,14 @@ def test_invoices_are_mirrored_and_linked_to_the_orders_they_bill(
 
 
 def test_a_payment_updates_the_mirror_and_says_so(connection: ErpConnection, acme: Company) -> None:
-    inbound.apply_invoices(connection, [_invoice()])
+    inbound.apply_page(connection=connection, stream=INVOICES, records=[_invoice()])
 
-    again = inbound.apply_invoices(connection, [_invoice()])  # the overlap window reads it again
-    paid = inbound.apply_invoices(connection, [_invoice(amount_paid=D("1200.00"), state="paid")])
+    again = inbound.apply_page(
+        connection=connection, stream=INVOICES, records=[_invoice()]
+    )  # the overlap window reads it again
+    paid = inbound.apply_page(
+        connection=connection, stream=INVOICES, records=[_invoice(amount_paid=D("1200.00"), state="paid")]
+    )
 
     invoice = Invoice.objects.get()
     assert (again, paid) == (0, 1)
@@ -108,8 +118,12 @@ def test_a_payment_updates_the_mirror_and_says_so(connection: ErpConnection, acm
 
 
 def test_payment_term_days_are_mirrored(connection: ErpConnection, acme: Company) -> None:
-    inbound.apply_customers(connection, [_customer()])
-    inbound.apply_customers(connection, [_customer(payment_term_name="Prepaid", payment_term_days=0)])
+    inbound.apply_page(connection=connection, stream=CUSTOMERS, records=[_customer()])
+    inbound.apply_page(
+        connection=connection,
+        stream=CUSTOMERS,
+        records=[_customer(payment_term_name="Prepaid", payment_term_days=0)],
+    )
 
     term = PaymentTerm.objects.get(erp_id="3")
     assert (term.name, term.net_days, term.is_prepaid) == ("Prepaid", 0, True)
@@ -121,12 +135,14 @@ def test_a_hold_set_in_the_erp_holds_the_company_and_lifting_it_there_releases_i
 ) -> None:
     reason = 'On credit hold in the ERP (party category "Credit hold")'
 
-    inbound.apply_customers(connection, [_customer(on_hold=True, hold_reason=reason)])
+    inbound.apply_page(
+        connection=connection, stream=CUSTOMERS, records=[_customer(on_hold=True, hold_reason=reason)]
+    )
     acme.refresh_from_db()
     held = (acme.status, acme.hold_source, acme.hold_reason)
     with pytest.raises(MembershipError, match="lift the hold there"):
         company_release_hold(company=acme)
-    inbound.apply_customers(connection, [_customer(on_hold=False)])
+    inbound.apply_page(connection=connection, stream=CUSTOMERS, records=[_customer(on_hold=False)])
     acme.refresh_from_db()
 
     assert held == (Company.Status.ON_HOLD, Company.HoldSource.ERP, reason)
@@ -141,8 +157,10 @@ def test_the_erp_never_lifts_a_hold_finance_set_in_the_portal(
 ) -> None:
     company_put_on_hold(company=acme, reason="cheque bounced")
 
-    inbound.apply_customers(connection, [_customer(on_hold=False)])
-    inbound.apply_customers(connection, [_customer(on_hold=True, hold_reason="ERP hold")])
+    inbound.apply_page(connection=connection, stream=CUSTOMERS, records=[_customer(on_hold=False)])
+    inbound.apply_page(
+        connection=connection, stream=CUSTOMERS, records=[_customer(on_hold=True, hold_reason="ERP hold")]
+    )
 
     acme.refresh_from_db()
     assert (acme.status, acme.hold_source, acme.hold_reason) == (
@@ -155,9 +173,17 @@ def test_the_erp_never_lifts_a_hold_finance_set_in_the_portal(
 def test_a_renamed_hold_category_updates_the_reason_and_says_so(
     connection: ErpConnection, acme: Company
 ) -> None:
-    inbound.apply_customers(connection, [_customer(on_hold=True, hold_reason="ERP hold (category A)")])
+    inbound.apply_page(
+        connection=connection,
+        stream=CUSTOMERS,
+        records=[_customer(on_hold=True, hold_reason="ERP hold (category A)")],
+    )
 
-    inbound.apply_customers(connection, [_customer(on_hold=True, hold_reason="ERP hold (category B)")])
+    inbound.apply_page(
+        connection=connection,
+        stream=CUSTOMERS,
+        records=[_customer(on_hold=True, hold_reason="ERP hold (category B)")],
+    )
 
     acme.refresh_from_db()
     assert (acme.status, acme.hold_source, acme.hold_reason) == (

@@ -15,7 +15,9 @@ from django.test import Client
 from django.utils import timezone
 from django_q.models import Schedule
 
+from apps.accounts.erp import CUSTOMERS
 from apps.accounts.models import StaffRole
+from apps.catalog.erp import PRODUCTS
 from apps.erp import alerts, services
 from apps.erp.connectors.base import ErpBusinessError, ErpTransientError
 from apps.erp.connectors.tryton_rpc import TrytonClient, TrytonWarning
@@ -178,7 +180,7 @@ def test_stalled_stream_alerts_once_per_incident(
     settings.ERP_STREAM_STALL_ALERT_SECONDS = 600
     cursor = SyncCursor.objects.create(
         connection=erp_connection,
-        stream=SyncCursor.Stream.PRODUCTS,
+        stream=PRODUCTS,
         last_success_at=timezone.now() - timedelta(hours=1),
         last_error="The ERP is unreachable",
     )
@@ -234,7 +236,7 @@ def test_monitor_shows_streams_queue_and_failed_jobs_and_retry_works(
     client.force_login(staff_factory(StaffRole.ADMIN))
     SyncCursor.objects.create(
         connection=erp_connection,
-        stream=SyncCursor.Stream.CUSTOMERS,
+        stream=CUSTOMERS,
         last_success_at=timezone.now(),
         items_last_run=7,
     )

@@ -27,7 +27,7 @@ from django.db import connection as db_connection
 
 from apps.erp.connectors.tryton_rpc import TrytonClient
 from apps.erp.models import ErpConnection, SyncEvent, SyncJob
-from apps.erp.outbound import ORDER_PUSH
+from apps.purchase_orders.erp import ORDER_PUSH
 from apps.purchase_orders.models import PurchaseOrder
 from tools import cluster
 from tools.tryton import erp

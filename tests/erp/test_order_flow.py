@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from apps.accounts.erp import CUSTOMERS
 from apps.accounts.models import Company, Role
 from apps.approvals.services import purchase_order_submit_and_route
+from apps.catalog.erp import PRODUCTS
 from apps.catalog.models import Product
 from apps.erp import inbound, services
-from apps.erp.models import SyncCursor, SyncJob
+from apps.erp.models import SyncJob
 from apps.purchase_orders import services as orders
+from apps.purchase_orders.erp import ORDER_STATES
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
 from tests.accounts.factories import MembershipFactory
@@ -26,7 +29,7 @@ def _pull(connection, connector, stream: str) -> None:  # type: ignore[no-untype
 def test_order_goes_to_the_erp_once_and_comes_back_shipped_and_invoiced(
     erp_connection, connector, erp_admin
 ) -> None:
-    for stream in (SyncCursor.Stream.CUSTOMERS, SyncCursor.Stream.PRODUCTS):
+    for stream in (CUSTOMERS, PRODUCTS):
         _pull(erp_connection, connector, stream)
     acme = Company.objects.get(erp_customer_code="CUST-001")
     buyer = MembershipFactory(company=acme, role=Role.BUYER).user
@@ -77,13 +80,13 @@ def test_order_goes_to_the_erp_once_and_comes_back_shipped_and_invoiced(
     erp_admin.model("stock.shipment.out", "assign_try", shipments)
     for button in ("pick", "pack", "do"):
         erp_admin.model("stock.shipment.out", button, shipments)
-    _pull(erp_connection, connector, SyncCursor.Stream.ORDERS)
+    _pull(erp_connection, connector, ORDER_STATES)
     order.refresh_from_db()
     assert order.status == Status.SHIPPED
 
     erp_admin.model("account.invoice", "post", sales[0]["invoices"])
-    _pull(erp_connection, connector, SyncCursor.Stream.ORDERS)
-    _pull(erp_connection, connector, SyncCursor.Stream.ORDERS)  # idempotent: nothing more happens
+    _pull(erp_connection, connector, ORDER_STATES)
+    _pull(erp_connection, connector, ORDER_STATES)  # idempotent: nothing more happens
 
     order.refresh_from_db()
     assert order.status == Status.INVOICED
@@ -93,8 +96,8 @@ def test_order_goes_to_the_erp_once_and_comes_back_shipped_and_invoiced(
 def test_an_order_cancelled_before_the_push_never_reaches_the_erp(
     erp_connection, connector, erp_admin
 ) -> None:
-    _pull(erp_connection, connector, SyncCursor.Stream.CUSTOMERS)
-    _pull(erp_connection, connector, SyncCursor.Stream.PRODUCTS)
+    _pull(erp_connection, connector, CUSTOMERS)
+    _pull(erp_connection, connector, PRODUCTS)
     acme = Company.objects.get(erp_customer_code="CUST-001")
     buyer = MembershipFactory(company=acme, role=Role.BUYER).user
     order = orders.purchase_order_draft_get(company=acme, buyer=buyer)

@@ -9,12 +9,15 @@ from decimal import Decimal
 
 import pytest
 
+from apps.accounts.erp import CUSTOMERS
 from apps.accounts.models import Company, Role
 from apps.approvals.services import purchase_order_submit_and_route
+from apps.catalog.erp import PRODUCTS
 from apps.erp import inbound, services
 from apps.erp.connectors.base import OrderPush, OrderPushResult
-from apps.erp.models import ErpConnection, SyncCursor, SyncJob
+from apps.erp.models import ErpConnection, SyncJob
 from apps.purchase_orders import services as orders
+from apps.purchase_orders.erp import ORDER_STATES
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
 from tests.accounts.factories import MembershipFactory
@@ -49,7 +52,7 @@ def _sales(erp_admin, reference: str) -> list[dict]:  # type: ignore[no-untyped-
 
 @pytest.fixture
 def pulled(erp_connection, connector) -> None:  # type: ignore[no-untyped-def]
-    for stream in (SyncCursor.Stream.CUSTOMERS, SyncCursor.Stream.PRODUCTS):
+    for stream in (CUSTOMERS, PRODUCTS):
         _pull(erp_connection, connector, stream)
 
 
@@ -62,7 +65,7 @@ def test_the_state_pull_overtaking_the_push_is_a_no_op_for_the_push(
     def push_then_pull(pushes: Sequence[OrderPush]) -> list[OrderPushResult]:
         results = real_push(pushes)
         # The ERP has the confirmed sale; the pull runs before the push records it.
-        _pull(erp_connection, connector, SyncCursor.Stream.ORDERS)
+        _pull(erp_connection, connector, ORDER_STATES)
         assert PurchaseOrder.objects.get(pk=order.pk).status == Status.ACCEPTED
         return results
 
@@ -91,7 +94,7 @@ def test_the_push_recorded_first_then_the_pull_changes_nothing_more(
     order, _ = _approved_order("PO-RACE-PUSH-FIRST")
 
     services.dispatch(connection=erp_connection, connector=connector)
-    _pull(erp_connection, connector, SyncCursor.Stream.ORDERS)
+    _pull(erp_connection, connector, ORDER_STATES)
     # A stale state report (the ERP's "sent" after the order is accepted) is old news, not an error.
     orders.purchase_order_erp_update(purchase_order=order, to=Status.SENT_TO_ERP, note="late report")
 

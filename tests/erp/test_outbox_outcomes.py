@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from apps.accounts.models import Company
-from apps.erp import services, waker
+from apps.erp import registry, services, waker
 from apps.erp.connectors.base import (
     Connector,
     ErpBusinessError,
@@ -47,7 +47,7 @@ def _jobs(connection: ErpConnection, count: int) -> list[SyncJob]:
 
 
 def _use_handler(monkeypatch: pytest.MonkeyPatch, handler: services.JobHandler) -> None:
-    monkeypatch.setattr(services, "_handlers", lambda: {KIND: handler})
+    monkeypatch.setitem(registry._job_kinds, KIND, registry.JobKind(KIND, handler))
 
 
 def _dispatch(connection: ErpConnection) -> services.DispatchReport:

@@ -8,10 +8,12 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from apps.accounts.erp import CUSTOMERS
 from apps.accounts.models import Company
+from apps.catalog.erp import PRODUCTS
 from apps.catalog.models import Product
 from apps.erp import inbound, services
-from apps.erp.models import SyncCursor, SyncJob
+from apps.erp.models import SyncJob
 from apps.pricing import services as pricing
 from apps.pricing.models import PriceTier
 from apps.pricing.selectors import Source, price_resolve
@@ -21,7 +23,7 @@ D = Decimal
 
 
 def test_erp_computes_the_same_unit_price_as_the_portal(erp_connection, connector, erp_admin) -> None:
-    for stream in (SyncCursor.Stream.CUSTOMERS, SyncCursor.Stream.PRODUCTS):
+    for stream in (CUSTOMERS, PRODUCTS):
         inbound.pull_stream(connection=erp_connection, stream=stream, connector=connector)
     actor = UserFactory()
     today = timezone.localdate()

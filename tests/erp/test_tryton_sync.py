@@ -8,18 +8,19 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from apps.accounts import erp as accounts_erp
+from apps.accounts.erp import CUSTOMERS
 from apps.accounts.models import Company
 from apps.accounts.services import company_create, ship_to_address_save
+from apps.catalog.erp import PRODUCTS, STOCK
 from apps.catalog.models import Category, Product, StockLevel
 from apps.credit.models import CreditAccount
-from apps.erp import inbound, outbound, services
+from apps.erp import inbound, services
 from apps.erp.connectors.tryton import TrytonConnector
 from apps.erp.connectors.tryton_rpc import TrytonClient
 from apps.erp.models import ErpConnection, SyncCursor, SyncEvent, SyncJob
 from apps.erp.selectors import sync_state_for
 from tests.accounts.factories import UserFactory
-
-Stream = SyncCursor.Stream
 
 
 def _pull(connection: ErpConnection, connector: TrytonConnector, stream: str, **kwargs) -> inbound.PullReport:
@@ -47,7 +48,7 @@ def test_customers_are_pulled_with_terms_limits_and_addresses(erp_connection, co
     )
     Company.objects.filter(pk=existing.pk).update(phone="+1 312 555 0142")
 
-    report = _pull(erp_connection, connector, Stream.CUSTOMERS)
+    report = _pull(erp_connection, connector, CUSTOMERS)
 
     assert report.seen >= 10
     codes = set(Company.objects.values_list("erp_customer_code", flat=True))
@@ -66,10 +67,10 @@ def test_customers_are_pulled_with_terms_limits_and_addresses(erp_connection, co
 
 
 def test_second_customer_pull_is_idempotent(erp_connection, connector) -> None:
-    _pull(erp_connection, connector, Stream.CUSTOMERS)
+    _pull(erp_connection, connector, CUSTOMERS)
     counts = (Company.objects.count(), SyncEvent.objects.count(), CreditAccount.objects.count())
 
-    report = _pull(erp_connection, connector, Stream.CUSTOMERS)
+    report = _pull(erp_connection, connector, CUSTOMERS)
 
     assert report.seen > 0  # the overlap window re-reads recent rows…
     assert report.changed == 0  # …and finds nothing new
@@ -77,8 +78,8 @@ def test_second_customer_pull_is_idempotent(erp_connection, connector) -> None:
 
 
 def test_products_and_stock_are_pulled(erp_connection, connector) -> None:
-    _pull(erp_connection, connector, Stream.PRODUCTS, page_size=300)
-    _pull(erp_connection, connector, Stream.STOCK, page_size=300)
+    _pull(erp_connection, connector, PRODUCTS, page_size=300)
+    _pull(erp_connection, connector, STOCK, page_size=300)
 
     assert Product.objects.count() == 1200
     assert Product.objects.filter(is_active=False).count() == 36
@@ -91,7 +92,7 @@ def test_products_and_stock_are_pulled(erp_connection, connector) -> None:
     level = StockLevel.objects.get(product=product)
     assert level.quantity == Decimal("11")
     assert timezone.now() - level.as_of < timedelta(minutes=1)
-    cursor = SyncCursor.objects.get(stream=Stream.PRODUCTS)
+    cursor = SyncCursor.objects.get(stream=PRODUCTS)
     assert cursor.position_time is not None
     assert cursor.position_id == 0
     assert cursor.items_total == 1200
@@ -100,7 +101,7 @@ def test_products_and_stock_are_pulled(erp_connection, connector) -> None:
 def test_erp_change_reaches_the_portal_and_portal_fields_survive(
     erp_connection, connector, erp_admin
 ) -> None:
-    _pull(erp_connection, connector, Stream.PRODUCTS)
+    _pull(erp_connection, connector, PRODUCTS)
     Product.objects.filter(sku="SKU-00042").update(
         order_minimum=Decimal("12"), portal_notes="Sold by the box"
     )
@@ -109,7 +110,7 @@ def test_erp_change_reaches_the_portal_and_portal_fields_survive(
         "product.template", "write", [row["template"]], {"list_price": Decimal("99.5000"), "salable": False}
     )
 
-    report = _pull(erp_connection, connector, Stream.PRODUCTS)
+    report = _pull(erp_connection, connector, PRODUCTS)
 
     product = Product.objects.get(sku="SKU-00042")
     assert product.list_price == Decimal("99.5000")
@@ -126,8 +127,8 @@ def test_erp_change_reaches_the_portal_and_portal_fields_survive(
 def test_stock_change_is_pulled_with_its_time(erp_connection, connector, erp_admin, settings) -> None:
     # A short overlap, so the template's own stock moves (possibly minutes old) fall outside the window.
     settings.ERP_PULL_OVERLAP_SECONDS = 1
-    _pull(erp_connection, connector, Stream.PRODUCTS)
-    _pull(erp_connection, connector, Stream.STOCK)
+    _pull(erp_connection, connector, PRODUCTS)
+    _pull(erp_connection, connector, STOCK)
     product = Product.objects.get(sku="SKU-00007")
     before = StockLevel.objects.get(product=product)
     locations = erp_admin.model(
@@ -152,7 +153,7 @@ def test_stock_change_is_pulled_with_its_time(erp_connection, connector, erp_adm
     )
     erp_admin.model("stock.move", "do", move_ids)
 
-    report = _pull(erp_connection, connector, Stream.STOCK)
+    report = _pull(erp_connection, connector, STOCK)
 
     after = StockLevel.objects.get(product=product)
     assert after.quantity == before.quantity + 25
@@ -162,7 +163,7 @@ def test_stock_change_is_pulled_with_its_time(erp_connection, connector, erp_adm
 
 def test_record_changed_during_a_pull_is_not_missed(erp_connection, connector, erp_admin) -> None:
     """A row changed behind the pull's position, while a later row's change raises the high-water mark."""
-    _pull(erp_connection, connector, Stream.PRODUCTS)
+    _pull(erp_connection, connector, PRODUCTS)
     early = _template_of(erp_admin, "SKU-00005")
     late = _template_of(erp_admin, "SKU-01100")
 
@@ -175,11 +176,11 @@ def test_record_changed_during_a_pull_is_not_missed(erp_connection, connector, e
                 "product.template", "write", [late["template"]], {"list_price": Decimal("11.1100")}
             )
 
-    _pull(erp_connection, connector, Stream.PRODUCTS, page_size=200, after_page=during)
+    _pull(erp_connection, connector, PRODUCTS, page_size=200, after_page=during)
     assert Product.objects.get(sku="SKU-01100").list_price == Decimal("11.1100")
     assert Product.objects.get(sku="SKU-00005").list_price != Decimal("5.5500")  # missed by this run…
 
-    _pull(erp_connection, connector, Stream.PRODUCTS, page_size=200)
+    _pull(erp_connection, connector, PRODUCTS, page_size=200)
 
     assert Product.objects.get(sku="SKU-00005").list_price == Decimal("5.5500")  # …caught by the overlap
 
@@ -237,7 +238,7 @@ def test_crash_between_erp_create_and_portal_commit_leaves_one_customer(
     def die(**kwargs) -> None:
         raise WorkerDied
 
-    monkeypatch.setattr(outbound, "job_succeed", die)
+    monkeypatch.setattr(accounts_erp, "job_succeed", die)
     with pytest.raises(WorkerDied):
         services.dispatch(connection=erp_connection, connector=connector)
     monkeypatch.undo()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -27,14 +26,7 @@ class Command(BaseCommand):
         self.stdout.write(f"ERP: {health.detail}")
         try:
             if options["pull"] or not options["dispatch"]:
-                for stream in inbound.STREAM_ORDER:
-                    started = time.perf_counter()
-                    report = inbound.pull_stream(connection=connection, stream=stream, connector=connector)
-                    elapsed = time.perf_counter() - started
-                    outcome = f"error: {report.error}" if report.error else f"{report.changed} changed"
-                    self.stdout.write(
-                        f"  pulled {stream:<10} {report.seen:>6} read, {outcome} ({elapsed:.1f} s)"
-                    )
+                inbound.pull_round(connection=connection, connector=connector, on_report=self._pulled)
             if options["dispatch"] or not options["pull"]:
                 result = services.dispatch(connection=connection, connector=connector)
                 self.stdout.write(
@@ -43,3 +35,7 @@ class Command(BaseCommand):
                 )
         finally:
             connector.close()
+
+    def _pulled(self, report: inbound.PullReport, seconds: float) -> None:
+        outcome = f"error: {report.error}" if report.error else f"{report.changed} changed"
+        self.stdout.write(f"  pulled {report.stream:<10} {report.seen:>6} read, {outcome} ({seconds:.1f} s)")

@@ -26,6 +26,21 @@ from django.utils import timezone
 
 from apps.accounts.models import Company, Membership, Role, ShipToAddress, StaffRole
 from apps.accounts.services import ship_to_address_save, staff_user_set_roles
+from apps.approvals.models import ApprovalRule
+from apps.approvals.services import purchase_order_submit_and_route
+from apps.catalog.models import Product
+from apps.credit.erp import INVOICES
+from apps.credit.models import CreditAccount
+from apps.erp.connectors import connector_for
+from apps.erp.connectors.tryton_rpc import TrytonClient
+from apps.erp.inbound import pull_stream
+from apps.erp.services import connection_get_default, dispatch
+from apps.pricing import services as pricing
+from apps.pricing.models import ContractPrice, PriceTier, TierPrice
+from apps.purchase_orders import services as orders
+from apps.purchase_orders.erp import ORDER_STATES
+from apps.purchase_orders.lines import ParsedLine
+from apps.purchase_orders.models import PurchaseOrder
 
 DEMO_PASSWORD = "demo-Portal-2026"  # noqa: S105 - printed to the person running the demo on purpose
 
@@ -196,9 +211,6 @@ class Command(BaseCommand):
 
     def _seed_pricing(self) -> None:
         """Tiers for every demo company; tier and contract prices once the ERP's products are here."""
-        from apps.catalog.models import Product
-        from apps.pricing import services as pricing
-        from apps.pricing.models import ContractPrice, PriceTier, TierPrice
 
         tiers = {}
         for name, discount in TIERS:
@@ -232,7 +244,6 @@ class Command(BaseCommand):
                         valid_to=None,
                     )
         acme = Company.objects.get(erp_customer_code="CUST-001")
-        from apps.approvals.models import ApprovalRule
 
         ApprovalRule.objects.get_or_create(
             company=acme,
@@ -258,12 +269,6 @@ class Command(BaseCommand):
     def _seed_credit_hold(self) -> None:
         """One order over Harbor Point's credit limit, waiting in finance's queue (once products and the
         ERP's credit limit are here)."""
-        from apps.approvals.services import purchase_order_submit_and_route
-        from apps.catalog.models import Product
-        from apps.credit.models import CreditAccount
-        from apps.purchase_orders import services as orders
-        from apps.purchase_orders.lines import ParsedLine
-        from apps.purchase_orders.models import PurchaseOrder
 
         company = Company.objects.get(erp_customer_code="CUST-003")
         account = CreditAccount.objects.filter(company=company, credit_limit__gt=0).first()
@@ -290,9 +295,6 @@ class Command(BaseCommand):
     def _submit(
         self, *, company: Company, buyer: Any, po_number: str, lines: list[tuple[Any, Decimal]]
     ) -> Any:
-        from apps.approvals.services import purchase_order_submit_and_route
-        from apps.purchase_orders import services as orders
-        from apps.purchase_orders.lines import ParsedLine
 
         with transaction.atomic():
             draft = orders.purchase_order_draft_get(company=company, buyer=buyer)
@@ -308,10 +310,6 @@ class Command(BaseCommand):
     def _seed_orders(self) -> None:
         """Acme's orders in every state the portal decides (the ERP's states come with --erp-demo), and the
         buyer's draft with lines; each order once (by PO number)."""
-        from apps.catalog.models import Product
-        from apps.purchase_orders import services as orders
-        from apps.purchase_orders.lines import ParsedLine
-        from apps.purchase_orders.models import PurchaseOrder
 
         products = list(
             Product.objects.filter(is_active=True, list_price__gt=0).order_by("list_price", "sku")
@@ -364,10 +362,6 @@ class Command(BaseCommand):
     def _seed_erp_activity(self) -> None:
         """Push the outbox to the demo ERP; there, ship ACME-DEMO-1002, part of 1003, ship and invoice 1004
         (as the ERP's admin, the way its warehouse and accounting would); pull states and invoices back."""
-        from apps.erp.connectors import connector_for
-        from apps.erp.connectors.tryton_rpc import TrytonClient
-        from apps.erp.inbound import Stream, pull_stream
-        from apps.erp.services import connection_get_default, dispatch
 
         password = os.environ.get("ERP_ADMIN_PASSWORD")
         if not password:
@@ -388,7 +382,7 @@ class Command(BaseCommand):
             admin.close()
         connector = connector_for(connection)
         try:
-            for stream in (Stream.ORDERS, Stream.INVOICES):
+            for stream in (ORDER_STATES, INVOICES):
                 pull_stream(connection=connection, stream=stream, connector=connector)
         finally:
             connector.close()

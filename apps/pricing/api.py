@@ -8,13 +8,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.permissions import user_membership
-from apps.catalog import selectors
+from apps.catalog import selectors as catalog_selectors
 from apps.core.api import detail_response
 from apps.pricing.selectors import price_resolve_many
 
 
 class CatalogProductListApi(APIView):
-    """The signed-in buyer's catalog with their own unit prices; never another company's."""
+    """The signed-in buyer's catalog with their own unit prices; never another company's. Pricing's, not
+    the catalog's: the catalog knows products, pricing knows what a company pays for them."""
 
     class OutputSerializer(serializers.Serializer):
         sku = serializers.CharField()
@@ -49,8 +50,8 @@ class CatalogProductListApi(APIView):
             raise PermissionDenied("Only a company's users have a catalog.")
         # A NUL byte can be in no product's name, and PostgreSQL refuses it in a query: searched without it.
         search = request.query_params.get("q", "").replace("\x00", "").strip()
-        products = selectors.product_list(search=search)
-        page, items = selectors.product_page(products, request.query_params.get("page"), 50)
+        products = catalog_selectors.product_list(search=search)
+        page, items = catalog_selectors.product_page(products, request.query_params.get("page"), 50)
         quotes = price_resolve_many(account=membership.company, products=items)
         data = [
             {

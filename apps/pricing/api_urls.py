@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from apps.catalog.api import CatalogProductListApi
+from apps.pricing.api import CatalogProductListApi
 
 urlpatterns = [
     path("catalog/products/", CatalogProductListApi.as_view(), name="api-catalog-products"),

@@ -1,0 +1,176 @@
+"""How credit meets the ERP: payment terms and credit limits come with the customers stream (the company
+itself is accounts'), invoices with their own stream, each linked to the portal orders it bills."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from apps.accounts.erp import CUSTOMERS
+from apps.accounts.models import Company
+from apps.credit.models import CreditAccount, Invoice, PaymentTerm
+from apps.erp import registry
+from apps.erp.connectors.base import CustomerRecord, InvoiceRecord
+from apps.erp.registry import Applied, Change
+from apps.purchase_orders.models import PurchaseOrder
+
+INVOICES = "invoices"
+
+
+# --- Customers: terms and credit limits --------------------------------------------------------------------
+
+
+def _payment_term(record: CustomerRecord, terms: dict[str, PaymentTerm]) -> PaymentTerm | None:
+    if not record.payment_term_id:
+        return None
+    term = terms.get(record.payment_term_id)
+    if (
+        term is None
+        or term.name != (record.payment_term_name or term.name)
+        or term.net_days != record.payment_term_days
+    ):
+        term, _ = PaymentTerm.objects.update_or_create(
+            erp_id=record.payment_term_id,
+            defaults={
+                "name": record.payment_term_name or record.payment_term_id,
+                "net_days": record.payment_term_days,
+            },
+        )
+        terms[record.payment_term_id] = term
+    return term
+
+
+def credit_terms_apply(records: list[CustomerRecord]) -> Applied:
+    """Each customer's payment term and credit limit onto its company's credit account (the company was
+    matched or created by accounts' applier just before, in the same transaction)."""
+    terms = {term.erp_id: term for term in PaymentTerm.objects.all()}
+    companies = {
+        c.erp_party_id: c for c in Company.objects.filter(erp_party_id__in=[r.erp_id for r in records])
+    }
+    accounts = {a.company_id: a for a in CreditAccount.objects.filter(company__in=companies.values())}
+    applied = Applied()
+    for record in records:
+        company = companies.get(record.erp_id)
+        term = _payment_term(record, terms)
+        if company is None:
+            continue
+        account = accounts.get(company.pk) or CreditAccount(company=company)
+        if (
+            account.pk is not None
+            and account.payment_term_id == (term.pk if term else None)
+            and account.credit_limit == record.credit_limit
+        ):
+            continue
+        changes = []
+        if account.pk is not None:
+            if account.credit_limit != record.credit_limit:
+                changes.append(f"credit limit {account.credit_limit} → {record.credit_limit}")
+            if account.payment_term_id != (term.pk if term else None):
+                changes.append(f"payment term → {term.name if term else 'none'}")
+        account.payment_term = term
+        account.credit_limit = record.credit_limit
+        account.save()
+        if changes:
+            applied.changes.append(Change(Company, company.pk, "; ".join(changes)))
+    return applied
+
+
+# --- Invoices ----------------------------------------------------------------------------------------------
+
+
+def _orders_link(invoices: list[Invoice]) -> None:
+    """Link new or changed invoices to the portal orders they bill: same company, customer PO number =
+    the sale's reference. Three queries whatever the number of invoices."""
+    if not invoices:
+        return
+    wanted = {(invoice.company_id, ref) for invoice in invoices for ref in invoice.sale_references}
+    orders = {
+        (company_id, number): pk
+        for pk, company_id, number in PurchaseOrder.objects.filter(
+            company_id__in={company_id for company_id, _ in wanted},
+            customer_po_number__in={ref for _, ref in wanted},
+        ).values_list("pk", "company_id", "customer_po_number")
+    }
+    through = Invoice.purchase_orders.through
+    through.objects.filter(invoice_id__in=[invoice.pk for invoice in invoices]).delete()
+    through.objects.bulk_create(
+        through(invoice_id=invoice.pk, purchaseorder_id=orders[(invoice.company_id, ref)])
+        for invoice in invoices
+        for ref in invoice.sale_references
+        if (invoice.company_id, ref) in orders
+    )
+
+
+def invoices_apply(records: list[InvoiceRecord]) -> Applied:
+    """Upsert the customers' invoices (ERP-owned, every field) and link each to the orders it bills."""
+    companies = dict(
+        Company.objects.filter(erp_party_id__in={r.customer_erp_id for r in records}).values_list(
+            "erp_party_id", "pk"
+        )
+    )
+    existing = {i.erp_id: i for i in Invoice.objects.filter(erp_id__in=[r.erp_id for r in records])}
+    to_create: list[Invoice] = []
+    to_update: list[Invoice] = []
+    changes: list[Change] = []
+    for record in records:
+        company_id = companies.get(record.customer_erp_id)
+        if company_id is None:
+            continue  # not a portal customer (or not pulled yet: its invoices come again on a change)
+        values: dict[str, Any] = {
+            "company_id": company_id,
+            "number": record.number,
+            "invoice_date": record.invoice_date,
+            "due_date": record.due_date,
+            "currency": record.currency or "USD",
+            "total_amount": record.total_amount,
+            "amount_paid": record.amount_paid,
+            "state": record.state,
+            "sale_references": sorted({ref.strip() for ref in record.sale_references if ref.strip()}),
+            "erp_updated_at": record.changed_at,
+        }
+        invoice = existing.get(record.erp_id)
+        if invoice is None:
+            to_create.append(Invoice(erp_id=record.erp_id, **values))
+            continue
+        changed = [name for name, value in values.items() if getattr(invoice, name) != value]
+        if not changed:
+            continue
+        notes = []
+        if "state" in changed:
+            notes.append(
+                f"{invoice.get_state_display().lower()} → {Invoice.State(record.state).label.lower()}"
+            )
+        if "amount_paid" in changed:
+            notes.append(f"paid {invoice.amount_paid} → {record.amount_paid}")
+        for name in changed:
+            setattr(invoice, name, values[name])
+        to_update.append(invoice)
+        if notes:
+            changes.append(Change(Invoice, invoice.pk, f"invoice {record.number}: " + "; ".join(notes)))
+    if to_create:
+        Invoice.objects.bulk_create(to_create)  # sets the primary keys (PostgreSQL, SQLite)
+        changes.extend(
+            Change(Invoice, i.pk, f"invoice {i.number or 'draft'} from the ERP", created=True)
+            for i in to_create
+        )
+    if to_update:
+        now = timezone.now()
+        for invoice in to_update:
+            invoice.updated_at = now
+        Invoice.objects.bulk_update(to_update, [*Invoice.ERP_FIELDS, "company", "updated_at"])
+    _orders_link([*to_create, *to_update])
+    return Applied(changed=len(to_create) + len(to_update), changes=changes)
+
+
+def register() -> None:
+    registry.stream_applier_register(CUSTOMERS, credit_terms_apply)
+    registry.stream_register(
+        registry.StreamSpec(
+            name=INVOICES,
+            label="Invoices",
+            fetch=lambda connector, cursor, limit: connector.pull_invoices(cursor, limit),
+            after=(CUSTOMERS,),  # an invoice belongs to a company the customers stream brought
+        ),
+        apply=invoices_apply,
+    )

@@ -1,0 +1,147 @@
+"""What the domain apps teach the engine: their job kinds (outbound) and streams (inbound).
+
+The engine knows no domain. Each app that syncs a record owns its side in its own ``erp.py`` (payload
+builders, job handlers, appliers) and registers it here from its ``AppConfig.ready()``, the way apps
+register with Django's admin. The engine then claims jobs by kind and pulls streams by name, never
+importing a domain app (import-linter holds it to that: see docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+if TYPE_CHECKING:
+    from apps.erp.connectors.base import Connector, Cursor, Page
+    from apps.erp.models import SyncJob
+
+JobHandler = Callable[["Connector", list["SyncJob"]], None]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """An outbound job kind: ``handler`` pushes a batch of claimed jobs and ends each one with
+    ``job_succeed`` or ``job_fail`` (a job it leaves open is failed by the engine)."""
+
+    name: str  # e.g. "order.push": written on every SyncJob of the kind
+    handler: JobHandler
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """A record a pull created or changed: one timeline event on it (the engine writes the events)."""
+
+    model: type[models.Model]
+    pk: object
+    message: str
+    created: bool = False
+
+
+@dataclass
+class Applied:
+    """What one applier did with a page: how many records it wrote, and the events to show for them."""
+
+    changed: int = 0
+    changes: list[Change] = field(default_factory=list)
+
+
+Applier = Callable[[list[Any]], Applied]
+Fetch = Callable[["Connector", "Cursor", int], "Page[Any]"]
+
+
+@dataclass
+class StreamSpec:
+    """An inbound stream. ``fetch`` reads a page from the connector; each applier, in registration order,
+    writes the page to the rows its app owns, in the page's transaction. ``after``: streams that must be
+    pulled before this one in a round (stock refers to products). ``snapshot_first``: a first run reads
+    the ERP's state as of now (stock), so the cursor starts at the run's start, not at the records' stamps.
+    """
+
+    name: str
+    label: str
+    fetch: Fetch
+    after: tuple[str, ...] = ()
+    snapshot_first: bool = False
+    appliers: list[Applier] = field(default_factory=list)
+
+
+_job_kinds: dict[str, JobKind] = {}
+_streams: dict[str, StreamSpec] = {}
+_late_appliers: dict[str, list[Applier]] = {}
+
+
+def job_kind_register(kind: JobKind) -> None:
+    """Called from an app's ``ready()``; registering the same name again replaces it (autoreload)."""
+    _job_kinds[kind.name] = kind
+
+
+def stream_register(stream: StreamSpec, *, apply: Applier) -> None:
+    """The app that owns a stream's main records declares it, with its own applier first."""
+    existing = _streams.get(stream.name)
+    stream.appliers = [apply, *(existing.appliers[1:] if existing else _late_appliers.pop(stream.name, []))]
+    _streams[stream.name] = stream
+
+
+def stream_applier_register(stream: str, apply: Applier) -> None:
+    """Another app writes its own rows from the same records (credit terms and limits from customers).
+    Appliers run in app order; one registered before the stream itself waits for it."""
+    target = _streams[stream].appliers if stream in _streams else _late_appliers.setdefault(stream, [])
+    if apply not in target:
+        target.append(apply)
+
+
+def job_kinds() -> dict[str, JobKind]:
+    return dict(_job_kinds)
+
+
+def handler_for(kind: str) -> JobHandler | None:
+    registered = _job_kinds.get(kind)
+    return registered.handler if registered else None
+
+
+def stream_get(name: str) -> StreamSpec:
+    try:
+        return _streams[name]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"No app registered the ERP stream {name!r} (known: {', '.join(sorted(_streams)) or 'none'})."
+        ) from None
+
+
+def stream_label(name: str) -> str:
+    stream = _streams.get(name)
+    return stream.label if stream else name.replace("_", " ").capitalize()
+
+
+def streams() -> list[StreamSpec]:
+    """Every registered stream in pull order: each after the streams it names in ``after``, otherwise in
+    registration order."""
+    ordered: list[StreamSpec] = []
+    placed: set[str] = set()
+    visiting: set[str] = set()
+
+    def place(stream: StreamSpec) -> None:
+        if stream.name in placed:
+            return
+        if stream.name in visiting:
+            raise ImproperlyConfigured(f"ERP streams depend on each other in a circle at {stream.name!r}.")
+        visiting.add(stream.name)
+        for before in stream.after:
+            if before in _streams:
+                place(_streams[before])
+        visiting.discard(stream.name)
+        placed.add(stream.name)
+        ordered.append(stream)
+
+    for stream in list(_streams.values()):
+        place(stream)
+    return ordered
+
+
+def stream_names() -> list[str]:
+    return [stream.name for stream in streams()]
