@@ -52,6 +52,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy apps config
+	$(BIN)/lint-imports
 	DATABASE_URL=sqlite:///$(CURDIR)/var/lint-check.sqlite3 $(BIN)/python manage.py makemigrations --check --dry-run
 
 format: install

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from apps.core.api import not_found
+from apps.core.rest import not_found
 
 urlpatterns = [
     path("", include("apps.accounts.urls")),

@@ -7,7 +7,7 @@ from django.db.models.signals import post_migrate
 
 
 def _ensure_staff_groups(sender: AppConfig, **kwargs: Any) -> None:
-    from apps.accounts.services import staff_groups_ensure  # the app registry is ready only when this runs
+    from apps.accounts.services import staff_groups_ensure  # noqa: PLC0415 - runs after migrate, models loaded
 
     staff_groups_ensure()
 
@@ -18,7 +18,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from apps.accounts import erp  # models are loaded only now
+        from apps.accounts import erp  # noqa: PLC0415 - models load before ready(), not before apps.py
 
         erp.register()
         # Infrastructure, not domain flow: the staff groups must exist on every migrated database.

@@ -9,6 +9,6 @@ class CatalogConfig(AppConfig):
     verbose_name = "Catalog"
 
     def ready(self) -> None:
-        from apps.catalog import erp  # models are loaded only now
+        from apps.catalog import erp  # noqa: PLC0415 - models load before ready(), not before apps.py
 
         erp.register()

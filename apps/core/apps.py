@@ -8,7 +8,7 @@ from django.db.models.signals import post_migrate
 
 
 def _ensure_schedules(sender: AppConfig, **kwargs: Any) -> None:
-    from apps.core.services import schedules_ensure
+    from apps.core.services import schedules_ensure  # noqa: PLC0415 - runs after migrate, once models load
 
     schedules_ensure()
 
@@ -22,6 +22,6 @@ class CoreConfig(AppConfig):
         # Infrastructure, not domain flow: periodic tasks must exist on every database once migrated.
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="core.schedules_ensure")
         if len(sys.argv) > 1 and sys.argv[1] == "qcluster":
-            from apps.core.qcluster import patch_signal_handling
+            from apps.core.qcluster import patch_signal_handling  # noqa: PLC0415 - only in qcluster processes
 
             patch_signal_handling()

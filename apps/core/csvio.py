@@ -128,7 +128,7 @@ def file_kind(content: bytes) -> str:
 def sheet_rows(content: bytes) -> Iterator[tuple[int, list[Cell]]]:
     """Rows of the workbook's active sheet, read-only and streamed: text as written, numbers exact,
     at most ``MAX_COLUMNS`` cells a row. Call ``file_kind`` first (it bounds the unpacked size)."""
-    from openpyxl import load_workbook
+    from openpyxl import load_workbook  # noqa: PLC0415 - heavy, loaded only when a workbook comes in
 
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)

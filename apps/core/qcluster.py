@@ -40,7 +40,7 @@ def _stop_on_signal(cluster: Any, signum: int, frame: Any, graceful: Any) -> Non
 
 def patch_signal_handling() -> bool:
     """Make ``Cluster`` stop safely on a process-group signal; idempotent."""
-    from django_q.cluster import Cluster
+    from django_q.cluster import Cluster  # noqa: PLC0415 - django_q.cluster needs the app registry ready
 
     graceful = Cluster.sig_handler
     if getattr(graceful, "_portal_safe", False):

@@ -9,6 +9,6 @@ class CreditConfig(AppConfig):
     verbose_name = "Credit"
 
     def ready(self) -> None:
-        from apps.credit import erp  # models are loaded only now
+        from apps.credit import erp  # noqa: PLC0415 - models load before ready(), not before apps.py
 
         erp.register()

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.permissions import user_membership
 from apps.catalog import selectors as catalog_selectors
-from apps.core.api import detail_response
+from apps.core.rest import detail_response
 from apps.pricing.selectors import price_resolve_many
 
 

@@ -9,6 +9,6 @@ class PricingConfig(AppConfig):
     verbose_name = "Pricing"
 
     def ready(self) -> None:
-        from apps.pricing import erp  # models are loaded only now
+        from apps.pricing import erp  # noqa: PLC0415 - models load before ready(), not before apps.py
 
         erp.register()

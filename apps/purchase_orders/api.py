@@ -21,9 +21,9 @@ from rest_framework.views import APIView
 from apps.accounts.models import Membership, Role, ShipToAddress
 from apps.accounts.permissions import user_membership
 from apps.approvals.services import purchase_order_submit_and_route
-from apps.core.api import MESSAGES, detail_response, validation_error_response
 from apps.core.exceptions import ApplicationError
 from apps.core.money import AMOUNT_LIMIT, amount_fits, quantize_amount
+from apps.core.rest import MESSAGES, detail_response, validation_error_response
 from apps.pricing.selectors import price_resolve_many
 from apps.purchase_orders import selectors, services
 from apps.purchase_orders.lines import ParsedLine

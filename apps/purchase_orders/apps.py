@@ -9,6 +9,6 @@ class PurchaseOrdersConfig(AppConfig):
     verbose_name = "Purchase orders"
 
     def ready(self) -> None:
-        from apps.purchase_orders import erp  # models are loaded only now
+        from apps.purchase_orders import erp  # noqa: PLC0415 - models load before ready(), not before apps.py
 
         erp.register()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django import template
@@ -33,8 +34,6 @@ def qty(value: Any) -> str:
     """A quantity without trailing zeros and never in exponent form: 10, 2.5, 0.125."""
     if value is None or value == "":
         return ""
-    from decimal import Decimal
-
     number = Decimal(value).normalize()
     return f"{number:f}"
 

@@ -1,3 +1,6 @@
+"""What every API of the portal shares: domain errors mapped to HTTP in one handler, the JSON 404, the
+response shapes of the schema."""
+
 from __future__ import annotations
 
 from typing import Any
