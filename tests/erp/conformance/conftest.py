@@ -1,0 +1,144 @@
+"""The connector conformance suite's fixture: one ``erp`` per connector kind, each a real connector (built
+by ``apps.erp.connectors.connector_for`` from an ``ErpConnection`` row, as the engine builds it) and a
+driver that changes the ERP behind the connector's back, the way the ERP's own users would.
+
+A new connector joins the suite with two things: a param in ``erp``'s ``params`` (below) and a driver
+module beside ``tryton_driver.py`` implementing ``ErpDriver``. Every test in this package then runs
+against it too; a test that fails for the new connector is a behaviour the engine relies on and the
+connector does not give. See README.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal, Protocol
+
+import pytest
+
+from apps.erp.connectors import connector_for
+from apps.erp.connectors.base import AddressRecord, Connector, CustomerPush
+from apps.erp.models import ErpConnection
+
+Stream = Literal["customers", "products", "orders", "invoices"]
+
+
+@dataclass(frozen=True)
+class SeededCustomer:
+    """A customer the ERP has before any test runs: in good standing, no credit hold, room in its
+    credit for orders of a few hundred in the ERP's currency; ``ship_to`` is one of its addresses."""
+
+    erp_id: str
+    code: str
+    ship_to: AddressRecord
+
+
+class ErpDriver(Protocol):
+    """What the conformance tests do to an ERP besides calling its connector: read its seeded data and
+    change it the way the ERP's own users would (an edit, a credit limit, a shipment, a posted invoice, a
+    payment). Implement this for a new connector (a real test server, or the connector's HTTP mocked)
+    and add its param to the ``erp`` fixture; the behaviour tests stay the same for every ERP.
+
+    Records are named by the connector's own ids (``erp_id`` strings as its records carry them).
+    """
+
+    currency: str  # the currency code of the seeded customers' invoices
+
+    def customers(self) -> list[SeededCustomer]:
+        """At least three distinct seeded customers (see ``SeededCustomer``), in ascending id order."""
+        ...
+
+    def product_erp_id(self) -> str:
+        """A salable, untaxed product any seeded customer may order at any unit price with 4 decimals."""
+        ...
+
+    def unknown_customer_erp_id(self) -> str:
+        """An id shaped like the ERP's customer ids that no customer has."""
+        ...
+
+    def unknown_product_erp_id(self) -> str:
+        """An id shaped like the ERP's product ids that no product has."""
+        ...
+
+    def invalid_customer(self, code: str) -> CustomerPush:
+        """A new customer (code ``code``) whose content the ERP refuses (e.g. an invalid tax number)."""
+        ...
+
+    def touch(self, stream: Stream, erp_ids: Sequence[str], at: datetime | None = None) -> None:
+        """Edit these records of ``stream`` as an ERP user would (e.g. their name or a comment), one
+        transaction per record, in the order given: each record's change stamp becomes the ERP's now,
+        strictly later than the one before. ``at``: the change commits now but is stamped ``at`` (earlier
+        than now), as a long ERP transaction that began at ``at`` stamps its rows."""
+        ...
+
+    def move_stock(self, product_erp_id: str, quantity: Decimal) -> None:
+        """Receive ``quantity`` of the product into the warehouse the connector reports stock of."""
+        ...
+
+    def set_credit_limit(self, customer_erp_id: str, amount: Decimal) -> None:
+        """The ERP's credit controller sets the customer's credit limit."""
+        ...
+
+    def ship_order(self, order_erp_id: str) -> None:
+        """The warehouse ships the whole sale."""
+        ...
+
+    def invoice_order(self, order_erp_id: str) -> str:
+        """Accounting posts the sale's (one) invoice, dated today: its ``erp_id``."""
+        ...
+
+    def pay_invoice(self, invoice_erp_id: str, amount: Decimal) -> None:
+        """The customer pays ``amount`` of a posted invoice (less than what is left: a partial payment)."""
+        ...
+
+    def price_list_ids(self, key: str) -> list[str]:
+        """The ids of the ERP price lists pushed under ``key`` (idempotency key), whatever their state."""
+        ...
+
+    def losing_the_answer(self, connector: Connector) -> AbstractContextManager[None]:
+        """Within the block, the first write the connector sends reaches the ERP and is committed, but
+        its answer never comes back: the connector raises ``ErpTransientError`` (an interrupted push)."""
+        ...
+
+    def dead_connection(self) -> ErpConnection:
+        """A connection of this ERP's kind to an address where nothing answers (a closed port)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ConformanceErp:
+    kind: str
+    connection: ErpConnection
+    connector: Connector
+    driver: ErpDriver
+
+
+@pytest.fixture(params=["tryton"])
+def erp(
+    db: None, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, settings: object
+) -> Iterator[ConformanceErp]:
+    """A fresh ERP per test (Tryton: a copy of the seeded template on its own port, about 1 s)."""
+    if request.param == "tryton":
+        # Imported here: the driver module imports this one (SeededCustomer, Stream).
+        from tests.erp.conformance.tryton_driver import TrytonDriver, finance_user
+
+        connection: ErpConnection = request.getfixturevalue("erp_connection")
+        server = request.getfixturevalue("erp_server")
+        admin = request.getfixturevalue("erp_admin")
+        # The finance user confirms orders whose credit warning finance accepted (accept_credit_warning);
+        # the connector reads it from the environment (and from settings, should it move there).
+        username, password = finance_user(server)
+        for name, value in (("ERP_FINANCE_USERNAME", username), ("ERP_FINANCE_PASSWORD", password)):
+            monkeypatch.setenv(name, value)
+            setattr(settings, name, value)
+        driver: ErpDriver = TrytonDriver(admin, server, connection)
+    else:  # pragma: no cover - a param without a driver
+        raise ValueError(f"No conformance driver for {request.param!r}")
+    connector = connector_for(connection)
+    try:
+        yield ConformanceErp(request.param, connection, connector, driver)
+    finally:
+        connector.close()

@@ -1,0 +1,201 @@
+"""The conformance driver for Tryton 8.2: the seeded template's data and the ERP's own admin, over
+JSON-RPC, changing the ERP as its users would (``tests.erp_fixtures`` has the invoice and payment
+helpers). Only this module knows it is Tryton; the behaviour tests see the ``ErpDriver`` protocol.
+
+The connector is reached through its public attribute ``client`` only in ``losing_the_answer``, to lose
+the answer of one call after the ERP has committed it.
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from apps.erp.connectors.base import AddressRecord, Connector, CustomerPush, ErpTransientError
+from apps.erp.models import ErpConnection
+from tests.erp.conformance.conftest import SeededCustomer, Stream
+from tests.erp_fixtures import erp_invoice_pay
+from tools.tryton import erp
+
+SEEDED_CUSTOMERS = ("CUST-001", "CUST-002", "CUST-004")  # credit limits 25,000 / 50,000 / 40,000, no hold
+PRODUCT_SKU = "SKU-00001"
+UNKNOWN_ID = "999999"
+INVALID_EIN = "00-1234567"  # Tryton validates US EINs (python-stdnum): a refusal of the content
+# (model, table, field written) per stream: an edit that leaves the record as the portal sees it.
+TOUCHED = {
+    "customers": ("party.party", "party_party", "name"),
+    "products": ("product.product", "product_product", "description"),
+    "orders": ("sale.sale", "sale_sale", "comment"),
+    "invoices": ("account.invoice", "account_invoice", "comment"),
+}
+READS = frozenset({"read", "search", "search_read", "search_count", "fields_get", "default_get"})
+
+
+class AdminClient(Protocol):
+    """The part of the Tryton JSON-RPC client (the ``erp_admin`` fixture) this driver uses."""
+
+    context: dict[str, Any]
+
+    def model(self, model: str, method: str, *args: Any, context: dict[str, Any] | None = None) -> Any: ...
+
+
+def finance_user(server: erp.ErpServer) -> tuple[str, str]:
+    """The seeded ERP user in the credit-limit group (may accept a credit warning) and its password."""
+    return erp.ERP_FINANCE_USER, server.password
+
+
+class TrytonDriver:
+    currency = "USD"
+
+    def __init__(self, admin: AdminClient, server: erp.ErpServer, connection: ErpConnection) -> None:
+        self.admin = admin
+        self.server = server
+        self.connection = connection
+
+    # -- seeded data -------------------------------------------------------------------------------------
+    def customers(self) -> list[SeededCustomer]:
+        rows = self.admin.model(
+            "party.party",
+            "search_read",
+            [["code", "in", list(SEEDED_CUSTOMERS)]],
+            0,
+            None,
+            [["id", "ASC"]],
+            ["code", "addresses"],
+        )
+        assert [row["code"] for row in rows] == sorted(SEEDED_CUSTOMERS)
+        return [
+            SeededCustomer(
+                str(row["id"]), row["code"], AddressRecord(str(row["addresses"][0]), "", "", "", "", "US")
+            )
+            for row in rows
+        ]
+
+    def product_erp_id(self) -> str:
+        (product,) = self.admin.model("product.product", "search", [["code", "=", PRODUCT_SKU]], 0, 1, None)
+        return str(product)
+
+    def unknown_customer_erp_id(self) -> str:
+        return UNKNOWN_ID
+
+    def unknown_product_erp_id(self) -> str:
+        return UNKNOWN_ID
+
+    def invalid_customer(self, code: str) -> CustomerPush:
+        return CustomerPush(code=code, name="Typo Tools", tax_identifier=INVALID_EIN)
+
+    # -- changes in the ERP ------------------------------------------------------------------------------
+    def touch(self, stream: Stream, erp_ids: Sequence[str], at: datetime | None = None) -> None:
+        model, table, field = TOUCHED[stream]
+        ids = [int(erp_id) for erp_id in erp_ids]
+        values = {row["id"]: row[field] or "" for row in self.admin.model(model, "read", ids, [field])}
+        for record in ids:  # one transaction each: Tryton stamps a row with its transaction's start
+            self.admin.model(model, "write", [record], {field: f"{values[record]} (edited)".strip()})
+        if at is not None:
+            self._stamp(table, ids, at)
+
+    def _stamp(self, table: str, ids: list[int], at: datetime) -> None:
+        """Stamp the rows as Tryton would had their transaction started at ``at`` (its SQLite database
+        keeps naive UTC text, the server's clock)."""
+        stamp = at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", timespec="microseconds")
+        database = self.server.workdir / "db" / f"{self.server.database}.sqlite"
+        with closing(sqlite3.connect(database, timeout=30)) as db, db:
+            db.executemany(f"UPDATE {table} SET write_date = ? WHERE id = ?", [(stamp, i) for i in ids])  # noqa: S608 - table from TOUCHED
+
+    def move_stock(self, product_erp_id: str, quantity: Decimal) -> None:
+        locations = self.admin.model(
+            "stock.location", "search_read", [["code", "in", ["STO", "SUP"]]], 0, None, None, ["code"]
+        )
+        by_code = {row["code"]: row["id"] for row in locations}
+        (product,) = self.admin.model("product.product", "read", [int(product_erp_id)], ["default_uom"])
+        moves = self.admin.model(
+            "stock.move",
+            "create",
+            [
+                {
+                    "product": product["id"],
+                    "unit": product["default_uom"],
+                    "quantity": float(quantity),
+                    "from_location": by_code["SUP"],
+                    "to_location": by_code["STO"],
+                    "unit_price": Decimal("1"),
+                    "currency": 1,
+                }
+            ],
+        )
+        self.admin.model("stock.move", "do", moves)
+
+    def set_credit_limit(self, customer_erp_id: str, amount: Decimal) -> None:
+        self.admin.model("party.party", "write", [int(customer_erp_id)], {"credit_limit_amount": amount})
+
+    def _sale(self, order_erp_id: str) -> dict[str, Any]:
+        (sale,) = self.admin.model("sale.sale", "read", [int(order_erp_id)], ["shipments", "invoices"])
+        return sale
+
+    def ship_order(self, order_erp_id: str) -> None:
+        shipments = self._sale(order_erp_id)["shipments"]
+        self.admin.model("stock.shipment.out", "assign_try", shipments)
+        for button in ("pick", "pack", "do"):
+            self.admin.model("stock.shipment.out", button, shipments)
+
+    def invoice_order(self, order_erp_id: str) -> str:
+        (invoice,) = self._sale(order_erp_id)["invoices"]  # made in draft when the sale was confirmed
+        self.admin.model("account.invoice", "post", [invoice])
+        return str(invoice)
+
+    def pay_invoice(self, invoice_erp_id: str, amount: Decimal) -> None:
+        erp_invoice_pay(self.admin, int(invoice_erp_id), amount)  # type: ignore[arg-type]
+
+    def price_list_ids(self, key: str) -> list[str]:
+        marker = f"[{key}]"  # the connector names a pushed list "<name> [<key>]"
+        rows = self.admin.model(
+            "product.price_list",
+            "search_read",
+            [["name", "like", f"%{marker}"]],
+            0,
+            None,
+            [["id", "ASC"]],
+            ["name"],
+            context={"active_test": False},
+        )
+        return [str(row["id"]) for row in rows if row["name"].endswith(marker)]
+
+    # -- failures ----------------------------------------------------------------------------------------
+    @contextmanager
+    def losing_the_answer(self, connector: Connector) -> Iterator[None]:
+        client = connector.client  # type: ignore[attr-defined]
+        model = client.model
+        lost: list[str] = []
+
+        def answer_lost(name: str, method: str, *args: Any, **kwargs: Any) -> Any:
+            result = model(name, method, *args, **kwargs)
+            if method not in READS and not lost:
+                lost.append(f"{name}.{method}")  # committed in the ERP; the client never hears of it
+                raise ErpTransientError(f"The ERP did not answer {name}.{method} in time.")
+            return result
+
+        client.model = answer_lost
+        try:
+            yield
+        finally:
+            client.model = model
+        assert lost, "the connector sent no write"
+
+    def dead_connection(self) -> ErpConnection:
+        with closing(socket.socket()) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]  # free, and closed again: nothing listens there
+        return ErpConnection(
+            name="Dead ERP",
+            kind=self.connection.kind,
+            url=f"http://127.0.0.1:{port}",
+            database=self.connection.database,
+            username=self.connection.username,
+            password_env=self.connection.password_env,
+            timeout_seconds=5,
+        )
