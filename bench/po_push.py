@@ -146,7 +146,7 @@ def main() -> int:
         from apps.catalog.models import Product
         from apps.erp import inbound, outbound, services
         from apps.erp.connectors import connector_for
-        from apps.erp.connectors.tryton_rpc import TrytonClient
+        from apps.erp.connectors.tryton.client import TrytonClient
         from apps.erp.models import SyncCursor, SyncJob
         from apps.purchase_orders import erp as po_erp
         from apps.purchase_orders import services as po_services

@@ -365,7 +365,7 @@ class Command(BaseCommand):
         """Push the outbox to the demo ERP; there, ship ACME-DEMO-1002, part of 1003, ship and invoice 1004
         (as the ERP's admin, the way its warehouse and accounting would); pull states and invoices back."""
         from apps.erp.connectors import connector_for
-        from apps.erp.connectors.tryton_rpc import TrytonClient
+        from apps.erp.connectors.tryton.client import TrytonClient
         from apps.erp.inbound import Stream, pull_stream
         from apps.erp.services import connection_get_default, dispatch
 

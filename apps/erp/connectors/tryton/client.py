@@ -170,6 +170,27 @@ class TrytonClient:
             self.login()  # first: the user's preferences (company, …) are the base of every context
         return self.call(f"model.{model}.{method}", *args, {**self.context, **(context or {})})
 
+    def search_read(
+        self,
+        model: str,
+        domain: list[Any],
+        fields: list[str],
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        order: list[list[str]] | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """``model.<model>.search_read(domain, offset, limit, order, fields)``: the matching rows, each with
+        its ``id`` and ``fields`` (a dotted field comes back nested under ``"<name>."``)."""
+        return list(self.model(model, "search_read", domain, offset, limit, order, fields, context=context))
+
+    def read(
+        self, model: str, ids: list[int], fields: list[str], *, context: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """``model.<model>.read(ids, fields)``: one row per id the ERP has."""
+        return list(self.model(model, "read", ids, fields, context=context))
+
     def login(self, force: bool = False) -> None:
         with self._login_lock:
             if self._session_header is not None and not force:
