@@ -76,7 +76,7 @@ def main() -> int:
         from apps.catalog.models import Category, Product
         from apps.erp import inbound, services
         from apps.erp.connectors.tryton import TrytonConnector
-        from apps.erp.connectors.tryton_rpc import TrytonClient
+        from apps.erp.connectors.tryton.client import TrytonClient
         from apps.erp.models import SyncCursor, SyncEvent
 
         connection = services.connection_get_default()

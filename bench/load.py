@@ -917,7 +917,7 @@ def _wait_http(url: str, process: Any, timeout: float = 60.0) -> None:
 
 
 def _erp_client(server: Any) -> Any:
-    from apps.erp.connectors.tryton_rpc import TrytonClient
+    from apps.erp.connectors.tryton.client import TrytonClient
 
     client = TrytonClient(server.url, server.database, server.user, server.password)
     client.login()
@@ -934,7 +934,7 @@ def _setup(server: Any, n_buyers: int) -> dict[str, Any]:
     from apps.catalog.models import Product
     from apps.erp import inbound, services
     from apps.erp.connectors import connector_for
-    from apps.erp.connectors.tryton_rpc import TrytonClient
+    from apps.erp.connectors.tryton.client import TrytonClient
     from apps.erp.models import SyncCursor
     from tools.tryton import erp
 

@@ -148,7 +148,7 @@ def main() -> int:
         from apps.catalog.models import Product
         from apps.erp import inbound, services
         from apps.erp.connectors import connector_for
-        from apps.erp.connectors.tryton_rpc import TrytonClient
+        from apps.erp.connectors.tryton.client import TrytonClient
         from apps.erp.models import SyncJob
         from apps.purchase_orders import erp as po_erp
         from apps.purchase_orders import services as po_services

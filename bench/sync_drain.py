@@ -88,7 +88,7 @@ def main() -> int:
 def _run(server: Any, workdir: Path, plan: dict[str, Any], *, keep: bool) -> dict[str, Any]:
     from django.conf import settings
 
-    from apps.erp.connectors.tryton_rpc import TrytonClient
+    from apps.erp.connectors.tryton.client import TrytonClient
     from apps.erp.models import SyncJob
     from apps.erp.services import connection_get_default
     from tools import sync_scenario

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from apps.erp.connectors.tryton import TrytonConnector
-from apps.erp.connectors.tryton_rpc import TrytonClient, TrytonWarning
+from apps.erp.connectors.tryton.client import TrytonClient, TrytonWarning
 from apps.erp.models import ErpConnection
 from apps.erp.services import connection_get_default
 from tools.tryton import erp, seed

@@ -153,6 +153,11 @@ ERP_URL = env.str("ERP_URL", default="http://127.0.0.1:8800")
 ERP_DATABASE = env.str("ERP_DATABASE", default="erp")
 ERP_USERNAME = env.str("ERP_USERNAME", default="portal")
 ERP_CONCURRENCY_LIMIT = env.int("ERP_CONCURRENCY_LIMIT", default=2)
+# A second ERP user, in Tryton's credit-limit group, that confirms only the orders whose credit hold
+# finance released on purpose; without both a login and a password there is none and such orders report
+# the ERP's credit error. ERP_FINANCE_USER is accepted too (the name ``tools/tryton/erp.py up`` prints).
+ERP_FINANCE_USERNAME = env.str("ERP_FINANCE_USERNAME", default="") or env.str("ERP_FINANCE_USER", default="")
+ERP_FINANCE_PASSWORD = env.str("ERP_FINANCE_PASSWORD", default="")
 # Inbound: every stream is pulled at most this often; the scheduler ticks every 30 s, so a change in
 # the ERP reaches the portal within one interval (30 s) plus one tick.
 ERP_SYNC_INTERVAL_SECONDS = env.int("ERP_SYNC_INTERVAL_SECONDS", default=30)

@@ -147,7 +147,7 @@ def test_seed_demo_with_the_erp_shows_a_living_account_the_erp_agrees_with(demo_
 
     from apps.approvals.models import ApprovalRequest
     from apps.credit.models import Invoice
-    from apps.erp.connectors.tryton_rpc import TrytonClient
+    from apps.erp.connectors.tryton.client import TrytonClient
     from apps.erp.inbound import pull_all
     from apps.purchase_orders.models import PurchaseOrder
     from tools.tryton import erp

@@ -22,7 +22,7 @@ from apps.credit import services as credit
 from apps.credit.models import CreditAccount, CreditHold
 from apps.erp import inbound, services
 from apps.erp.connectors.tryton import TrytonConnector
-from apps.erp.connectors.tryton_rpc import TrytonClient
+from apps.erp.connectors.tryton.client import TrytonClient
 from apps.erp.models import ErpConnection, SyncEvent, SyncJob
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.exceptions import PurchaseOrderError

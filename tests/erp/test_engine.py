@@ -20,7 +20,7 @@ from apps.accounts.models import StaffRole
 from apps.catalog.erp import PRODUCTS
 from apps.erp import alerts, services
 from apps.erp.connectors.base import ErpBusinessError, ErpTransientError
-from apps.erp.connectors.tryton_rpc import TrytonClient, TrytonWarning
+from apps.erp.connectors.tryton.client import TrytonClient, TrytonWarning
 from apps.erp.models import ErpConnection, Incident, SyncCursor, SyncJob
 from tests.accounts.factories import CompanyFactory
 

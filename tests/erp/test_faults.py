@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from django.db import connection as db_connection
 
-from apps.erp.connectors.tryton_rpc import TrytonClient
+from apps.erp.connectors.tryton.client import TrytonClient
 from apps.erp.models import ErpConnection, SyncEvent, SyncJob
 from apps.purchase_orders.erp import ORDER_PUSH
 from apps.purchase_orders.models import PurchaseOrder

@@ -21,7 +21,7 @@ from apps.erp.connectors.base import (
     OrderPush,
 )
 from apps.erp.connectors.tryton import TrytonConnector
-from apps.erp.connectors.tryton_rpc import TrytonClient
+from apps.erp.connectors.tryton.client import TrytonClient
 from apps.erp.models import ErpConnection
 from tests.erp_fixtures import erp_invoice_create, erp_invoice_pay, erp_party_hold
 from tools.tryton import erp, seed

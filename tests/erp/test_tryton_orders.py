@@ -20,7 +20,7 @@ from apps.erp.connectors.base import (
     OrderPush,
 )
 from apps.erp.connectors.tryton import TrytonConnector
-from apps.erp.connectors.tryton_rpc import TrytonClient
+from apps.erp.connectors.tryton.client import TrytonClient
 from apps.erp.models import ErpConnection
 from tools.tryton import erp
 

@@ -17,7 +17,7 @@ from apps.catalog.models import Category, Product, StockLevel
 from apps.credit.models import CreditAccount
 from apps.erp import inbound, services
 from apps.erp.connectors.tryton import TrytonConnector
-from apps.erp.connectors.tryton_rpc import TrytonClient
+from apps.erp.connectors.tryton.client import TrytonClient
 from apps.erp.models import ErpConnection, SyncCursor, SyncEvent, SyncJob
 from apps.erp.selectors import sync_state_for
 from tests.accounts.factories import UserFactory

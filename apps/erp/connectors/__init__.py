@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 from apps.erp.connectors.base import Connector
+from apps.erp.connectors.tryton import TrytonConnector
 from apps.erp.models import ErpConnection
 
 
 def connector_for(connection: ErpConnection) -> Connector:
     """The connector for a connection's kind; the only place that knows the concrete classes."""
     if connection.kind == ErpConnection.Kind.TRYTON:
-        from apps.erp.connectors.tryton import TrytonConnector
-
         return TrytonConnector.for_connection(connection)
     raise ValueError(f"No connector for ERP kind {connection.kind!r}")

@@ -332,13 +332,6 @@ def test_an_unreachable_erp_raises_unavailable_from_every_call_and_changes_nothi
     assert erp.driver.price_list_ids("conf-down") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Bug found by this suite: TrytonClient.server_version does not map transport errors, so "
-    "TrytonConnector.health() raises httpx.ConnectError on a closed port instead of answering "
-    "reachable=False (apps/erp/waker.py probe_outage calls it during outages). "
-    "Remove this mark with the fix.",
-)
 def test_health_reports_an_unreachable_erp_without_raising(erp: ConformanceErp) -> None:
     dead = connector_for(erp.driver.dead_connection())
     try:

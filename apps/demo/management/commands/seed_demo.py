@@ -32,7 +32,7 @@ from apps.catalog.models import Product
 from apps.credit.erp import INVOICES
 from apps.credit.models import CreditAccount
 from apps.erp.connectors import connector_for
-from apps.erp.connectors.tryton_rpc import TrytonClient
+from apps.erp.connectors.tryton.client import TrytonClient
 from apps.erp.inbound import pull_stream
 from apps.erp.services import connection_get_default, dispatch
 from apps.pricing import services as pricing

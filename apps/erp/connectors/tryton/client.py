@@ -119,16 +119,21 @@ class TrytonClient:
         if authenticated and self._session_header:
             headers["Authorization"] = self._session_header
         with self._limit:
-            try:
-                response = self._http.post(self.endpoint, content=body, headers=headers)
-            except httpx.ConnectTimeout as exc:
-                raise ErpUnavailableError(f"The ERP could not be reached in time ({exc}).") from exc
-            except httpx.TimeoutException as exc:
-                # Connected but no answer in time: the ERP is overloaded, not gone. Back off.
-                raise ErpTransientError(f"The ERP did not answer {method} in time ({exc}).") from exc
-            except httpx.TransportError as exc:
-                raise ErpUnavailableError(f"The ERP is unreachable ({exc}).") from exc
+            response = self._send(method, self.endpoint, content=body, headers=headers)
         return self._result(method, response)
+
+    def _send(self, method: str, url: str, **request: Any) -> httpx.Response:
+        """POST, with the transport's failures as ERP errors: no connection is an outage, a connection
+        that gets no answer in time is an overloaded ERP."""
+        try:
+            return self._http.post(url, **request)
+        except httpx.ConnectTimeout as exc:
+            raise ErpUnavailableError(f"The ERP could not be reached in time ({exc}).") from exc
+        except httpx.TimeoutException as exc:
+            # Connected but no answer in time: the ERP is overloaded, not gone. Back off.
+            raise ErpTransientError(f"The ERP did not answer {method} in time ({exc}).") from exc
+        except httpx.TransportError as exc:
+            raise ErpUnavailableError(f"The ERP is unreachable ({exc}).") from exc
 
     @staticmethod
     def _result(method: str, response: httpx.Response) -> Any:
@@ -170,6 +175,27 @@ class TrytonClient:
             self.login()  # first: the user's preferences (company, …) are the base of every context
         return self.call(f"model.{model}.{method}", *args, {**self.context, **(context or {})})
 
+    def search_read(
+        self,
+        model: str,
+        domain: list[Any],
+        fields: list[str],
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        order: list[list[str]] | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """``model.<model>.search_read(domain, offset, limit, order, fields)``: the matching rows, each with
+        its ``id`` and ``fields`` (a dotted field comes back nested under ``"<name>."``)."""
+        return list(self.model(model, "search_read", domain, offset, limit, order, fields, context=context))
+
+    def read(
+        self, model: str, ids: list[int], fields: list[str], *, context: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """``model.<model>.read(ids, fields)``: one row per id the ERP has."""
+        return list(self.model(model, "read", ids, fields, context=context))
+
     def login(self, force: bool = False) -> None:
         with self._login_lock:
             if self._session_header is not None and not force:
@@ -189,7 +215,8 @@ class TrytonClient:
             self.context = self._post("model.res.user.get_preferences", [True, {}])
 
     def server_version(self) -> str:
-        response = self._http.post(
+        response = self._send(
+            "common.server.version",
             self.endpoint.rsplit("/", 3)[0] + "/rpc/",
             json={"id": 0, "method": "common.server.version", "params": []},
         )

@@ -1,0 +1,33 @@
+"""What every Tryton stream shares: the "changed since" domain, record stamps and id-ordered pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from apps.erp.connectors.base import Cursor, Page
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+RecordT = TypeVar("RecordT")
+
+
+def changed_since(since: datetime | None, *paths: str) -> list[Any]:
+    """Domain: created or written at/after ``since`` on the record or any of the related ``paths``."""
+    if since is None:
+        return []
+    clauses: list[Any] = ["OR"]
+    for prefix in ("", *(f"{path}." for path in paths)):
+        clauses.append([f"{prefix}write_date", ">=", since])
+        clauses.append([f"{prefix}create_date", ">=", since])
+    return [clauses]
+
+
+def stamp(*values: datetime | None) -> datetime:
+    """The latest of ``values`` (None ignored); the epoch without any."""
+    return max((value for value in values if value is not None), default=EPOCH)
+
+
+def id_page(records: list[RecordT], rows: list[dict[str, Any]], cursor: Cursor, limit: int) -> Page[RecordT]:
+    """The page of ``records`` read from ``rows`` (a ``search_read`` by ascending id, at most ``limit``)."""
+    return Page(records, rows[-1]["id"] if rows else cursor.after_id, len(rows) == limit)

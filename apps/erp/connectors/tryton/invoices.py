@@ -1,0 +1,123 @@
+"""Invoices: customer invoices and credit notes with what is left to pay, their due date and their sales."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from apps.erp.connectors.base import Cursor, InvoiceRecord, Page
+from apps.erp.connectors.tryton.client import TrytonClient
+from apps.erp.connectors.tryton.common import changed_since, id_page, stamp
+
+
+class TrytonInvoices:
+    """The invoice stream."""
+
+    def __init__(self, client: TrytonClient) -> None:
+        self.client = client
+
+    def pull_invoices(self, cursor: Cursor, limit: int) -> Page[InvoiceRecord]:
+        """Customer invoices and credit notes (``type`` out, any state) changed since the cursor, by id.
+
+        One ``search_read`` per page; the receivable lines, payment lines and sales come in it as nested
+        reads. Changed means the invoice itself or, through ``move.lines``, ``payment_lines`` or
+        ``additional_moves.lines``, a move line of it was created or written. Checked on Tryton 8.2:
+        a payment through the invoice's pay wizard writes the invoice (``payment_lines``), and a
+        reconciliation of its receivable lines writes those lines and, in a queued ``process`` after
+        the commit, the invoice (``paid``, or back to ``posted`` when undone). A payment line that gets
+        reconciled with something else raises what is left to pay while writing only that line: only
+        ``payment_lines`` sees it. ``move.lines`` and ``additional_moves.lines`` (rescheduled lines) are
+        there for a reconciliation whose queued ``process`` has not run yet (a queue worker) or failed:
+        what is left to pay has changed but the invoice is not written yet.
+
+        ``due_date``: the earliest maturity of the receivable lines (``lines_to_pay``) not reconciled
+        yet, else the last maturity (paid), the invoice date for lines without a maturity, None without
+        lines (draft, validated). ``amount_paid``: ``total_amount - amount_to_pay`` once posted, the
+        total once paid, 0 before posting and when cancelled; a credit note has a negative total and,
+        with the same formula, a negative ``amount_paid`` as it is used up.
+        """
+        line_paths = ("move.lines", "payment_lines", "additional_moves.lines")
+        domain = [
+            *changed_since(cursor.since, *line_paths),
+            ["id", ">", cursor.after_id],
+            ["type", "=", "out"],
+        ]
+        rows = self.client.search_read(
+            "account.invoice",
+            domain,
+            [
+                "number",
+                "party",
+                "invoice_date",
+                "state",
+                "currency.code",
+                "total_amount",
+                "amount_to_pay",
+                "lines_to_pay.maturity_date",
+                "lines_to_pay.reconciliation",
+                "lines_to_pay.write_date",
+                "lines_to_pay.create_date",
+                "payment_lines.write_date",
+                "payment_lines.create_date",
+                "sales.reference",
+                "write_date",
+                "create_date",
+            ],
+            limit=limit,
+            order=[["id", "ASC"]],
+        )
+        records = []
+        for row in rows:
+            lines = row.get("lines_to_pay.") or []
+            payments = row.get("payment_lines.") or []
+            total = row["total_amount"] if row["total_amount"] is not None else Decimal(0)
+            records.append(
+                InvoiceRecord(
+                    erp_id=str(row["id"]),
+                    customer_erp_id=str(row["party"]),
+                    number=row["number"] or "",
+                    invoice_date=row["invoice_date"],
+                    due_date=_due_date(lines, row["invoice_date"]),
+                    currency=(row.get("currency.") or {}).get("code") or "",
+                    total_amount=total,
+                    amount_paid=_amount_paid(row["state"], total, row["amount_to_pay"]),
+                    state=row["state"],
+                    sale_references=sorted(
+                        {
+                            (sale["reference"] or "").strip()
+                            for sale in row.get("sales.") or []
+                            if (sale["reference"] or "").strip()
+                        }
+                    ),
+                    changed_at=stamp(
+                        row["write_date"],
+                        row["create_date"],
+                        *(
+                            line[name]
+                            for line in [*lines, *payments]
+                            for name in ("write_date", "create_date")
+                        ),
+                    ),
+                )
+            )
+        return id_page(records, rows, cursor, limit)
+
+
+def _due_date(lines: list[dict[str, Any]], invoice_date: date | None) -> date | None:
+    """The earliest maturity still open, else (all reconciled) the last one; None without lines."""
+    if not lines:
+        return None
+    maturities = [(line["maturity_date"] or invoice_date, line["reconciliation"]) for line in lines]
+    open_dates = [day for day, reconciliation in maturities if day is not None and not reconciliation]
+    if open_dates:
+        return min(open_dates)
+    return max((day for day, _ in maturities if day is not None), default=None)
+
+
+def _amount_paid(state: str, total: Decimal, amount_to_pay: Decimal | None) -> Decimal:
+    if state == "paid":
+        return total
+    if state == "posted":
+        return total - (amount_to_pay or Decimal(0))
+    return Decimal(0)  # draft, validated, cancelled: nothing is owed, so nothing counts as paid

@@ -1,0 +1,143 @@
+"""Products (variants with their template's category, unit and list price) and their stock on hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from apps.erp.connectors.base import Cursor, Page, ProductRecord, StockRecord
+from apps.erp.connectors.tryton.client import TrytonClient
+from apps.erp.connectors.tryton.common import EPOCH, changed_since, id_page, stamp
+
+
+class TrytonProducts:
+    """The product and stock streams; category names and storage locations are read once per connector."""
+
+    def __init__(self, client: TrytonClient) -> None:
+        self.client = client
+        self._storage_locations: list[int] | None = None
+        self._category_names: dict[int, str] = {}
+
+    # -- products ------------------------------------------------------------------------------------------
+    def pull_products(self, cursor: Cursor, limit: int) -> Page[ProductRecord]:
+        domain = [*changed_since(cursor.since, "template"), ["id", ">", cursor.after_id]]
+        rows = self.client.search_read(
+            "product.product",
+            domain,
+            [
+                "code",
+                "name",
+                "active",
+                "list_price_used",
+                "default_uom.symbol",
+                "template.categories",
+                "template.active",
+                "template.salable",
+                "template.write_date",
+                "template.create_date",
+                "write_date",
+                "create_date",
+            ],
+            limit=limit,
+            order=[["id", "ASC"]],
+            context={"active_test": False},
+        )
+        category_ids = {
+            category for row in rows for category in (row.get("template.") or {}).get("categories", [])[:1]
+        }
+        names = self._categories(category_ids)
+        records = []
+        for row in rows:
+            template = row.get("template.") or {}
+            categories = template.get("categories") or []
+            category_id = categories[0] if categories else None
+            records.append(
+                ProductRecord(
+                    erp_id=str(row["id"]),
+                    sku=row["code"] or f"ERP-{row['id']}",
+                    name=row["name"],
+                    category_id=str(category_id) if category_id else None,
+                    category_name=names.get(category_id) if category_id else None,
+                    unit=(row.get("default_uom.") or {}).get("symbol") or "",
+                    list_price=row["list_price_used"] if row["list_price_used"] is not None else Decimal("0"),
+                    is_active=bool(
+                        row["active"] and template.get("active", True) and template.get("salable", True)
+                    ),
+                    changed_at=stamp(
+                        row["write_date"],
+                        row["create_date"],
+                        template.get("write_date"),
+                        template.get("create_date"),
+                    ),
+                )
+            )
+        return id_page(records, rows, cursor, limit)
+
+    def _categories(self, ids: set[int]) -> dict[int, str]:
+        unknown = [category for category in ids if category not in self._category_names]
+        if unknown:
+            for row in self.client.read("product.category", unknown, ["name"]):
+                self._category_names[row["id"]] = row["name"]
+        return {
+            category: self._category_names[category] for category in ids if category in self._category_names
+        }
+
+    # -- stock ---------------------------------------------------------------------------------------------
+    def _storage(self) -> list[int]:
+        if self._storage_locations is None:
+            warehouses = self.client.search_read(
+                "stock.location", [["type", "=", "warehouse"]], ["storage_location"]
+            )
+            self._storage_locations = [
+                row["storage_location"] for row in warehouses if row["storage_location"]
+            ]
+        return self._storage_locations
+
+    def pull_stock(self, cursor: Cursor, limit: int) -> Page[StockRecord]:
+        """Stock of the products whose moves changed since the cursor (all products on a first pull).
+
+        Tryton computes quantities from moves, so the stream follows ``stock.move`` and re-reads the
+        on-hand quantity of the products those moves touch.
+        """
+        if cursor.since is None:
+            product_rows = self.client.search_read(
+                "product.product", [["id", ">", cursor.after_id]], ["id"], limit=limit, order=[["id", "ASC"]]
+            )
+            product_ids = [row["id"] for row in product_rows]
+            last_id = product_ids[-1] if product_ids else cursor.after_id
+            has_more = len(product_ids) == limit
+            stamps: dict[int, datetime] = {}
+        else:
+            moves = self.client.search_read(
+                "stock.move",
+                [*changed_since(cursor.since), ["id", ">", cursor.after_id]],
+                ["product", "write_date", "create_date"],
+                limit=limit,
+                order=[["id", "ASC"]],
+            )
+            stamps = {}
+            for move in moves:
+                moved = stamp(move["write_date"], move["create_date"])
+                stamps[move["product"]] = max(stamps.get(move["product"], EPOCH), moved)
+            product_ids = sorted(stamps)
+            last_id = moves[-1]["id"] if moves else cursor.after_id
+            has_more = len(moves) == limit
+        if not product_ids:
+            return Page([], last_id, has_more)
+        as_of = datetime.now(tz=UTC)
+        rows = self.client.read(
+            "product.product",
+            product_ids,
+            ["quantity"],
+            context={"locations": self._storage(), "active_test": False},
+        )
+        records = [
+            StockRecord(
+                product_erp_id=str(row["id"]),
+                quantity=Decimal(str(row["quantity"])),
+                as_of=as_of,
+                changed_at=stamps.get(row["id"]),
+            )
+            for row in rows
+        ]
+        return Page(records, last_id, has_more)
