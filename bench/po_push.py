@@ -142,7 +142,6 @@ def main() -> int:
         os.environ["ERP_PASSWORD"] = ours_server.password
 
         from apps.accounts.models import Company, Membership, Role, ShipToAddress
-        from apps.approvals.services import purchase_order_submit_and_route
         from apps.catalog.models import Product
         from apps.erp import inbound, outbound, services
         from apps.erp.connectors import connector_for
@@ -152,6 +151,7 @@ def main() -> int:
         from apps.purchase_orders import services as po_services
         from apps.purchase_orders.lines import ParsedLine
         from apps.purchase_orders.models import PurchaseOrder
+        from apps.purchase_orders.services import purchase_order_submit_and_route
 
         connection = services.connection_get_default()
         print(

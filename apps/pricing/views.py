@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.models import Company, StaffRole
-from apps.accounts.permissions import staff_role_required
+from apps.accounts.permissions import staff_role_required, user_staff_roles
 from apps.accounts.selectors import company_get_for_staff, company_list_for_staff
 from apps.core.http import AuthenticatedRequest
 from apps.pricing import selectors, services, uploads
@@ -284,8 +284,6 @@ def _upload_or_404(request: AuthenticatedRequest, upload_id: int) -> PriceUpload
 
 
 def _roles(request: AuthenticatedRequest) -> frozenset[StaffRole]:
-    from apps.accounts.permissions import user_staff_roles
-
     return user_staff_roles(request.user)
 
 

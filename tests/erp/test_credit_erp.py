@@ -14,7 +14,6 @@ from django.contrib.auth.models import AbstractUser
 from django.utils import timezone
 
 from apps.accounts.models import Company, Role, StaffRole
-from apps.approvals.services import purchase_order_submit_and_route
 from apps.catalog.models import Product
 from apps.credit import services as credit
 from apps.credit.models import CreditAccount, CreditHold
@@ -26,6 +25,7 @@ from apps.purchase_orders import services as orders
 from apps.purchase_orders.exceptions import PurchaseOrderError
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
+from apps.purchase_orders.services import purchase_order_submit_and_route
 from tests.accounts.factories import MembershipFactory
 from tools.tryton import erp
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from apps.accounts.models import Company, Role
-from apps.approvals.services import purchase_order_submit_and_route
 from apps.catalog.models import Product
 from apps.erp import inbound, services
 from apps.erp.models import SyncCursor, SyncJob
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
+from apps.purchase_orders.services import purchase_order_submit_and_route
 from tests.accounts.factories import MembershipFactory
 
 Status = PurchaseOrder.Status

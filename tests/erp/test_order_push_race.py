@@ -10,13 +10,13 @@ from decimal import Decimal
 import pytest
 
 from apps.accounts.models import Company, Role
-from apps.approvals.services import purchase_order_submit_and_route
 from apps.erp import inbound, services
 from apps.erp.connectors.base import OrderPush, OrderPushResult
 from apps.erp.models import ErpConnection, SyncCursor, SyncJob
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
+from apps.purchase_orders.services import purchase_order_submit_and_route
 from tests.accounts.factories import MembershipFactory
 
 Status = PurchaseOrder.Status
