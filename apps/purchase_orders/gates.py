@@ -18,14 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 
-if TYPE_CHECKING:
-    from django.contrib.auth.models import User
-
-    from apps.purchase_orders.models import PurchaseOrder
+from apps.purchase_orders.models import PurchaseOrder
 
 
 @dataclass(frozen=True)
