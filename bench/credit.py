@@ -401,7 +401,7 @@ def submit_concurrently(work: list[list[Any]], actors: list[Any]) -> tuple[float
     """One thread per list of drafts, started together; wall seconds from the start to the last commit."""
     from django.db import connection
 
-    from apps.approvals.services import purchase_order_submit_and_route
+    from apps.purchase_orders.services import purchase_order_submit_and_route
 
     barrier = threading.Barrier(len(work) + 1)
     errors: list[BaseException] = []

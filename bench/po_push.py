@@ -143,7 +143,6 @@ def main() -> int:
 
         from apps.accounts.erp import CUSTOMERS
         from apps.accounts.models import Company, Membership, Role, ShipToAddress
-        from apps.approvals.services import purchase_order_submit_and_route
         from apps.catalog.erp import PRODUCTS, STOCK
         from apps.catalog.models import Product
         from apps.erp import inbound, services
@@ -154,6 +153,7 @@ def main() -> int:
         from apps.purchase_orders import services as po_services
         from apps.purchase_orders.lines import ParsedLine
         from apps.purchase_orders.models import PurchaseOrder
+        from apps.purchase_orders.services import purchase_order_submit_and_route
 
         connection = services.connection_get_default()
         print(

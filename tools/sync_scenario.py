@@ -18,7 +18,6 @@ from django.db.models import Count, Max
 
 from apps.accounts.erp import CUSTOMERS
 from apps.accounts.models import Company, Membership, Role, ShipToAddress
-from apps.approvals.services import purchase_order_submit_and_route
 from apps.catalog.erp import PRODUCTS, STOCK
 from apps.catalog.models import Product
 from apps.erp import inbound
@@ -28,6 +27,7 @@ from apps.purchase_orders import services as po_services
 from apps.purchase_orders.erp import ORDER_PUSH
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
+from apps.purchase_orders.services import purchase_order_submit_and_route
 
 Status = PurchaseOrder.Status
 # Where an order pushed to the ERP ends: accepted, or further along when the ERP moved it on.

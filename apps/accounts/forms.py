@@ -76,10 +76,6 @@ class ShipToAddressForm(forms.ModelForm):
         return country
 
 
-class HoldForm(forms.Form):
-    reason = forms.CharField(max_length=500, widget=forms.TextInput)
-
-
 class CompanyCreateForm(forms.Form):
     name = forms.CharField(max_length=200, label="Company name")
     tax_identifier = forms.RegexField(

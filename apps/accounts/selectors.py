@@ -56,3 +56,9 @@ def company_list_for_staff(*, user: AbstractBaseUser | AnonymousUser) -> QuerySe
 
 def company_get_for_staff(*, user: AbstractBaseUser | AnonymousUser, company_id: int) -> Company:
     return company_list_for_staff(user=user).get(pk=company_id)
+
+
+def company_detail_get_for_staff(*, user: AbstractBaseUser | AnonymousUser, company_id: int) -> Company:
+    """An account with its credit account (the ERP's terms and limit) joined: ``company.credit_account``,
+    a reverse one-to-one that is missing until the ERP sync makes it."""
+    return company_list_for_staff(user=user).select_related("credit_account__payment_term").get(pk=company_id)

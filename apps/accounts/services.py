@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django_q.tasks import async_task
+from rest_framework.authtoken.models import Token
 
 from apps.accounts import erp
 from apps.accounts.exceptions import InvitationError, MembershipError
@@ -123,33 +124,72 @@ def company_update_contact(*, company: Company, phone: str, billing_email: str, 
     return company
 
 
+ERP_HOLD_REASON = "On credit hold in the ERP"  # the reason shown when the ERP gives none
+
+
+def _hold_set(company: Company, locked: Company, status: str, source: str, reason: str) -> bool:
+    """Write the hold fields of a locked company when they change; the caller's instance follows."""
+    values = {"status": status, "hold_source": source, "hold_reason": reason}
+    changed = any(getattr(locked, name) != value for name, value in values.items())
+    if changed:
+        for name, value in values.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=[*values, "updated_at"])
+    for name in values:
+        setattr(company, name, getattr(locked, name))
+    return changed
+
+
 @transaction.atomic
-def company_put_on_hold(*, company: Company, reason: str) -> Company:
-    company = Company.objects.select_for_update().get(pk=company.pk)
+def company_hold_put(
+    *, company: Company, reason: str, source: Company.HoldSource = Company.HoldSource.PORTAL
+) -> bool:
+    """Put a company on hold (its buyers cannot submit orders); True when something changed.
+
+    Finance (``PORTAL``) must say why, and cannot hold a company the ERP holds (the ERP owns that one).
+    The ERP's hold (``ERP``, from the customer sync) goes on only when the company is not on hold: a hold
+    finance put on stays finance's; a company the ERP holds takes the ERP's new reason. The company row is
+    locked, so finance and the sync never overwrite each other."""
+    locked = Company.objects.select_for_update().get(pk=company.pk)
+    if source == Company.HoldSource.ERP:
+        if not locked.is_on_hold:
+            return _hold_set(company, locked, Company.Status.ON_HOLD, source, reason or ERP_HOLD_REASON)
+        if locked.hold_source == Company.HoldSource.ERP and reason and reason != locked.hold_reason:
+            return _hold_set(company, locked, locked.status, source, reason)
+        return _hold_set(company, locked, locked.status, locked.hold_source, locked.hold_reason)
     if not reason.strip():
         raise MembershipError("Say why the company is put on hold; buyers are shown the reason.")
-    if company.hold_source == Company.HoldSource.ERP:
-        raise MembershipError(f"{company.name} is already on hold in the ERP.")
-    company.status = Company.Status.ON_HOLD
-    company.hold_reason = reason.strip()
-    company.hold_source = Company.HoldSource.PORTAL
-    company.save(update_fields=["status", "hold_reason", "hold_source", "updated_at"])
-    return company
+    if locked.hold_source == Company.HoldSource.ERP:
+        raise MembershipError(f"{locked.name} is already on hold in the ERP.")
+    return _hold_set(company, locked, Company.Status.ON_HOLD, Company.HoldSource.PORTAL, reason.strip())
 
 
 @transaction.atomic
-def company_release_hold(*, company: Company) -> Company:
-    company = Company.objects.select_for_update().get(pk=company.pk)
-    if company.hold_source == Company.HoldSource.ERP:
+def company_hold_lift(*, company: Company, source: Company.HoldSource = Company.HoldSource.PORTAL) -> bool:
+    """Lift a company's hold; True when something changed.
+
+    Finance (``PORTAL``) cannot lift a hold the ERP put on (it is lifted there, and the next customer sync
+    lifts it here); the ERP (``ERP``) lifts only its own hold, never one finance put on."""
+    locked = Company.objects.select_for_update().get(pk=company.pk)
+    if source == Company.HoldSource.ERP:
+        if locked.hold_source != Company.HoldSource.ERP:
+            return _hold_set(company, locked, locked.status, locked.hold_source, locked.hold_reason)
+    elif locked.hold_source == Company.HoldSource.ERP:
         raise MembershipError(
-            f"{company.name} is on hold in the ERP; lift the hold there (it owns it) and the next "
+            f"{locked.name} is on hold in the ERP; lift the hold there (it owns it) and the next "
             "customer sync lifts it here."
         )
-    company.status = Company.Status.ACTIVE
-    company.hold_reason = ""
-    company.hold_source = Company.HoldSource.NONE
-    company.save(update_fields=["status", "hold_reason", "hold_source", "updated_at"])
-    return company
+    return _hold_set(company, locked, Company.Status.ACTIVE, Company.HoldSource.NONE, "")
+
+
+# --- API tokens -----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def api_token_regenerate(*, user: User) -> Token:
+    """A new personal API token for the user's procurement system; the previous one stops working."""
+    Token.objects.filter(user=user).delete()
+    return Token.objects.create(user=user)
 
 
 # --- Invitations ----------------------------------------------------------------------------------------

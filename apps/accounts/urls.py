@@ -59,15 +59,9 @@ urlpatterns = [
     path("company/addresses/", views.company_addresses, name="company-addresses"),
     path("company/addresses/add/", views.company_address_add, name="company-address-add"),
     path("company/addresses/<int:address_id>/edit/", views.company_address_edit, name="company-address-edit"),
+    path("orders/api-token/", views.api_token, name="po-api-token"),
     # Wholesaler staff
     path("manager/", views.manager_home, name="manager-home"),
     path("manager/companies/new/", views.manager_company_create, name="manager-company-create"),
     path("manager/companies/<int:company_id>/", views.manager_company_detail, name="manager-company-detail"),
-    path("finance/", views.finance_home, name="finance-home"),
-    path("finance/companies/<int:company_id>/hold/", views.finance_company_hold, name="finance-company-hold"),
-    path(
-        "finance/companies/<int:company_id>/release/",
-        views.finance_company_release,
-        name="finance-company-release",
-    ),
 ]

@@ -9,13 +9,13 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
+from rest_framework.authtoken.models import Token
 
 from apps.accounts import selectors, services
 from apps.accounts.exceptions import InvitationError, MembershipError
 from apps.accounts.forms import (
     CompanyContactForm,
     CompanyCreateForm,
-    HoldForm,
     InvitationAcceptForm,
     InvitationForm,
     RoleForm,
@@ -30,8 +30,6 @@ from apps.accounts.permissions import (
     user_staff_roles,
 )
 from apps.core.http import AuthenticatedRequest, HtmxRequest
-from apps.credit.models import CreditAccount
-from apps.credit.selectors import credit_hold_queue, credit_positions
 from apps.erp.selectors import sync_state_for, sync_states_for, timeline_for
 
 
@@ -388,12 +386,12 @@ def manager_company_create(request: AuthenticatedRequest) -> HttpResponse:
 @staff_role_required(StaffRole.ACCOUNT_MANAGER)
 def manager_company_detail(request: AuthenticatedRequest, company_id: int) -> HttpResponse:
     try:
-        company = selectors.company_get_for_staff(user=request.user, company_id=company_id)
+        company = selectors.company_detail_get_for_staff(user=request.user, company_id=company_id)
     except Company.DoesNotExist as exc:
         raise Http404("No such account among yours.") from exc
     context: dict[str, object] = {
         "company": company,
-        "credit": CreditAccount.objects.select_related("payment_term").filter(company=company).first(),
+        "credit": getattr(company, "credit_account", None),  # joined by the selector; None: no account yet
         "addresses": selectors.ship_to_address_list(company=company),
         "sync_state": sync_state_for(company),
         "events": timeline_for(company),
@@ -405,68 +403,16 @@ def manager_company_detail(request: AuthenticatedRequest, company_id: int) -> Ht
     return render(request, "accounts/manager_company_detail.html", context)
 
 
-@require_GET
-@staff_role_required(StaffRole.FINANCE)
-def finance_home(request: AuthenticatedRequest) -> HttpResponse:
-    companies = list(selectors.company_list_for_staff(user=request.user).order_by("-status", "name"))
-    return render(
-        request,
-        "accounts/finance_home.html",
-        {
-            "companies": companies,
-            "positions": credit_positions(company_ids=[company.pk for company in companies]),
-            "open_holds": credit_hold_queue().count(),
-            "hold_form": HoldForm(),
-        },
-    )
+# --- API token ---------------------------------------------------------------------------------------------
 
 
-def _finance_company(request: AuthenticatedRequest, company_id: int) -> Company:
-    try:
-        return selectors.company_get_for_staff(user=request.user, company_id=company_id)
-    except Company.DoesNotExist as exc:
-        raise Http404("No such account.") from exc
-
-
-def _finance_row(request: AuthenticatedRequest, company: Company, error: str = "") -> HttpResponse:
-    if not request.htmx:
-        if error:
-            messages.error(request, error)
-        return redirect("finance-home")
-    return render(
-        request,
-        "accounts/finance_home.html#company-row",
-        {
-            "company": company,
-            "positions": credit_positions(company_ids=[company.pk]),
-            "hold_form": HoldForm(),
-            "row_error": error,
-        },
-    )
-
-
-@require_POST
-@staff_role_required(StaffRole.FINANCE)
-def finance_company_hold(request: AuthenticatedRequest, company_id: int) -> HttpResponse:
-    company = _finance_company(request, company_id)
-    form = HoldForm(request.POST)
-    if not form.is_valid():
-        return _finance_row(request, company, "Give a reason for the hold; buyers will see it.")
-    try:
-        company = services.company_put_on_hold(company=company, reason=form.cleaned_data["reason"])
-    except MembershipError as exc:
-        return _finance_row(request, company, exc.message)
-    messages.success(request, f"{company.name} is on hold.")
-    return _finance_row(request, company)
-
-
-@require_POST
-@staff_role_required(StaffRole.FINANCE)
-def finance_company_release(request: AuthenticatedRequest, company_id: int) -> HttpResponse:
-    company = _finance_company(request, company_id)
-    try:
-        company = services.company_release_hold(company=company)
-    except MembershipError as exc:
-        return _finance_row(request, company, exc.message)
-    messages.success(request, f"{company.name} is active again.")
-    return _finance_row(request, company)
+@require_http_methods(["GET", "POST"])
+@company_role_required(Role.BUYER, Role.ADMIN)
+def api_token(request: MemberRequest) -> HttpResponse:
+    """A personal API token for the company's procurement system; regenerating revokes the old one."""
+    token = Token.objects.filter(user=request.user).first()
+    if request.method == "POST":
+        services.api_token_regenerate(user=request.user)
+        messages.success(request, "New API token created; the previous one no longer works.")
+        return redirect("po-api-token")
+    return render(request, "accounts/api_token.html", {"token": token})

@@ -63,3 +63,7 @@ class ApprovalRuleForm(forms.ModelForm):
         if not cleaned.get("approver_role") and not cleaned.get("approvers"):
             self.add_error("approver_role", "Choose who approves: a role, people by name, or both.")
         return cleaned
+
+
+class DecisionForm(forms.Form):
+    comment = forms.CharField(max_length=500, required=False)

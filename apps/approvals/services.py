@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.contrib.auth.models import User
@@ -9,13 +10,15 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from apps.accounts.models import Membership
+from apps.accounts.models import Company, Membership
 from apps.approvals.models import ApprovalRequest, ApprovalRule
+from apps.catalog.models import Category
 from apps.core.exceptions import ApplicationError
 from apps.core.mail import mail_on_commit
 from apps.credit.services import purchase_order_credit_check
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.exceptions import InvalidTransition
+from apps.purchase_orders.gates import Gate
 from apps.purchase_orders.models import PurchaseOrder
 
 Status = PurchaseOrder.Status
@@ -24,6 +27,10 @@ SPENDING = [s for s in Status if s not in (Status.DRAFT, Status.REJECTED, Status
 
 class ApprovalError(ApplicationError):
     pass
+
+
+class ApprovalRuleNotFound(ApprovalError):
+    """No such rule in the company (another company's, or removed meanwhile)."""
 
 
 def _month_spend(order: PurchaseOrder) -> Decimal:
@@ -112,10 +119,11 @@ def _notify_buyer(order: PurchaseOrder, subject: str, body: str) -> None:
 
 
 @transaction.atomic
-def purchase_order_submit_and_route(*, purchase_order: PurchaseOrder, actor: User) -> PurchaseOrder:
-    """Submit, then apply the company's rules: matched rules become approval steps; none: straight to
-    the credit check (approved, or held for finance)."""
-    order = orders.purchase_order_submit(purchase_order=purchase_order, actor=actor)
+def approval_route(*, purchase_order: PurchaseOrder, actor: User) -> PurchaseOrder:
+    """A submitted order meets the company's rules (the approvals gate's router, called by
+    ``purchase_order_submit_and_route`` in its transaction): matched rules become approval steps; none:
+    straight to the credit check (approved, or held for finance)."""
+    order = purchase_order
     matched = rules_matching(order)
     if not matched:
         return purchase_order_credit_check(purchase_order=order, note="no approval rule applies")
@@ -150,6 +158,16 @@ def approval_requests_withdraw(
     return ApprovalRequest.objects.filter(purchase_order=purchase_order, status__in=OPEN).update(
         status=ApprovalRequest.Status.WITHDRAWN, comment=note[:500], updated_at=timezone.now()
     )
+
+
+def _order_cancelled(*, purchase_order: PurchaseOrder, actor: User | None, note: str) -> None:
+    """The approvals gate on a cancel: the order's undecided steps leave the approvers' queues (the
+    steps say "withdrawn: the order was cancelled", whatever the buyer wrote)."""
+    approval_requests_withdraw(purchase_order=purchase_order)
+
+
+# Registered in ApprovalsConfig.ready(): submitted orders are routed here, cancelled ones withdrawn.
+GATE = Gate(name="approvals", route=approval_route, order_cancelled=_order_cancelled)
 
 
 @transaction.atomic
@@ -201,3 +219,60 @@ def approval_decide(
             order, f"Order {order.customer_po_number} was approved", f"{actor} approved it. {comment}\n"
         )
     return request
+
+
+# --- Rules (the company admin's) ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def approval_rule_create(
+    *,
+    company: Company,
+    name: str,
+    condition: str,
+    step: int = 1,
+    amount: Decimal | None = None,
+    line_count: int | None = None,
+    categories: Iterable[Category] = (),
+    approver_role: str = "",
+    approvers: Iterable[User] = (),
+) -> ApprovalRule:
+    """A new rule of the company's; orders submitted from now on meet it."""
+    rule = ApprovalRule(
+        company=company,
+        name=name,
+        step=step,
+        condition=condition,
+        amount=amount,
+        line_count=line_count,
+        approver_role=approver_role,
+    )
+    rule.full_clean()
+    rule.save()
+    rule.categories.set(categories)
+    rule.approvers.set(approvers)
+    return rule
+
+
+def _rule_locked(company: Company, rule_id: int) -> ApprovalRule:
+    rule = ApprovalRule.objects.select_for_update().filter(company=company, pk=rule_id).first()
+    if rule is None:
+        raise ApprovalRuleNotFound("No such rule in your company.")
+    return rule
+
+
+@transaction.atomic
+def approval_rule_toggle(*, company: Company, rule_id: int) -> ApprovalRule:
+    """Turn a rule of the company's off, or on again; orders already waiting keep their steps."""
+    rule = _rule_locked(company, rule_id)
+    rule.is_active = not rule.is_active
+    rule.save(update_fields=["is_active", "updated_at"])
+    return rule
+
+
+@transaction.atomic
+def approval_rule_delete(*, company: Company, rule_id: int) -> ApprovalRule:
+    """Remove a rule of the company's (returned, unsaved); orders already waiting keep their steps."""
+    rule = _rule_locked(company, rule_id)
+    rule.delete()
+    return rule

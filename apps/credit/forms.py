@@ -7,6 +7,12 @@ from apps.credit.models import CreditAccount
 RELEASE, REJECT = "release", "reject"
 
 
+class HoldForm(forms.Form):
+    """Finance puts a whole company on hold."""
+
+    reason = forms.CharField(max_length=500, widget=forms.TextInput)
+
+
 class HoldDecisionForm(forms.Form):
     decision = forms.ChoiceField(choices=[(RELEASE, "Release"), (REJECT, "Reject")])
     reason = forms.CharField(

@@ -20,6 +20,7 @@ from apps.credit.models import CreditAccount, CreditHold
 from apps.credit.selectors import CreditPosition, credit_position_get
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.erp import order_cancel_enqueue
+from apps.purchase_orders.gates import Gate
 from apps.purchase_orders.models import PurchaseOrder
 
 Status = PurchaseOrder.Status
@@ -278,3 +279,46 @@ def purchase_order_erp_credit_refused(*, purchase_order: PurchaseOrder, message:
         return None
     position = credit_position_get(company=order.company, exclude_order_id=order.pk)
     return _hold(order, position, [Reason.ERP_REFUSED], f"the ERP's credit check refused it: {message}")
+
+
+# --- The credit gate (``apps.purchase_orders.gates``) ------------------------------------------------------
+
+
+def _order_cancelled(*, purchase_order: PurchaseOrder, actor: User | None, note: str) -> None:
+    """An order on credit hold was cancelled by its buyer: the hold leaves finance's queue (saying the
+    buyer cancelled it, whatever the buyer wrote). Called with the order locked, before it moves."""
+    if purchase_order.status == Status.CREDIT_HOLD:
+        credit_hold_withdraw(purchase_order=purchase_order, actor=actor)
+
+
+def _order_decided_in_erp(*, purchase_order: PurchaseOrder, to: str, note: str) -> None:
+    """Someone in the ERP cancelled or confirmed an order on credit hold: the hold is withdrawn or
+    settled in the ERP."""
+    if to == Status.CANCELLED:
+        credit_hold_withdraw(purchase_order=purchase_order, actor=None, note=f"cancelled in the ERP: {note}")
+    else:
+        credit_hold_settle_in_erp(purchase_order=purchase_order, note=f"confirmed in the ERP: {note}")
+
+
+def credit_overrun_accepted(order_ids: list[int]) -> set[int]:
+    """Of these orders, those finance released from credit hold: the ERP is told to accept their credit
+    overrun."""
+    return set(
+        CreditHold.objects.filter(
+            purchase_order_id__in=order_ids, status=CreditHold.Status.RELEASED
+        ).values_list("purchase_order_id", flat=True)
+    )
+
+
+def _erp_credit_refused(*, purchase_order: PurchaseOrder, message: str) -> None:
+    purchase_order_erp_credit_refused(purchase_order=purchase_order, message=message)
+
+
+# Registered in CreditConfig.ready().
+GATE = Gate(
+    name="credit",
+    order_cancelled=_order_cancelled,
+    order_decided_in_erp=_order_decided_in_erp,
+    credit_overrun_accepted=credit_overrun_accepted,
+    erp_credit_refused=_erp_credit_refused,
+)

@@ -6,6 +6,13 @@ from apps.credit import views
 
 urlpatterns = [
     path("invoices/", views.invoices, name="buyer-invoices"),
+    path("finance/", views.finance_home, name="finance-home"),
+    path("finance/companies/<int:company_id>/hold/", views.finance_company_hold, name="finance-company-hold"),
+    path(
+        "finance/companies/<int:company_id>/release/",
+        views.finance_company_release,
+        name="finance-company-release",
+    ),
     path("finance/holds/", views.hold_queue, name="finance-holds"),
     path("finance/holds/bulk/", views.hold_bulk, name="finance-holds-bulk"),
     path("finance/holds/<int:hold_id>/", views.hold_detail, name="finance-hold-detail"),

@@ -13,12 +13,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts import selectors as account_selectors
+from apps.accounts import services as account_services
+from apps.accounts.exceptions import MembershipError
 from apps.accounts.models import Company, StaffRole
 from apps.accounts.permissions import MemberRequest, company_role_required, staff_role_required
 from apps.core.http import AuthenticatedRequest
 from apps.credit import selectors, services
 from apps.credit.exceptions import CreditError
-from apps.credit.forms import RELEASE, BulkDecisionForm, HoldDecisionForm, ToleranceForm
+from apps.credit.forms import RELEASE, BulkDecisionForm, HoldDecisionForm, HoldForm, ToleranceForm
 from apps.credit.models import CreditAccount, CreditHold
 
 INVOICE_PAGE_SIZE = 50
@@ -57,6 +59,67 @@ def invoices(request: MemberRequest) -> HttpResponse:
 
 
 # --- Finance -----------------------------------------------------------------------------------------------
+
+
+@require_GET
+@staff_role_required(StaffRole.FINANCE)
+def finance_home(request: AuthenticatedRequest) -> HttpResponse:
+    companies = list(account_selectors.company_list_for_staff(user=request.user).order_by("-status", "name"))
+    return render(
+        request,
+        "credit/finance_home.html",
+        {
+            "companies": companies,
+            "positions": selectors.credit_positions(company_ids=[company.pk for company in companies]),
+            "open_holds": selectors.credit_hold_queue().count(),
+            "hold_form": HoldForm(),
+        },
+    )
+
+
+def _finance_row(request: AuthenticatedRequest, company: Company, error: str = "") -> HttpResponse:
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("finance-home")
+    return render(
+        request,
+        "credit/finance_home.html#company-row",
+        {
+            "company": company,
+            "positions": selectors.credit_positions(company_ids=[company.pk]),
+            "hold_form": HoldForm(),
+            "row_error": error,
+        },
+    )
+
+
+@require_POST
+@staff_role_required(StaffRole.FINANCE)
+def finance_company_hold(request: AuthenticatedRequest, company_id: int) -> HttpResponse:
+    """Finance puts a whole company on hold (the company's own hold service, shared with the ERP sync)."""
+    company = _finance_company(request, company_id)
+    form = HoldForm(request.POST)
+    if not form.is_valid():
+        return _finance_row(request, company, "Give a reason for the hold; buyers will see it.")
+    try:
+        account_services.company_hold_put(company=company, reason=form.cleaned_data["reason"])
+    except MembershipError as exc:
+        return _finance_row(request, company, exc.message)
+    messages.success(request, f"{company.name} is on hold.")
+    return _finance_row(request, company)
+
+
+@require_POST
+@staff_role_required(StaffRole.FINANCE)
+def finance_company_release(request: AuthenticatedRequest, company_id: int) -> HttpResponse:
+    company = _finance_company(request, company_id)
+    try:
+        account_services.company_hold_lift(company=company)
+    except MembershipError as exc:
+        return _finance_row(request, company, exc.message)
+    messages.success(request, f"{company.name} is active again.")
+    return _finance_row(request, company)
 
 
 def _queue_context(request: AuthenticatedRequest, **extra: object) -> dict[str, object]:

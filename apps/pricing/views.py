@@ -5,12 +5,18 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.models import Company, Role, StaffRole
-from apps.accounts.permissions import MemberRequest, company_role_required, staff_role_required
+from apps.accounts.permissions import (
+    MemberRequest,
+    company_role_required,
+    staff_role_required,
+    user_staff_roles,
+)
 from apps.accounts.selectors import company_get_for_staff, company_list_for_staff
 from apps.catalog import selectors as catalog_selectors
 from apps.core.http import AuthenticatedRequest
@@ -49,8 +55,6 @@ def tier_list(request: AuthenticatedRequest) -> HttpResponse:
 
 
 def _tier_counts() -> list[Any]:
-    from django.db.models import Count
-
     return list(CompanyPricing.objects.values("tier").annotate(n=Count("id")))
 
 
@@ -285,8 +289,6 @@ def _upload_or_404(request: AuthenticatedRequest, upload_id: int) -> PriceUpload
 
 
 def _roles(request: AuthenticatedRequest) -> frozenset[StaffRole]:
-    from apps.accounts.permissions import user_staff_roles
-
     return user_staff_roles(request.user)
 
 

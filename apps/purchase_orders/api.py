@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
@@ -18,14 +18,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.models import Membership, Role, ShipToAddress
+from apps.accounts.models import Membership, Role
 from apps.accounts.permissions import user_membership
-from apps.approvals.services import purchase_order_submit_and_route
-from apps.core.exceptions import ApplicationError
-from apps.core.money import AMOUNT_LIMIT, amount_fits, quantize_amount
 from apps.core.rest import MESSAGES, detail_response, validation_error_response
-from apps.pricing.selectors import price_resolve_many
 from apps.purchase_orders import selectors, services
+from apps.purchase_orders.exceptions import OrderRequestRefused
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import IdempotencyRecord, PurchaseOrder, PurchaseOrderLine
 from apps.purchase_orders.quantities import parse_quantity
@@ -180,26 +177,27 @@ class PurchaseOrderListCreateApi(APIView):
             )
         body_hash = hashlib.sha256(json.dumps(request.data, sort_keys=True, default=str).encode()).hexdigest()
         if key:
-            seen = (
-                IdempotencyRecord.objects.filter(company=company, key=key)
-                .select_related("purchase_order")
-                .first()
-            )
+            seen = selectors.idempotency_record_get(company=company, key=key)
             if seen is not None:
                 return self._replay(seen, body_hash)
         serializer = self.InputSerializer(data=request.data)
         if not serializer.is_valid():
             raise ValidationError(_by_line(serializer.errors))
         try:
-            with transaction.atomic():
-                order = self._create(membership, serializer.validated_data)
-                if key:
-                    IdempotencyRecord.objects.create(
-                        company=company, key=key, request_hash=body_hash, purchase_order=order
-                    )
+            order = services.purchase_order_place(
+                company=company,
+                buyer=membership.user,
+                request=_order_request(serializer.validated_data),
+                idempotency_key=key,
+                request_hash=body_hash,
+            )
+        except OrderRequestRefused as exc:
+            raise ValidationError(exc.errors) from exc
         except IntegrityError:
             # A concurrent retry with the same key won the race: answer as a retry would.
-            seen = IdempotencyRecord.objects.get(company=company, key=key)
+            seen = selectors.idempotency_record_get(company=company, key=key) if key else None
+            if seen is None:
+                raise
             return self._replay(seen, body_hash)
         return Response(OrderOutput(_with_lines(order)).data, status=status.HTTP_201_CREATED)
 
@@ -212,48 +210,28 @@ class PurchaseOrderListCreateApi(APIView):
             )
         return Response(OrderOutput(_with_lines(seen.purchase_order)).data, status=status.HTTP_200_OK)
 
-    @staticmethod
-    def _create(membership: Membership, data: dict[str, Any]) -> PurchaseOrder:
-        company = membership.company
-        if PurchaseOrder.objects.filter(company=company, customer_po_number=data["po_number"]).exists():
-            raise ValidationError({"po_number": [f"Your company already has an order {data['po_number']}."]})
-        ship_to = ShipToAddress.objects.filter(company=company, is_active=True)
-        ship_to = (
-            ship_to.filter(pk=data["ship_to_id"]) if "ship_to_id" in data else ship_to.filter(is_default=True)
-        )
-        address = ship_to.first()
-        if address is None:
-            raise ValidationError({"ship_to_id": ["No such ship-to address in your company."]})
-        line_errors: dict[int, str] = {}
-        parsed: list[ParsedLine] = []
-        for index, line in enumerate(data["lines"]):
-            try:
-                # JSON and API clients write a decimal point: "1.000" is one, never a thousand.
-                quantity: Decimal = parse_quantity(line["quantity"], decimal_mark=".")
-            except ValueError as exc:
-                line_errors[index] = str(exc)
-                continue
-            parsed.append(ParsedLine(index, line["sku"].upper(), quantity, line.get("note", "")))
-        order = PurchaseOrder.objects.create(
-            company=company,
-            buyer=membership.user,
-            customer_po_number=data["po_number"],
-            ship_to=address,
-            requested_date=data.get("requested_date") or None,
-            notes=data.get("notes", ""),
-        )
-        result = services.purchase_order_lines_add(purchase_order=order, lines=parsed)
-        line_errors.update({entry.line: entry.message for entry in result.report if not entry.ok})
-        if not line_errors:
-            line_errors.update(_amount_problems(order, parsed))
-        if line_errors:
-            raise ValidationError(
-                {"lines": {str(index): [message] for index, message in sorted(line_errors.items())}}
-            )
+
+def _order_request(data: dict[str, Any]) -> services.OrderRequest:
+    """The validated body as the order service reads it: quantities parsed, a line that cannot be read
+    kept by its index with why."""
+    unreadable: dict[int, str] = {}
+    parsed: list[ParsedLine] = []
+    for index, line in enumerate(data["lines"]):
         try:
-            return purchase_order_submit_and_route(purchase_order=order, actor=membership.user)
-        except ApplicationError as exc:
-            raise ValidationError({"detail": [exc.message]}) from exc
+            # JSON and API clients write a decimal point: "1.000" is one, never a thousand.
+            quantity: Decimal = parse_quantity(line["quantity"], decimal_mark=".")
+        except ValueError as exc:
+            unreadable[index] = str(exc)
+            continue
+        parsed.append(ParsedLine(index, line["sku"].upper(), quantity, line.get("note", "")))
+    return services.OrderRequest(
+        po_number=data["po_number"],
+        lines=parsed,
+        unreadable=unreadable,
+        ship_to_id=data.get("ship_to_id"),
+        requested_date=data.get("requested_date") or None,
+        notes=data.get("notes", ""),
+    )
 
 
 def _with_lines(order: PurchaseOrder) -> PurchaseOrder:
@@ -284,42 +262,6 @@ def _messages(entry: dict[str, list[str]] | list[str]) -> list[str]:
         for field, messages in entry.items()
         for message in messages
     ]
-
-
-def _amount_problems(order: PurchaseOrder, parsed: list[ParsedLine]) -> dict[int, str]:
-    """Lines whose amount (quantity at this company's price) would not fit the amount column, reported on
-    the request's line; an order total past it is refused as a whole. Checked before submitting, so the
-    API names the line instead of failing on the database."""
-    lines = list(order.lines.select_related("product"))
-    quotes = price_resolve_many(
-        account=order.company,
-        products=[line.product for line in lines],
-        quantity={line.product_id: line.quantity for line in lines},
-    )
-    first_index: dict[str, int] = {}
-    for entry in parsed:
-        first_index.setdefault(entry.sku.upper(), entry.line)
-    problems: dict[int, str] = {}
-    total = Decimal(0)
-    for line in lines:
-        price = quotes[line.product_id].unit_price
-        amount = quantize_amount(price * line.quantity, order.currency)
-        total += amount
-        if not amount_fits(amount):
-            problems[first_index.get(line.product.sku.upper(), 0)] = (
-                f"quantity: {line.quantity.normalize():f} of {line.product.sku} at {price} {order.currency} "
-                f"comes to {amount:,} {order.currency}; an order line holds less than {AMOUNT_LIMIT:,}."
-            )
-    if not problems and not amount_fits(total):
-        raise ValidationError(
-            {
-                "detail": [
-                    f"The order comes to {total:,} {order.currency}; an order holds less than "
-                    f"{AMOUNT_LIMIT:,}. Split it into several orders."
-                ]
-            }
-        )
-    return problems
 
 
 class PurchaseOrderDetailApi(APIView):

@@ -78,7 +78,3 @@ class CsvForm(forms.Form):
         if upload.size is not None and upload.size > MAX_FILE_BYTES:
             raise forms.ValidationError(too_large_message(upload.size))
         return upload
-
-
-class DecisionForm(forms.Form):
-    comment = forms.CharField(max_length=500, required=False)

@@ -3,31 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.functions import Upper
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from apps.accounts.models import Company
+from apps.accounts.models import Company, ShipToAddress
 from apps.catalog.models import Product
 from apps.catalog.services import quantity_problem
+from apps.core.exceptions import ApplicationError
 from apps.core.money import AMOUNT_LIMIT, amount_fits, quantize_amount
 from apps.pricing.selectors import price_resolve_many
 from apps.purchase_orders import erp
-from apps.purchase_orders.exceptions import InvalidTransition, PurchaseOrderError
+from apps.purchase_orders.exceptions import (
+    InvalidTransition,
+    LineNotFound,
+    OrderRequestRefused,
+    PurchaseOrderError,
+)
+from apps.purchase_orders.gates import gates_order_cancelled, gates_order_decided_in_erp, gates_route
 from apps.purchase_orders.lines import LineReport, Parsed, ParsedLine, report_summarise
 from apps.purchase_orders.models import (
     LIFECYCLE,
+    IdempotencyRecord,
     LineImport,
     PurchaseOrder,
     PurchaseOrderLine,
     PurchaseOrderStatusChange,
 )
-from apps.purchase_orders.quantities import MAX_QUANTITY, TOO_LARGE
+from apps.purchase_orders.quantities import MAX_QUANTITY, TOO_LARGE, QuantityError, quantity_checked
 
 Status = PurchaseOrder.Status
 
@@ -112,6 +122,55 @@ def purchase_order_lines_add(*, purchase_order: PurchaseOrder, lines: Iterable[P
     PurchaseOrderLine.objects.bulk_create(new_lines.values())
     PurchaseOrderLine.objects.bulk_update(changed.values(), ["quantity", "note"])
     return AddResult(added, merged, report)
+
+
+def _draft_line_locked(purchase_order: PurchaseOrder, line_id: int) -> PurchaseOrderLine:
+    """A line of the draft, the order row locked first (as every order write takes it)."""
+    order = PurchaseOrder.objects.select_for_update().get(pk=purchase_order.pk)
+    if order.status != Status.DRAFT:
+        raise PurchaseOrderError("Only a draft can be changed.")
+    line = (
+        PurchaseOrderLine.objects.select_related("product").filter(pk=line_id, purchase_order=order).first()
+    )
+    if line is None:
+        raise LineNotFound("No such line on your draft.")
+    return line
+
+
+@transaction.atomic
+def purchase_order_line_update(
+    *, purchase_order: PurchaseOrder, line_id: int, quantity: Decimal, note: str | None = None
+) -> PurchaseOrderLine:
+    """A draft line's new quantity (and note, when given), within the product's ordering rules; a refused
+    change changes nothing."""
+    line = _draft_line_locked(purchase_order, line_id)
+    sku = line.product.sku
+    try:
+        quantity = quantity_checked(quantity, f"{quantity.normalize():f}")
+    except QuantityError as exc:
+        raise PurchaseOrderError(f"{sku}: {exc}.") from exc
+    problem = quantity_problem(line.product, quantity)
+    if problem:
+        raise PurchaseOrderError(f"{sku}: {problem}.")
+    line.quantity = quantity
+    fields = ["quantity", "updated_at"]
+    if note is not None:
+        line.note = note.strip()
+        fields.append("note")
+    try:
+        line.full_clean(validate_unique=False, validate_constraints=False)  # one line per product: kept
+    except ValidationError as exc:
+        raise PurchaseOrderError(f"{sku}: " + " ".join(exc.messages)) from exc
+    line.save(update_fields=fields)
+    return line
+
+
+@transaction.atomic
+def purchase_order_line_remove(*, purchase_order: PurchaseOrder, line_id: int) -> PurchaseOrderLine:
+    """Take a line off the draft; returns the removed line (its product joined)."""
+    line = _draft_line_locked(purchase_order, line_id)
+    line.delete()
+    return line
 
 
 # --- Transitions -----------------------------------------------------------------------------------------
@@ -199,6 +258,14 @@ def _check_amounts(lines: list[PurchaseOrderLine], total: Decimal, currency: str
 
 
 @transaction.atomic
+def purchase_order_submit_and_route(*, purchase_order: PurchaseOrder, actor: User) -> PurchaseOrder:
+    """Submit, then let the gates route the order: the company's approval rules, then the credit check
+    (approved, or held for finance); see ``apps.purchase_orders.gates``."""
+    order = purchase_order_submit(purchase_order=purchase_order, actor=actor)
+    return gates_route(purchase_order=order, actor=actor)
+
+
+@transaction.atomic
 def purchase_order_request_approval(*, purchase_order: PurchaseOrder, note: str = "") -> PurchaseOrder:
     return _transition(_locked(purchase_order), Status.AWAITING_APPROVAL, actor=None, note=note)
 
@@ -237,15 +304,10 @@ def purchase_order_cancel(
         raise InvalidTransition(
             "The ERP has accepted this order; ask your account manager to cancel it there."
         )
-    if order.status == Status.CREDIT_HOLD:
-        from apps.credit.services import credit_hold_withdraw
-
-        credit_hold_withdraw(purchase_order=order, actor=actor)
-    order = _transition(order, Status.CANCELLED, actor=actor, note=note)
-    from apps.approvals.services import approval_requests_withdraw
-
-    approval_requests_withdraw(purchase_order=order)  # its undecided steps leave the approvers' queues
-    return order
+    # The gates withdraw what waits on the order (an open credit hold, undecided approval steps), in
+    # this transaction, the order row already locked: the lock order a credit or approval decision takes.
+    gates_order_cancelled(purchase_order=order, actor=actor, note=note)
+    return _transition(order, Status.CANCELLED, actor=actor, note=note)
 
 
 def _already_passed(current: Status, to: Status) -> bool:
@@ -264,12 +326,7 @@ def purchase_order_erp_update(*, purchase_order: PurchaseOrder, to: Status, note
         return order
     if order.status == Status.CREDIT_HOLD and to != Status.CREDIT_HOLD:
         # The ERP decided a held order itself (it had the sale as a quotation after refusing its credit).
-        from apps.credit.services import credit_hold_settle_in_erp, credit_hold_withdraw
-
-        if to == Status.CANCELLED:
-            credit_hold_withdraw(purchase_order=order, actor=None, note=f"cancelled in the ERP: {note}")
-        else:
-            credit_hold_settle_in_erp(purchase_order=order, note=f"confirmed in the ERP: {note}")
+        gates_order_decided_in_erp(purchase_order=order, to=to, note=note)
     return _transition(order, to, actor=None, note=note)
 
 
@@ -297,6 +354,111 @@ def purchase_order_erp_pushed(
             purchase_order=order, to=Status.ACCEPTED, note=f"confirmed in the ERP as {number}"
         )
     return order
+
+
+# --- Orders placed in one request (the API) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """An order placed in one request: its header and lines as read. ``ParsedLine.line`` is the line's
+    index in the request; ``unreadable``: the indexes of lines that could not be read, with why."""
+
+    po_number: str
+    lines: list[ParsedLine]
+    unreadable: dict[int, str] = field(default_factory=dict)
+    ship_to_id: int | None = None  # None: the company's default address
+    requested_date: date | None = None
+    notes: str = ""
+
+
+@transaction.atomic
+def purchase_order_place(
+    *,
+    company: Company,
+    buyer: User,
+    request: OrderRequest,
+    idempotency_key: str = "",
+    request_hash: str = "",
+) -> PurchaseOrder:
+    """Create the order with its lines and submit it, all or nothing: a problem raises
+    ``OrderRequestRefused`` saying what, field by field, and nothing is kept.
+
+    With ``idempotency_key`` the key (and the request's hash) is recorded with the order; a concurrent
+    request with the same key makes this raise IntegrityError, the caller answering as a retry would."""
+    if PurchaseOrder.objects.filter(company=company, customer_po_number=request.po_number).exists():
+        raise OrderRequestRefused({"po_number": [f"Your company already has an order {request.po_number}."]})
+    addresses = ShipToAddress.objects.filter(company=company, is_active=True)
+    addresses = (
+        addresses.filter(pk=request.ship_to_id)
+        if request.ship_to_id is not None
+        else addresses.filter(is_default=True)
+    )
+    address = addresses.first()
+    if address is None:
+        raise OrderRequestRefused({"ship_to_id": ["No such ship-to address in your company."]})
+    order = PurchaseOrder.objects.create(
+        company=company,
+        buyer=buyer,
+        customer_po_number=request.po_number,
+        ship_to=address,
+        requested_date=request.requested_date,
+        notes=request.notes,
+    )
+    result = purchase_order_lines_add(purchase_order=order, lines=request.lines)
+    line_errors = dict(request.unreadable)
+    line_errors.update({entry.line: entry.message for entry in result.report if not entry.ok})
+    if not line_errors:
+        line_errors.update(_line_amount_problems(order, request.lines))
+    if line_errors:
+        raise OrderRequestRefused(
+            {"lines": {str(index): [message] for index, message in sorted(line_errors.items())}}
+        )
+    try:
+        order = purchase_order_submit_and_route(purchase_order=order, actor=buyer)
+    except ApplicationError as exc:
+        raise OrderRequestRefused({"detail": [exc.message]}) from exc
+    if idempotency_key:
+        IdempotencyRecord.objects.create(
+            company=company, key=idempotency_key, request_hash=request_hash, purchase_order=order
+        )
+    return order
+
+
+def _line_amount_problems(order: PurchaseOrder, parsed: list[ParsedLine]) -> dict[int, str]:
+    """Lines whose amount (quantity at this company's price) would not fit the amount column, reported on
+    the request's line; an order total past it is refused as a whole. Checked before submitting, so the
+    API names the line instead of failing on the database."""
+    lines = list(order.lines.select_related("product"))
+    quotes = price_resolve_many(
+        account=order.company,
+        products=[line.product for line in lines],
+        quantity={line.product_id: line.quantity for line in lines},
+    )
+    first_index: dict[str, int] = {}
+    for entry in parsed:
+        first_index.setdefault(entry.sku.upper(), entry.line)
+    problems: dict[int, str] = {}
+    total = Decimal(0)
+    for line in lines:
+        price = quotes[line.product_id].unit_price
+        amount = quantize_amount(price * line.quantity, order.currency)
+        total += amount
+        if not amount_fits(amount):
+            problems[first_index.get(line.product.sku.upper(), 0)] = (
+                f"quantity: {line.quantity.normalize():f} of {line.product.sku} at {price} {order.currency} "
+                f"comes to {amount:,} {order.currency}; an order line holds less than {AMOUNT_LIMIT:,}."
+            )
+    if not problems and not amount_fits(total):
+        raise OrderRequestRefused(
+            {
+                "detail": [
+                    f"The order comes to {total:,} {order.currency}; an order holds less than "
+                    f"{AMOUNT_LIMIT:,}. Split it into several orders."
+                ]
+            }
+        )
+    return problems
 
 
 # --- Large uploads -----------------------------------------------------------------------------------------

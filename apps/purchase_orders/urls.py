@@ -20,7 +20,4 @@ urlpatterns = [
     path("orders/<int:order_id>/cancel/", views.order_cancel, name="po-cancel"),
     path("orders/<int:order_id>/reorder/", views.order_reorder, name="po-reorder"),
     path("orders/<int:order_id>/export.csv", views.order_export, name="po-export"),
-    path("orders/api-token/", views.api_token, name="po-api-token"),
-    path("approvals/", views.approval_queue, name="po-approvals"),
-    path("approvals/<int:request_id>/", views.approval_decision, name="po-approval-decision"),
 ]

@@ -7,26 +7,24 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from apps.accounts.models import Role
 from apps.accounts.permissions import MemberRequest, company_role_required
-from apps.approvals import selectors as approval_selectors
-from apps.approvals.services import ApprovalError, approval_decide, purchase_order_submit_and_route
 from apps.core import csvexport
 from apps.core.exceptions import ApplicationError
 from apps.core.money import quantize_amount
-from apps.credit.selectors import credit_meter, credit_position_get
 from apps.erp.selectors import timeline_for
+from apps.pricing.selectors import price_resolve_many
 from apps.purchase_orders import lines as parsing
 from apps.purchase_orders import selectors, services
-from apps.purchase_orders.forms import CsvForm, DecisionForm, HeaderForm, QuickOrderForm
-from apps.purchase_orders.models import LineImport, PurchaseOrder, PurchaseOrderLine
+from apps.purchase_orders.exceptions import LineNotFound
+from apps.purchase_orders.forms import CsvForm, HeaderForm, QuickOrderForm
+from apps.purchase_orders.models import LineImport, PurchaseOrder
 from apps.purchase_orders.quantities import parse_quantity
 
 BUILDERS = (Role.BUYER, Role.ADMIN)
-APPROVERS = (Role.APPROVER, Role.ADMIN)
 
 
 def _draft(request: MemberRequest) -> PurchaseOrder:
@@ -35,8 +33,6 @@ def _draft(request: MemberRequest) -> PurchaseOrder:
 
 def _builder_context(request: MemberRequest, order: PurchaseOrder, **extra: object) -> dict[str, object]:
     lines = list(order.lines.select_related("product", "product__stock"))
-    from apps.pricing.selectors import price_resolve_many
-
     quotes = price_resolve_many(
         account=order.company,
         products=[line.product for line in lines],
@@ -47,10 +43,8 @@ def _builder_context(request: MemberRequest, order: PurchaseOrder, **extra: obje
         for line in lines
     ]
     total = sum((amount for _, _, amount in priced), Decimal("0"))
-    position = credit_position_get(company=order.company)
     return {
-        "order": order,
-        "credit": credit_meter(position=position, order_amount=quantize_amount(total)),
+        "order": order,  # the credit meter is credit's template tag, given the company and the estimate
         "imports": order.line_imports.exclude(status=LineImport.Status.DONE),
         "priced": priced,
         "estimate": quantize_amount(total),
@@ -188,27 +182,23 @@ def builder_lines(request: MemberRequest) -> HttpResponse:
 @company_role_required(*BUILDERS)
 def builder_line(request: MemberRequest, line_id: int) -> HttpResponse:
     order = _draft(request)
-    line = (
-        PurchaseOrderLine.objects.select_related("product").filter(pk=line_id, purchase_order=order).first()
-    )
+    line = selectors.purchase_order_line_get(purchase_order=order, line_id=line_id)
     if line is None:
         raise Http404("No such line on your draft.")
-    if request.POST.get("remove"):
-        line.delete()
-    else:
-        from apps.catalog.services import quantity_problem
-
-        try:  # the box is a number field: browsers send a decimal point
-            quantity = parse_quantity(request.POST.get("quantity", ""), decimal_mark=".")
-        except ValueError as exc:
-            problem = str(exc)
+    try:
+        if request.POST.get("remove"):
+            services.purchase_order_line_remove(purchase_order=order, line_id=line.pk)
         else:
-            problem = quantity_problem(line.product, quantity)
-        if problem:
-            messages.error(request, f"{line.product.sku}: {problem}.")
-        else:
-            line.quantity = quantity
-            line.save(update_fields=["quantity", "updated_at"])
+            try:  # the box is a number field: browsers send a decimal point
+                quantity = parse_quantity(request.POST.get("quantity", ""), decimal_mark=".")
+            except ValueError as exc:
+                messages.error(request, f"{line.product.sku}: {exc}.")
+            else:
+                services.purchase_order_line_update(purchase_order=order, line_id=line.pk, quantity=quantity)
+    except LineNotFound as exc:
+        raise Http404(exc.message) from exc
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
     template = "purchase_orders/builder.html#lines" if request.htmx else "purchase_orders/builder.html"
     return render(request, template, _builder_context(request, order))
 
@@ -218,7 +208,7 @@ def builder_line(request: MemberRequest, line_id: int) -> HttpResponse:
 def builder_submit(request: MemberRequest) -> HttpResponse:
     order = _draft(request)
     try:
-        order = purchase_order_submit_and_route(purchase_order=order, actor=request.user)
+        order = services.purchase_order_submit_and_route(purchase_order=order, actor=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("po-builder")
@@ -360,51 +350,3 @@ def order_list_export(request: MemberRequest) -> HttpResponse:
             ]
         )
     return response
-
-
-# --- Approvals ---------------------------------------------------------------------------------------------
-
-
-@require_GET
-@company_role_required(*APPROVERS)
-def approval_queue(request: MemberRequest) -> HttpResponse:
-    requests = approval_selectors.approval_queue(user=request.user, company=request.membership.company)
-    return render(request, "purchase_orders/approvals.html", {"requests": requests})
-
-
-@require_http_methods(["POST"])
-@company_role_required(*APPROVERS)
-def approval_decision(request: MemberRequest, request_id: int) -> HttpResponse:
-    approval = approval_selectors.approval_get(company=request.membership.company, request_id=request_id)
-    if approval is None:
-        raise Http404("No such approval in your company.")
-    form = DecisionForm(request.POST)
-    form.is_valid()
-    try:
-        approval_decide(
-            request=approval,
-            actor=request.user,
-            approve=request.POST.get("decision") == "approve",
-            comment=form.cleaned_data.get("comment", ""),
-        )
-    except (ApprovalError, ApplicationError) as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Order {approval.purchase_order.customer_po_number}: decision recorded.")
-    return redirect("po-approvals")
-
-
-@require_http_methods(["GET", "POST"])
-@company_role_required(*BUILDERS)
-def api_token(request: MemberRequest) -> HttpResponse:
-    """A personal API token for the company's procurement system; regenerating revokes the old one."""
-    from rest_framework.authtoken.models import Token
-
-    token = Token.objects.filter(user=request.user).first()
-    if request.method == "POST":
-        if token is not None:
-            token.delete()
-        token = Token.objects.create(user=request.user)
-        messages.success(request, "New API token created; the previous one no longer works.")
-        return redirect("po-api-token")
-    return render(request, "purchase_orders/api_token.html", {"token": token})

@@ -10,12 +10,13 @@ from django.test import Client
 from apps.accounts.models import Role, StaffRole
 from apps.approvals.models import ApprovalRequest, ApprovalRule
 from apps.approvals.selectors import approval_queue
-from apps.approvals.services import ApprovalError, approval_decide, purchase_order_submit_and_route
+from apps.approvals.services import ApprovalError, approval_decide
 from apps.credit.models import CreditAccount, CreditHold
 from apps.credit.selectors import credit_hold_queue
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
+from apps.purchase_orders.services import purchase_order_submit_and_route
 from tests.accounts.factories import CompanyFactory, MembershipFactory, ShipToAddressFactory
 from tests.catalog.factories import ProductFactory
 

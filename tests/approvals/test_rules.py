@@ -9,16 +9,12 @@ from django.core import mail
 
 from apps.accounts.models import Role
 from apps.approvals.models import ApprovalRequest, ApprovalRule
-from apps.approvals.services import (
-    ApprovalError,
-    approval_decide,
-    purchase_order_submit_and_route,
-    rules_matching,
-)
+from apps.approvals.services import ApprovalError, approval_decide, rules_matching
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.exceptions import InvalidTransition
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
+from apps.purchase_orders.services import purchase_order_submit_and_route
 from tests.accounts.factories import CompanyFactory, MembershipFactory, ShipToAddressFactory, UserFactory
 from tests.catalog.factories import CategoryFactory, ProductFactory
 

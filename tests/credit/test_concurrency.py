@@ -29,13 +29,13 @@ from django.core import mail
 from django.db import connection
 
 from apps.accounts.models import Role
-from apps.approvals.services import purchase_order_submit_and_route
 from apps.credit.models import CreditHold
 from apps.erp.models import SyncJob
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.erp import ORDER_PUSH
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
+from apps.purchase_orders.services import purchase_order_submit_and_route
 from tests.accounts.factories import CompanyFactory, MembershipFactory, ShipToAddressFactory, UserFactory
 from tests.catalog.factories import ProductFactory
 from tests.credit.factories import CreditAccountFactory

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from apps.accounts.models import STAFF_GROUP_NAMES, Company, Role, StaffRole
 from apps.approvals.models import ApprovalRequest, ApprovalRule
-from apps.approvals.services import approval_decide, purchase_order_submit_and_route
+from apps.approvals.services import approval_decide
 from apps.credit.exceptions import CreditError
 from apps.credit.models import CreditAccount, CreditHold
 from apps.credit.selectors import credit_hold_queue
@@ -31,6 +31,7 @@ from apps.purchase_orders import services as orders
 from apps.purchase_orders.erp import ORDER_PUSH, ORDER_STATES, orders_push
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
+from apps.purchase_orders.services import purchase_order_submit_and_route
 from tests.accounts.factories import MembershipFactory, ShipToAddressFactory, UserFactory
 from tests.catalog.factories import ProductFactory
 from tests.credit.factories import CreditAccountFactory, InvoiceFactory

@@ -10,12 +10,12 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.accounts.models import Company, Role, StaffRole
-from apps.approvals.services import purchase_order_submit_and_route
 from apps.credit.models import CreditAccount, CreditHold, Invoice
 from apps.erp.models import SyncJob
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
+from apps.purchase_orders.services import purchase_order_submit_and_route
 from tests.accounts.factories import CompanyFactory, MembershipFactory, ShipToAddressFactory, UserFactory
 from tests.catalog.factories import ProductFactory
 

@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from apps.accounts.erp import CUSTOMERS
 from apps.accounts.models import Company, Role, StaffRole
-from apps.approvals.services import purchase_order_submit_and_route
 from apps.catalog.erp import PRODUCTS
 from apps.catalog.models import Product
 from apps.credit import services as credit
@@ -28,6 +27,7 @@ from apps.purchase_orders import services as orders
 from apps.purchase_orders.exceptions import PurchaseOrderError
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
+from apps.purchase_orders.services import purchase_order_submit_and_route
 from tests.accounts.factories import MembershipFactory
 from tools.tryton import erp
 

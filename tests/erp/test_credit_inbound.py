@@ -10,7 +10,7 @@ import pytest
 from apps.accounts.erp import CUSTOMERS
 from apps.accounts.exceptions import MembershipError
 from apps.accounts.models import Company, Role
-from apps.accounts.services import company_put_on_hold, company_release_hold
+from apps.accounts.services import company_hold_lift, company_hold_put
 from apps.credit.erp import INVOICES
 from apps.credit.models import CreditAccount, Invoice, PaymentTerm
 from apps.erp import inbound, services
@@ -141,7 +141,7 @@ def test_a_hold_set_in_the_erp_holds_the_company_and_lifting_it_there_releases_i
     acme.refresh_from_db()
     held = (acme.status, acme.hold_source, acme.hold_reason)
     with pytest.raises(MembershipError, match="lift the hold there"):
-        company_release_hold(company=acme)
+        company_hold_lift(company=acme)
     inbound.apply_page(connection=connection, stream=CUSTOMERS, records=[_customer(on_hold=False)])
     acme.refresh_from_db()
 
@@ -155,7 +155,7 @@ def test_a_hold_set_in_the_erp_holds_the_company_and_lifting_it_there_releases_i
 def test_the_erp_never_lifts_a_hold_finance_set_in_the_portal(
     connection: ErpConnection, acme: Company
 ) -> None:
-    company_put_on_hold(company=acme, reason="cheque bounced")
+    company_hold_put(company=acme, reason="cheque bounced")
 
     inbound.apply_page(connection=connection, stream=CUSTOMERS, records=[_customer(on_hold=False)])
     inbound.apply_page(

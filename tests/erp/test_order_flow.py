@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from apps.accounts.erp import CUSTOMERS
 from apps.accounts.models import Company, Role
-from apps.approvals.services import purchase_order_submit_and_route
 from apps.catalog.erp import PRODUCTS
 from apps.catalog.models import Product
 from apps.erp import inbound, services
@@ -16,6 +15,7 @@ from apps.purchase_orders import services as orders
 from apps.purchase_orders.erp import ORDER_STATES
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
+from apps.purchase_orders.services import purchase_order_submit_and_route
 from tests.accounts.factories import MembershipFactory
 
 Status = PurchaseOrder.Status

@@ -11,10 +11,10 @@ import pytest
 from django.test import Client
 
 from apps.accounts.models import Role
-from apps.approvals.services import purchase_order_submit_and_route
 from apps.core.csvexport import neutralise, safe_writer
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.lines import ParsedLine
+from apps.purchase_orders.services import purchase_order_submit_and_route
 from tests.accounts.factories import CompanyFactory, MembershipFactory, ShipToAddressFactory, UserFactory
 from tests.catalog.factories import ProductFactory
 

@@ -27,7 +27,6 @@ from django.utils import timezone
 from apps.accounts.models import Company, Membership, Role, ShipToAddress, StaffRole
 from apps.accounts.services import ship_to_address_save, staff_user_set_roles
 from apps.approvals.models import ApprovalRule
-from apps.approvals.services import purchase_order_submit_and_route
 from apps.catalog.models import Product
 from apps.credit.erp import INVOICES
 from apps.credit.models import CreditAccount
@@ -41,6 +40,7 @@ from apps.purchase_orders import services as orders
 from apps.purchase_orders.erp import ORDER_STATES
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
+from apps.purchase_orders.services import purchase_order_submit_and_route
 
 DEMO_PASSWORD = "demo-Portal-2026"  # noqa: S105 - printed to the person running the demo on purpose
 
