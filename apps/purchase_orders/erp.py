@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from apps.accounts.erp import CUSTOMERS
 from apps.erp import registry
 from apps.erp.connectors.base import (
     AddressRecord,
@@ -267,7 +268,7 @@ def register() -> None:
             label="Order states",
             fetch=lambda connector, cursor, limit: connector.pull_orders(cursor, limit),
             # An order the ERP invoiced finds its invoice mirrored already: exposure never drops it.
-            after=("customers", "invoices"),
+            after=(CUSTOMERS, "invoices"),  # invoices: credit's stream (credit sits above, named only)
         ),
         apply=order_states_apply,
     )
