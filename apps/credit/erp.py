@@ -1,5 +1,7 @@
 """How credit meets the ERP: payment terms and credit limits come with the customers stream (the company
-itself is accounts'), invoices with their own stream, each linked to the portal orders it bills."""
+itself is accounts'), invoices with their own stream, each linked to the portal orders it bills; an order
+finance released is pushed with the ERP told to accept its credit overrun, and an order the ERP's own
+credit check refused goes to finance's queue (both through the credit gate, apps/purchase_orders/gates.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from django.utils import timezone
 
 from apps.accounts.erp import CUSTOMERS
 from apps.accounts.models import Company
-from apps.credit.models import CreditAccount, Invoice, PaymentTerm
+from apps.credit import services
+from apps.credit.models import CreditAccount, CreditHold, Invoice, PaymentTerm
 from apps.erp import registry
 from apps.erp.connectors.base import CustomerRecord, InvoiceRecord
 from apps.erp.registry import Applied, Change
@@ -161,6 +164,24 @@ def invoices_apply(records: list[InvoiceRecord]) -> Applied:
         Invoice.objects.bulk_update(to_update, [*Invoice.ERP_FIELDS, "company", "updated_at"])
     _orders_link([*to_create, *to_update])
     return Applied(changed=len(to_create) + len(to_update), changes=changes)
+
+
+# --- Credit answers on order pushes (hooks of the credit gate) ----------------------------------------------
+
+
+def credit_overrun_accepted(order_ids: list[int]) -> set[int]:
+    """Of these orders, those finance released from credit hold: the ERP is told to accept their credit
+    overrun."""
+    return set(
+        CreditHold.objects.filter(
+            purchase_order_id__in=order_ids, status=CreditHold.Status.RELEASED
+        ).values_list("purchase_order_id", flat=True)
+    )
+
+
+def erp_credit_refused(*, purchase_order: PurchaseOrder, message: str) -> None:
+    """The ERP's credit check refused a push: the order goes on credit hold for finance."""
+    services.purchase_order_erp_credit_refused(purchase_order=purchase_order, message=message)
 
 
 def register() -> None:

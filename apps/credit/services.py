@@ -15,6 +15,7 @@ from django.utils import timezone
 from apps.accounts.models import Company, StaffRole
 from apps.accounts.selectors import staff_emails
 from apps.core.mail import mail_on_commit
+from apps.credit import erp
 from apps.credit.exceptions import CreditError
 from apps.credit.models import CreditAccount, CreditHold
 from apps.credit.selectors import CreditPosition, credit_position_get
@@ -300,25 +301,13 @@ def _order_decided_in_erp(*, purchase_order: PurchaseOrder, to: str, note: str) 
         credit_hold_settle_in_erp(purchase_order=purchase_order, note=f"confirmed in the ERP: {note}")
 
 
-def credit_overrun_accepted(order_ids: list[int]) -> set[int]:
-    """Of these orders, those finance released from credit hold: the ERP is told to accept their credit
-    overrun."""
-    return set(
-        CreditHold.objects.filter(
-            purchase_order_id__in=order_ids, status=CreditHold.Status.RELEASED
-        ).values_list("purchase_order_id", flat=True)
+def credit_gate() -> Gate:
+    """The credit gate, registered in CreditConfig.ready(): holds follow a cancelled order or the ERP's
+    decision here; the answers on pushes are credit's ERP side (apps/credit/erp.py)."""
+    return Gate(
+        name="credit",
+        order_cancelled=_order_cancelled,
+        order_decided_in_erp=_order_decided_in_erp,
+        credit_overrun_accepted=erp.credit_overrun_accepted,
+        erp_credit_refused=erp.erp_credit_refused,
     )
-
-
-def _erp_credit_refused(*, purchase_order: PurchaseOrder, message: str) -> None:
-    purchase_order_erp_credit_refused(purchase_order=purchase_order, message=message)
-
-
-# Registered in CreditConfig.ready().
-GATE = Gate(
-    name="credit",
-    order_cancelled=_order_cancelled,
-    order_decided_in_erp=_order_decided_in_erp,
-    credit_overrun_accepted=credit_overrun_accepted,
-    erp_credit_refused=_erp_credit_refused,
-)

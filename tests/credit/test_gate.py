@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from apps.accounts.models import Role
+from apps.credit.erp import credit_overrun_accepted
 from apps.credit.models import CreditHold
-from apps.credit.services import credit_overrun_accepted
 from apps.purchase_orders import gates, services
 from apps.purchase_orders.models import PurchaseOrder
 from tests.accounts.factories import MembershipFactory, UserFactory
