@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Upper
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -122,6 +122,39 @@ def purchase_order_lines_add(*, purchase_order: PurchaseOrder, lines: Iterable[P
     PurchaseOrderLine.objects.bulk_create(new_lines.values())
     PurchaseOrderLine.objects.bulk_update(changed.values(), ["quantity", "note"])
     return AddResult(added, merged, report)
+
+
+HEADER_FIELDS = ("customer_po_number", "ship_to", "requested_date", "notes")
+
+
+@transaction.atomic
+def purchase_order_header_update(
+    *,
+    purchase_order: PurchaseOrder,
+    customer_po_number: str,
+    ship_to: ShipToAddress | None,
+    requested_date: date | None,
+    notes: str,
+) -> PurchaseOrder:
+    """The draft's header as the buyer typed it, under the order lock: only these fields are written, so
+    a submit that moved the order meanwhile is refused here, never overwritten by a stale copy."""
+    order = PurchaseOrder.objects.select_for_update().get(pk=purchase_order.pk)
+    if order.status != Status.DRAFT:
+        raise PurchaseOrderError("Only a draft can be changed.")
+    if ship_to is not None and ship_to.company_id != order.company_id:
+        raise PurchaseOrderError("Choose one of your company's addresses.")
+    order.customer_po_number = customer_po_number.strip()
+    order.ship_to = ship_to
+    order.requested_date = requested_date
+    order.notes = notes
+    try:
+        with transaction.atomic():
+            order.save(update_fields=[*HEADER_FIELDS, "updated_at"])
+    except IntegrityError as exc:  # the same PO number saved by a colleague a moment ago
+        raise PurchaseOrderError(
+            f"Your company already has an order numbered {order.customer_po_number}."
+        ) from exc
+    return order
 
 
 def _draft_line_locked(purchase_order: PurchaseOrder, line_id: int) -> PurchaseOrderLine:

@@ -19,7 +19,7 @@ from apps.erp.selectors import timeline_for
 from apps.pricing.selectors import price_resolve_many
 from apps.purchase_orders import lines as parsing
 from apps.purchase_orders import selectors, services
-from apps.purchase_orders.exceptions import LineNotFound
+from apps.purchase_orders.exceptions import LineNotFound, PurchaseOrderError
 from apps.purchase_orders.forms import CsvForm, HeaderForm, QuickOrderForm
 from apps.purchase_orders.models import LineImport, PurchaseOrder
 from apps.purchase_orders.quantities import parse_quantity
@@ -66,13 +66,21 @@ def builder(request: MemberRequest) -> HttpResponse:
 def builder_header(request: MemberRequest) -> HttpResponse:
     order = _draft(request)
     form = HeaderForm(request.POST, instance=order, company=order.company)
-    if form.is_valid():
-        form.save()
-        messages.success(request, "Order details saved.")
+    saved = form.is_valid()
+    if saved:
+        try:
+            order = services.purchase_order_header_update(
+                purchase_order=order, **{name: form.cleaned_data[name] for name in services.HEADER_FIELDS}
+            )
+        except PurchaseOrderError as exc:
+            form.add_error(None, exc.message)
+            saved = False
+        else:
+            messages.success(request, "Order details saved.")
     context = _builder_context(request, order, header_form=form)
     if request.htmx:
         return render(request, "purchase_orders/builder.html#header", context)
-    return render(request, "purchase_orders/builder.html", context, status=200 if form.is_valid() else 400)
+    return render(request, "purchase_orders/builder.html", context, status=200 if saved else 400)
 
 
 def _add(request: MemberRequest, parsed: parsing.Parsed) -> HttpResponse:

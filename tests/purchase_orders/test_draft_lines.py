@@ -157,3 +157,70 @@ def test_a_quantity_the_builder_cannot_read_is_reported_with_the_sku(
     line.refresh_from_db()
     assert line.quantity == D("20")
     assert "BOLT: quantity &#x27;many&#x27; is not a number." in response.content.decode()
+
+
+# --- The draft's header ----------------------------------------------------------------------------------
+
+
+def _header(order: PurchaseOrder, **changes: object) -> dict[str, object]:
+    values: dict[str, object] = {
+        "customer_po_number": "PO-77",
+        "ship_to": order.company.ship_to_addresses.first(),
+        "requested_date": None,
+        "notes": "gate 2",
+    }
+    return {**values, **changes}
+
+
+def test_the_header_service_writes_the_header_only(buyer: Membership) -> None:
+    order, _ = _draft_with_bolts(buyer)
+    stale = PurchaseOrder.objects.get(pk=order.pk)
+    PurchaseOrder.objects.filter(pk=order.pk).update(total_amount=D("99.00"))  # another write meanwhile
+
+    services.purchase_order_header_update(purchase_order=stale, **_header(order))  # type: ignore[arg-type]
+
+    order.refresh_from_db()
+    assert (order.customer_po_number, order.notes, order.total_amount) == ("PO-77", "gate 2", D("99.00"))
+
+
+def test_a_submitted_order_keeps_its_header_and_its_status(buyer: Membership) -> None:
+    order, _ = _draft_with_bolts(buyer)
+    stale = PurchaseOrder.objects.get(pk=order.pk)  # the builder's copy, loaded before the submit
+    PurchaseOrder.objects.filter(pk=order.pk).update(
+        status=PurchaseOrder.Status.SUBMITTED, customer_po_number="PO-1"
+    )
+
+    with pytest.raises(PurchaseOrderError, match="Only a draft can be changed"):
+        services.purchase_order_header_update(purchase_order=stale, **_header(order))  # type: ignore[arg-type]
+
+    order.refresh_from_db()
+    assert (order.status, order.customer_po_number, order.notes) == (
+        PurchaseOrder.Status.SUBMITTED,
+        "PO-1",
+        "",
+    )
+
+
+def test_a_po_number_taken_meanwhile_is_a_message_and_nothing_changes(buyer: Membership) -> None:
+    order, _ = _draft_with_bolts(buyer)
+    PurchaseOrder.objects.create(company=buyer.company, buyer=buyer.user, customer_po_number="PO-77")
+
+    with pytest.raises(PurchaseOrderError, match="already has an order numbered PO-77"):
+        services.purchase_order_header_update(purchase_order=order, **_header(order))  # type: ignore[arg-type]
+
+    order.refresh_from_db()
+    assert (order.customer_po_number, order.notes) == ("", "")
+
+
+def test_another_company_address_is_refused(buyer: Membership) -> None:
+    order, _ = _draft_with_bolts(buyer)
+    foreign = MembershipFactory(role=Role.BUYER).company
+    address = foreign.ship_to_addresses.first() or foreign.ship_to_addresses.create(
+        label="Elsewhere", street="1 Far Rd", city="Faraway", postal_code="1", country="US"
+    )
+
+    with pytest.raises(PurchaseOrderError, match="one of your company's addresses"):
+        services.purchase_order_header_update(purchase_order=order, **_header(order, ship_to=address))  # type: ignore[arg-type]
+
+    order.refresh_from_db()
+    assert order.ship_to_id != address.pk
