@@ -73,6 +73,7 @@ def main() -> int:
         settings.ERP_USERNAME = server.user
         os.environ["ERP_PASSWORD"] = server.password
 
+        from apps.catalog.erp import PRODUCTS
         from apps.catalog.models import Category, Product
         from apps.erp import inbound, services
         from apps.erp.connectors.tryton import TrytonConnector
@@ -95,7 +96,7 @@ def main() -> int:
             started = time.perf_counter()
             report = inbound.pull_stream(
                 connection=connection,
-                stream=SyncCursor.Stream.PRODUCTS,
+                stream=PRODUCTS,
                 connector=connector,
                 page_size=PAGE_SIZE,
             )

@@ -935,7 +935,6 @@ def _setup(server: Any, n_buyers: int) -> dict[str, Any]:
     from apps.erp import inbound, services
     from apps.erp.connectors import connector_for
     from apps.erp.connectors.tryton.client import TrytonClient
-    from apps.erp.models import SyncCursor
     from tools.tryton import erp
 
     admin = TrytonClient(server.url, server.database, erp.ERP_ADMIN_USER, erp.ERP_ADMIN_PASSWORD)
@@ -948,7 +947,7 @@ def _setup(server: Any, n_buyers: int) -> dict[str, Any]:
     connection = services.connection_get_default()
     connector = connector_for(connection)
     try:
-        for stream in (SyncCursor.Stream.CUSTOMERS, SyncCursor.Stream.PRODUCTS, SyncCursor.Stream.STOCK):
+        for stream in ("customers", "products", "stock"):  # the streams accounts and catalog register
             report = inbound.pull_stream(connection=connection, stream=stream, connector=connector)
             if report.error:
                 raise SystemExit(f"the {stream} pull failed: {report.error}")

@@ -141,7 +141,7 @@ def main() -> int:
         settings.ERP_USERNAME = ours_server.user
         os.environ["ERP_PASSWORD"] = ours_server.password
 
-        from apps.accounts.erp import CUSTOMERS
+        from apps.accounts.erp import CUSTOMERS as CUSTOMERS_STREAM
         from apps.accounts.models import Company, Membership, Role, ShipToAddress
         from apps.catalog.erp import PRODUCTS, STOCK
         from apps.catalog.models import Product
@@ -166,7 +166,7 @@ def main() -> int:
         # --- Setup: master data through the engine, buyers, the product pool --------------------------
         started = time.perf_counter()
         connector = connector_for(connection)
-        for stream in (CUSTOMERS, PRODUCTS, STOCK):
+        for stream in (CUSTOMERS_STREAM, PRODUCTS, STOCK):
             report = inbound.pull_stream(connection=connection, stream=stream, connector=connector)
             if report.error:
                 raise SystemExit(f"the {stream} pull failed: {report.error}")
