@@ -195,3 +195,24 @@ def test_a_renamed_hold_category_updates_the_reason_and_says_so(
         SyncEvent.objects.filter(target_id=str(acme.pk)).order_by("id").values_list("message", flat=True)
     )
     assert "hold reason changed in the ERP" in messages[-1]
+
+
+def test_what_accounts_and_credit_apply_from_one_customer_is_one_timeline_event(
+    connection: ErpConnection, acme: Company
+) -> None:
+    inbound.apply_page(connection=connection, stream=CUSTOMERS, records=[_customer()])
+    SyncEvent.objects.all().delete()
+
+    changed = inbound.apply_page(
+        connection=connection,
+        stream=CUSTOMERS,
+        records=[
+            _customer(name="Acme Inc", credit_limit=D("30000.00"), on_hold=True, hold_reason="ERP hold")
+        ],
+    )
+
+    event = SyncEvent.objects.get()
+    assert changed == 1
+    assert event.target_id == str(acme.pk)
+    assert event.outcome == SyncEvent.Outcome.UPDATED
+    assert event.message == "name; put on hold by the ERP; credit limit 25000.00 → 30000.00"
