@@ -53,6 +53,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy apps config
 	$(BIN)/lint-imports
+	@mkdir -p var
 	DATABASE_URL=sqlite:///$(CURDIR)/var/lint-check.sqlite3 $(BIN)/python manage.py makemigrations --check --dry-run
 
 format: install
