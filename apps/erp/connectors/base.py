@@ -244,6 +244,24 @@ class OrderStateRecord:
     changed_at: datetime
 
 
+@dataclass(frozen=True)
+class ReconcileRecord:
+    """One ERP record as a reconciliation reads it (a full keyed read, not a pull by change time).
+
+    ``key`` is the ERP id the portal stores for it; ``fields`` are the compared values as text, normalised
+    so that equal values compare equal (amounts as plain decimals with their scale, dates ISO, ids as
+    text); ``active`` False: archived or deactivated in the ERP; ``reference`` is the portal's own key it
+    carries (customer code, PO number), so two ERP records with one reference show as duplicated;
+    ``record`` is the same record the entity's pull stream yields (None for portal-owned entities), so a
+    re-pull fix applies it through the stream's appliers."""
+
+    key: str
+    fields: dict[str, str]
+    active: bool = True
+    reference: str = ""
+    record: object | None = None
+
+
 class Connector(Protocol):
     def health(self) -> ErpHealth: ...
 
@@ -266,5 +284,18 @@ class Connector(Protocol):
     def cancel_orders(self, orders: Sequence[OrderCancel]) -> list[OrderCancelResult]: ...
 
     def pull_invoices(self, cursor: Cursor, limit: int) -> Page[InvoiceRecord]: ...
+
+    # Reconciliation reads: every record of the entity, by ascending ERP id, ``after_id`` exclusive.
+    def reconcile_customers(self, after_id: int, limit: int) -> Page[ReconcileRecord]: ...
+
+    def reconcile_products(self, after_id: int, limit: int) -> Page[ReconcileRecord]: ...
+
+    def reconcile_stock(self, after_id: int, limit: int) -> Page[ReconcileRecord]: ...
+
+    def reconcile_price_lists(self, after_id: int, limit: int) -> Page[ReconcileRecord]: ...
+
+    def reconcile_orders(self, after_id: int, limit: int) -> Page[ReconcileRecord]: ...
+
+    def reconcile_invoices(self, after_id: int, limit: int) -> Page[ReconcileRecord]: ...
 
     def close(self) -> None: ...
