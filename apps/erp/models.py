@@ -188,3 +188,105 @@ class Incident(models.Model):
 
     def __str__(self) -> str:
         return self.summary
+
+
+class ReconcileRun(TimeStampedModel):
+    """One full comparison of an entity between the portal and the ERP, resumable page by page."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"  # stopped on an ERP error; the next run for the entity resumes it
+
+    connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="reconcile_runs")
+    entity = models.CharField(max_length=40)  # a reconciliation an app registered (apps/erp/registry.py)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    requested_by = models.ForeignKey(
+        "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Progress: ERP rows compared so far (resumes after the last committed page), portal rows in scope.
+    position_id = models.BigIntegerField(default=0)
+    erp_rows = models.PositiveIntegerField(default=0)
+    portal_rows = models.PositiveIntegerField(default=0)
+    differences = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # The worker comparing it holds it until this time (renewed per page); a dead worker's run resumes.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["connection", "entity", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.entity} reconciliation {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class ReconcileMark(models.Model):
+    """What a run has seen of the ERP: keys and the portal rows they matched. Kept in the database, not in
+    memory, so a run's memory stays flat however many rows it compares; deleted with the run's next
+    successor."""
+
+    run = models.ForeignKey(ReconcileRun, on_delete=models.CASCADE, related_name="marks")
+    key = models.CharField(max_length=100)
+    reference = models.CharField(max_length=200, blank=True)
+    portal_pk = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="reconcile_mark_one_per_key")]
+        indexes = [
+            models.Index(fields=["run", "reference"]),
+            models.Index(fields=["run", "portal_pk"]),
+        ]
+
+
+class Drift(TimeStampedModel):
+    """A difference a reconciliation found between the portal and the ERP, open until a run no longer
+    finds it (fixed) or a person accepts it as it is."""
+
+    class Kind(models.TextChoices):
+        MISSING_IN_ERP = "missing_in_erp", "Missing in the ERP"  # the portal has it, the ERP never got it
+        MISSING_IN_PORTAL = "missing_in_portal", "Missing in the portal"  # the ERP has it, the portal not
+        DELETED_IN_ERP = "deleted_in_erp", "Deleted in the ERP"  # the portal links an ERP record now gone
+        FIELD_DIFFERS = "field_differs", "Field differs"
+        DUPLICATED = "duplicated", "Duplicated"  # two ERP records carry one portal reference
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        FIXING = "fixing", "Fix queued"  # a re-pull or re-push is on its way through the outbox
+        ACCEPTED = "accepted", "Accepted as is"
+        RESOLVED = "resolved", "Resolved"  # the last run no longer found it
+
+    connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="drifts")
+    entity = models.CharField(max_length=40)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    key = models.CharField(max_length=200)  # the ERP key, or the portal reference when the ERP has none
+    label = models.CharField(max_length=300, blank=True)  # what a person recognises: SKU, PO number, name
+    target_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, null=True, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target = GenericForeignKey("target_type", "target_id")
+    # field_differs: {field: [portal value, ERP value]}; duplicated: {"erp_keys": [...]}.
+    details = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    first_seen_run = models.ForeignKey(ReconcileRun, on_delete=models.SET_NULL, null=True, related_name="+")
+    last_seen_run = models.ForeignKey(ReconcileRun, on_delete=models.SET_NULL, null=True, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        "auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_reason = models.TextField(blank=True)
+    fix_job = models.ForeignKey(SyncJob, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["entity", "kind", "label", "key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "entity", "kind", "key"], name="drift_one_per_entity_kind_key"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "entity", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.entity} {self.key}: {self.get_kind_display()}"

@@ -145,3 +145,65 @@ def streams() -> list[StreamSpec]:
 
 def stream_names() -> list[str]:
     return [stream.name for stream in streams()]
+
+
+# --- Reconciliations ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PortalRow:
+    """A portal record as a reconciliation compares it: ``fields`` with the same names and the same text
+    normalisation (``reconcile_text``) as the ERP side's."""
+
+    pk: object
+    key: str  # the ERP key it links (empty: not linked yet)
+    label: str
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ReconcileSpec:
+    """An entity a domain app lets the engine compare with the ERP.
+
+    ``read`` pages every ERP record (``Connector.reconcile_*``); ``lookup`` finds the portal rows of a page
+    of ERP records in one query, by ERP key or by the reference they carry, keyed by the ERP key;
+    ``linked`` is a QuerySet of every portal row that names an ERP key, annotated ``key`` and ``label``;
+    ``unlinked`` likewise for rows that should be in the ERP and have no key yet. ``imported``: the ERP owns the
+    records, so one the portal lacks is "missing in the portal" (customers, products); else the portal
+    owns them and an ERP record it does not know is only reported when it carries a portal reference.
+    ``on_deleted`` acts at once on portal rows whose ERP record is gone (products stop being orderable);
+    ``stream``: the pull stream whose appliers a re-pull fix runs; ``repush``: the outbox job that sends a
+    portal row again."""
+
+    entity: str
+    label: str
+    model: type[models.Model]
+    read: Callable[[Connector, int, int], Page[Any]]
+    lookup: Callable[[list[Any]], dict[str, PortalRow]]
+    linked: Callable[[], Any]
+    unlinked: Callable[[], Any] | None = None
+    imported: bool = True
+    on_deleted: Callable[[list[object]], None] | None = None
+    stream: str | None = None
+    repush: Callable[[object], SyncJob | None] | None = None
+
+
+_reconciliations: dict[str, ReconcileSpec] = {}
+
+
+def reconcile_register(spec: ReconcileSpec) -> None:
+    _reconciliations[spec.entity] = spec
+
+
+def reconciliations() -> list[ReconcileSpec]:
+    return list(_reconciliations.values())
+
+
+def reconcile_get(entity: str) -> ReconcileSpec:
+    try:
+        return _reconciliations[entity]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"No app registered the reconciliation {entity!r} "
+            f"(known: {', '.join(sorted(_reconciliations)) or 'none'})."
+        ) from None
