@@ -240,6 +240,9 @@ class ReconcileMark(models.Model):
             models.Index(fields=["run", "portal_pk"]),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.key} ({self.reference})" if self.reference else self.key
+
 
 class Drift(TimeStampedModel):
     """A difference a reconciliation found between the portal and the ERP, open until a run no longer

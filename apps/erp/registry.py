@@ -168,9 +168,9 @@ class ReconcileSpec:
     ``read`` pages every ERP record (``Connector.reconcile_*``); ``lookup`` finds the portal rows of a page
     of ERP records in one query, by ERP key or by the reference they carry, keyed by the ERP key;
     ``linked`` is a QuerySet of every portal row that names an ERP key, annotated ``key`` and ``label``;
-    ``unlinked`` likewise for rows that should be in the ERP and have no key yet. ``imported``: the ERP owns the
-    records, so one the portal lacks is "missing in the portal" (customers, products); else the portal
-    owns them and an ERP record it does not know is only reported when it carries a portal reference.
+    ``unlinked`` likewise for rows that should be in the ERP and have no key yet. ``imported``: the ERP
+    owns the records, so one the portal lacks is "missing in the portal" (customers, products); else the
+    portal owns them and an ERP record it does not know is not drift (a sale entered in the ERP).
     ``on_deleted`` acts at once on portal rows whose ERP record is gone (products stop being orderable);
     ``stream``: the pull stream whose appliers a re-pull fix runs; ``repush``: the outbox job that sends a
     portal row again."""
