@@ -3,12 +3,14 @@ only the ERP's fields; the portal's ordering rules and notes on a product are ne
 
 from __future__ import annotations
 
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from apps.catalog import services
 from apps.catalog.models import Category, Product, StockLevel
 from apps.erp import registry
-from apps.erp.connectors.base import ProductRecord, StockRecord
-from apps.erp.registry import Applied, Change
+from apps.erp.connectors.base import ProductRecord, ReconcileRecord, StockRecord, reconcile_text
+from apps.erp.registry import Applied, Change, PortalRow
 
 PRODUCTS = "products"
 STOCK = "stock"
@@ -96,6 +98,48 @@ def stock_apply(records: list[StockRecord]) -> Applied:
     return Applied(changed=len(to_create) + len(to_update))
 
 
+# --- Reconciliation: products and stock compared in full with the ERP --------------------------------------
+
+
+def products_lookup(records: list[ReconcileRecord]) -> dict[str, PortalRow]:
+    return {
+        product.erp_id: PortalRow(
+            product.pk,
+            product.erp_id,
+            product.sku,
+            {
+                "sku": product.sku,
+                "name": product.name,
+                "list_price": reconcile_text(product.list_price),
+                "unit": product.unit,
+                "active": reconcile_text(product.is_active),
+            },
+        )
+        for product in Product.objects.filter(erp_id__in=[record.key for record in records])
+    }
+
+
+def products_linked() -> QuerySet[Product]:
+    return Product.objects.exclude(erp_id="").annotate(key=F("erp_id"), label=F("sku"))
+
+
+def stock_lookup(records: list[ReconcileRecord]) -> dict[str, PortalRow]:
+    return {
+        level.product.erp_id: PortalRow(
+            level.pk, level.product.erp_id, level.product.sku, {"quantity": reconcile_text(level.quantity)}
+        )
+        for level in StockLevel.objects.select_related("product").filter(
+            product__erp_id__in=[record.key for record in records]
+        )
+    }
+
+
+def stock_linked() -> QuerySet[StockLevel]:
+    return StockLevel.objects.exclude(product__erp_id="").annotate(
+        key=F("product__erp_id"), label=F("product__sku")
+    )
+
+
 def register() -> None:
     registry.stream_register(
         registry.StreamSpec(
@@ -114,4 +158,27 @@ def register() -> None:
             snapshot_first=True,
         ),
         apply=stock_apply,
+    )
+    registry.reconcile_register(
+        registry.ReconcileSpec(
+            entity=PRODUCTS,
+            label="Products and list prices",
+            model=Product,
+            read=lambda connector, after_id, limit: connector.reconcile_products(after_id, limit),
+            lookup=products_lookup,
+            linked=products_linked,
+            on_deleted=services.products_withdraw_deleted_in_erp,
+            stream=PRODUCTS,
+        )
+    )
+    registry.reconcile_register(
+        registry.ReconcileSpec(
+            entity=STOCK,
+            label="Stock",
+            model=StockLevel,
+            read=lambda connector, after_id, limit: connector.reconcile_stock(after_id, limit),
+            lookup=stock_lookup,
+            linked=stock_linked,
+            stream=STOCK,
+        )
     )

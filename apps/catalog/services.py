@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from apps.catalog.models import Product
 
@@ -41,3 +42,11 @@ def quantity_problem(product: Product, quantity: Decimal) -> str:
         step, start = product.order_increment.normalize(), product.order_minimum.normalize()
         return f"order in steps of {step:f} from {start:f}"
     return ""
+
+
+@transaction.atomic
+def products_withdraw_deleted_in_erp(product_ids: list[int]) -> int:
+    """Products a reconciliation no longer finds in the ERP stop being orderable (never deleted: orders
+    and prices refer to them); the drift page shows each one."""
+    now = timezone.now()
+    return Product.objects.filter(pk__in=product_ids, is_active=True).update(is_active=False, updated_at=now)

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from apps.accounts import erp as accounts_erp
 from apps.accounts.erp import CUSTOMERS
 from apps.accounts.models import Company
 from apps.credit import services
 from apps.credit.models import CreditAccount, CreditHold, Invoice, PaymentTerm
 from apps.erp import registry
-from apps.erp.connectors.base import CustomerRecord, InvoiceRecord
-from apps.erp.registry import Applied, Change
+from apps.erp.connectors.base import CustomerRecord, InvoiceRecord, ReconcileRecord, reconcile_text
+from apps.erp.models import SyncJob
+from apps.erp.registry import Applied, Change, PortalRow
 from apps.purchase_orders.models import PurchaseOrder
 
 INVOICES = "invoices"
@@ -184,6 +187,69 @@ def erp_credit_refused(*, purchase_order: PurchaseOrder, message: str) -> None:
     services.purchase_order_erp_credit_refused(purchase_order=purchase_order, message=message)
 
 
+# --- Reconciliation: customers with their credit data, and invoices -----------------------------------------
+
+
+def customers_lookup(records: list[ReconcileRecord]) -> dict[str, PortalRow]:
+    rows = {}
+    for company in Company.objects.select_related("credit_account__payment_term").filter(
+        erp_party_id__in=[record.key for record in records]
+    ):
+        account = getattr(company, "credit_account", None)
+        term = account.payment_term if account else None
+        rows[company.erp_party_id] = PortalRow(
+            company.pk,
+            company.erp_party_id,
+            company.name,
+            {
+                "name": company.name,
+                "code": company.erp_customer_code,
+                "credit_limit": reconcile_text(account.credit_limit if account else None),
+                "payment_term": term.erp_id if term else "",
+                # The ERP's own hold; a hold finance put on in the portal is the portal's and not compared.
+                "on_hold": reconcile_text(company.hold_source == Company.HoldSource.ERP),
+                "active": "true",  # an ERP customer archived behind the portal's back is flagged for a person
+            },
+        )
+    return rows
+
+
+def customers_linked() -> QuerySet[Company]:
+    return Company.objects.exclude(erp_party_id="").annotate(key=F("erp_party_id"), label=F("name"))
+
+
+def customers_unlinked() -> QuerySet[Company]:
+    """Companies made in the portal whose ERP customer does not exist yet (its push failed or waits)."""
+    return Company.objects.filter(erp_party_id="").exclude(erp_customer_code="").annotate(label=F("name"))
+
+
+def customer_repush(company_id: int) -> SyncJob:
+    return accounts_erp.customer_push_enqueue(Company.objects.get(pk=company_id))
+
+
+def invoices_lookup(records: list[ReconcileRecord]) -> dict[str, PortalRow]:
+    return {
+        invoice.erp_id: PortalRow(
+            invoice.pk,
+            invoice.erp_id,
+            invoice.number or f"draft {invoice.erp_id}",
+            {
+                "number": invoice.number,
+                "state": invoice.state,
+                "total_amount": reconcile_text(invoice.total_amount),
+                "amount_paid": reconcile_text(invoice.amount_paid),
+                "due_date": reconcile_text(invoice.due_date),
+                "currency": invoice.currency,
+            },
+        )
+        for invoice in Invoice.objects.filter(erp_id__in=[record.key for record in records])
+    }
+
+
+def invoices_linked() -> QuerySet[Invoice]:
+    return Invoice.objects.annotate(key=F("erp_id"), label=F("number"))
+
+
 def register() -> None:
     registry.stream_applier_register(CUSTOMERS, credit_terms_apply)
     registry.stream_register(
@@ -194,4 +260,28 @@ def register() -> None:
             after=(CUSTOMERS,),  # an invoice belongs to a company the customers stream brought
         ),
         apply=invoices_apply,
+    )
+    registry.reconcile_register(
+        registry.ReconcileSpec(
+            entity=CUSTOMERS,
+            label="Customers and their credit",
+            model=Company,
+            read=lambda connector, after_id, limit: connector.reconcile_customers(after_id, limit),
+            lookup=customers_lookup,
+            linked=customers_linked,
+            unlinked=customers_unlinked,
+            stream=CUSTOMERS,
+            repush=customer_repush,
+        )
+    )
+    registry.reconcile_register(
+        registry.ReconcileSpec(
+            entity=INVOICES,
+            label="Invoices",
+            model=Invoice,
+            read=lambda connector, after_id, limit: connector.reconcile_invoices(after_id, limit),
+            lookup=invoices_lookup,
+            linked=invoices_linked,
+            stream=INVOICES,
+        )
     )

@@ -11,3 +11,8 @@ class InvalidJobAction(ApplicationError):
 class JobHandlerError(ErpError):
     """The portal's own code raised while handling a job (a bug, a lost race, a database error): the job
     is retried with backoff like a transient ERP error, and dead-lettered when its attempts run out."""
+
+
+class InvalidDriftAction(ApplicationError):
+    """A fix that does not fit a difference (a re-pull of what the ERP does not have, an accept without a
+    reason, a difference already accepted or resolved)."""

@@ -37,7 +37,7 @@ class Change:
     """A record a pull created or changed: one timeline event on it (the engine writes the events)."""
 
     model: type[models.Model]
-    pk: object
+    pk: int
     message: str
     created: bool = False
 
@@ -155,7 +155,7 @@ class PortalRow:
     """A portal record as a reconciliation compares it: ``fields`` with the same names and the same text
     normalisation (``reconcile_text``) as the ERP side's."""
 
-    pk: object
+    pk: int
     key: str  # the ERP key it links (empty: not linked yet)
     label: str
     fields: dict[str, str]
@@ -183,9 +183,11 @@ class ReconcileSpec:
     linked: Callable[[], Any]
     unlinked: Callable[[], Any] | None = None
     imported: bool = True
-    on_deleted: Callable[[list[object]], None] | None = None
+    on_deleted: Callable[[list[int]], object] | None = None
     stream: str | None = None
-    repush: Callable[[object], SyncJob | None] | None = None
+    repush: Callable[[int], SyncJob | None] | None = None
+    # The ERP record's fields in the portal's terms, when they differ from the connector's (order states).
+    erp_fields: Callable[[Any], dict[str, str]] | None = None
 
 
 _reconciliations: dict[str, ReconcileSpec] = {}

@@ -3,9 +3,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from apps.erp import alerts, inbound, services
+from apps.erp import reconcile as reconciliation
 
 
 def dispatch() -> str:
@@ -45,8 +47,17 @@ def pull() -> str:
     return "; ".join(done) or "nothing due"
 
 
+def reconcile(entity: str, requested_by_id: int | None = None) -> str:
+    """One entity's reconciliation, queued from the drift page."""
+    if not settings.ERP_SYNC_ENABLED:
+        return "sync disabled"
+    user = User.objects.filter(pk=requested_by_id).first() if requested_by_id else None
+    run = reconciliation.reconcile_run(entity=entity, requested_by=user)
+    return f"{entity}: {run.status}, {run.erp_rows} ERP rows, {run.differences} open differences"
+
+
 def check_alerts() -> None:
     alerts.alerts_check()
 
 
-__all__ = ["check_alerts", "dispatch", "pull"]
+__all__ = ["check_alerts", "dispatch", "pull", "reconcile"]

@@ -5,7 +5,13 @@ invoices it."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
+
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
 
 from apps.accounts.erp import CUSTOMERS
 from apps.erp import registry
@@ -20,9 +26,11 @@ from apps.erp.connectors.base import (
     OrderPush,
     OrderPushResult,
     OrderStateRecord,
+    ReconcileRecord,
+    reconcile_text,
 )
 from apps.erp.models import SyncJob
-from apps.erp.registry import Applied, Change
+from apps.erp.registry import Applied, Change, PortalRow
 from apps.erp.services import job_enqueue, job_fail, job_retry, job_succeed
 from apps.purchase_orders import gates, services
 from apps.purchase_orders.models import LIFECYCLE, TRANSITIONS, PurchaseOrder
@@ -259,6 +267,86 @@ def order_states_apply(records: list[Any]) -> Applied:
     return applied
 
 
+# --- Reconciliation: orders with their lines and states ----------------------------------------------------
+
+# Orders the ERP has had (or must have had) since the push: each should be one ERP sale.
+AT_THE_ERP = [
+    Status.SENT_TO_ERP,
+    Status.ACCEPTED,
+    Status.PARTIALLY_SHIPPED,
+    Status.SHIPPED,
+    Status.INVOICED,
+    Status.CLOSED,
+]
+PUSH_OVERDUE_MINUTES = 30  # an approved order not at the ERP after this long is "missing in the ERP"
+
+
+def _lines_text(lines: Sequence[tuple[str, object, object]]) -> str:
+    """The canonical text of an order's lines, the same as the connector's: product:quantity:price, sorted."""
+    return ";".join(
+        f"{product}:{reconcile_text(quantity)}:{reconcile_text(price)}"
+        for product, quantity, price in sorted(lines, key=lambda line: (len(line[0]), line[0]))
+    )
+
+
+def order_erp_fields(record: ReconcileRecord) -> dict[str, str]:
+    """The ERP sale in the portal's terms: the status its state means, its number and lines."""
+    state = record.record
+    status = status_from_erp(state) if isinstance(state, OrderStateRecord) else None
+    return {
+        "status": status.value if status else Status.SENT_TO_ERP.value,
+        "number": record.fields.get("number", ""),
+        "lines": record.fields.get("lines", ""),
+    }
+
+
+def orders_lookup(records: list[ReconcileRecord]) -> dict[str, PortalRow]:
+    wanted = {record.reference: record.key for record in records if record.reference}
+    parties = {reference.split(":", 1)[0] for reference in wanted}
+    numbers = {reference.split(":", 1)[1] for reference in wanted if ":" in reference}
+    rows = {}
+    for order in (
+        PurchaseOrder.objects.select_related("company")
+        .prefetch_related("lines__product")
+        .filter(company__erp_party_id__in=parties, customer_po_number__in=numbers)
+    ):
+        key = wanted.get(f"{order.company.erp_party_id}:{order.customer_po_number}")
+        if key is None:
+            continue
+        lines = [(line.product.erp_id, line.quantity, line.unit_price) for line in order.lines.all()]
+        rows[key] = PortalRow(
+            order.pk,
+            key,
+            order.customer_po_number,
+            {
+                "status": order.status,
+                "number": order.erp_reference,
+                "lines": _lines_text(lines),
+            },
+        )
+    return rows
+
+
+def orders_linked() -> QuerySet[PurchaseOrder]:
+    return PurchaseOrder.objects.filter(status__in=AT_THE_ERP).annotate(
+        key=Concat(F("company__erp_party_id"), Value(":"), F("customer_po_number")),
+        label=F("customer_po_number"),
+    )
+
+
+def orders_unlinked() -> QuerySet[PurchaseOrder]:
+    overdue = timezone.now() - timedelta(minutes=PUSH_OVERDUE_MINUTES)
+    return PurchaseOrder.objects.filter(Q(status=Status.APPROVED) & Q(updated_at__lt=overdue)).annotate(
+        label=F("customer_po_number")
+    )
+
+
+def order_repush(order_id: int) -> SyncJob | None:
+    order = PurchaseOrder.objects.get(pk=order_id)
+    order_push_enqueue(order)
+    return SyncJob.objects.filter(kind=ORDER_PUSH, target_id=str(order.pk)).order_by("-id").first()
+
+
 def register() -> None:
     registry.job_kind_register(registry.JobKind(ORDER_PUSH, orders_push, "ERP sale for an approved order"))
     registry.job_kind_register(registry.JobKind(ORDER_CANCEL, orders_cancel, "ERP sale cancelled"))
@@ -271,4 +359,19 @@ def register() -> None:
             after=(CUSTOMERS, "invoices"),  # invoices: credit's stream (credit sits above, named only)
         ),
         apply=order_states_apply,
+    )
+    registry.reconcile_register(
+        registry.ReconcileSpec(
+            entity=ORDER_STATES,
+            label="Orders, their lines and states",
+            model=PurchaseOrder,
+            read=lambda connector, after_id, limit: connector.reconcile_orders(after_id, limit),
+            lookup=orders_lookup,
+            linked=orders_linked,
+            unlinked=orders_unlinked,
+            imported=False,
+            stream=ORDER_STATES,
+            repush=order_repush,
+            erp_fields=order_erp_fields,
+        )
     )
