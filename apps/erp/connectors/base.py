@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -275,6 +276,86 @@ class ReconcileRecord:
     active: bool = True
     reference: str = ""
     record: object | None = None
+
+
+def reconcile_text(value: object) -> str:
+    """A compared value as reconciliation text, the same on both sides of a comparison.
+
+    Decimal: a plain decimal without trailing zeros, never in exponent form (``Decimal("25000.00")`` →
+    ``"25000"``, ``Decimal("0.5000")`` → ``"0.5"``, ``Decimal("-0")`` → ``"0"``); None: ``""``; bool:
+    ``"true"``/``"false"``; date and datetime: ``isoformat()``; anything else ``str()``. A float is
+    read through its shortest text (``0.1`` → ``"0.1"``), as a Decimal."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        value = Decimal(repr(value))
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return str(value)
+        if value.is_zero():
+            return "0"
+        text = f"{value:f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
+# Canonical line texts longer than this are compared by their digest ("sha256:<hexdigest>").
+RECONCILE_LINES_MAX = 500
+
+
+def _lines_text(lines: list[str]) -> str:
+    text = ";".join(lines)
+    if len(text) <= RECONCILE_LINES_MAX:
+        return text
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _id_order(erp_id: str) -> tuple[int, str]:
+    """Numeric ids in numeric order (text ids after shorter ones, then by text)."""
+    return (len(erp_id), erp_id)
+
+
+def reconcile_order_lines(lines: Iterable[tuple[str, Decimal, Decimal]]) -> str:
+    """An order's lines (product id, quantity, unit price) as one compared text, whatever their order.
+
+    Canonical text: ``"<product id>:<quantity>:<unit price>"`` per line (numbers by ``reconcile_text``),
+    sorted by product id (numerically), then quantity and price text, joined by ``";"``; ``""`` without
+    lines. Longer than ``RECONCILE_LINES_MAX`` characters: ``"sha256:"`` + the sha256 hexdigest of that
+    text (UTF-8), so a long order still compares in a short field."""
+    rows = sorted(
+        (str(product), reconcile_text(quantity), reconcile_text(price)) for product, quantity, price in lines
+    )
+    rows.sort(key=lambda row: _id_order(row[0]))  # stable: quantity and price order kept within a product
+    return _lines_text([":".join(row) for row in rows])
+
+
+def reconcile_price_list_lines(lines: Sequence[PriceListLine]) -> str:
+    """A price list's lines, in their order (the first matching line wins), as one compared text.
+
+    Canonical text: per line ``"<product id>:<min quantity>:<unit price>:<discount>:<start>:<end>"``
+    (``reconcile_text`` of each; a line for every product has an empty product id, an unset price,
+    discount or date is empty), joined by ``";"`` in the list's order; ``""`` without lines. Longer than
+    ``RECONCILE_LINES_MAX`` characters: ``"sha256:"`` + the sha256 hexdigest of that text (UTF-8)."""
+    return _lines_text(
+        [
+            ":".join(
+                reconcile_text(value)
+                for value in (
+                    line.product_erp_id,
+                    line.min_quantity,
+                    line.unit_price,
+                    line.discount,
+                    line.start,
+                    line.end,
+                )
+            )
+            for line in lines
+        ]
+    )
 
 
 class Connector(Protocol):

@@ -10,6 +10,10 @@ from apps.erp.connectors.base import Cursor, Page
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 RecordT = TypeVar("RecordT")
+# A domain clause that reads archived records too: Tryton skips its ``active_test`` for a domain that
+# names ``active``, for the searched model only (unlike the ``active_test: False`` context, which also
+# lets inactive records into the one2many and many2many fields read with it).
+EVERY_ACTIVE_STATE = ["active", "in", [True, False]]
 
 
 def changed_since(since: datetime | None, *paths: str) -> list[Any]:

@@ -23,6 +23,7 @@ from apps.erp.connectors.base import (
     PriceListResult,
     ProductRecord,
     PushResult,
+    ReconcileRecord,
     StockRecord,
 )
 from apps.erp.connectors.tryton.client import TrytonClient
@@ -36,7 +37,8 @@ from apps.erp.models import ErpConnection
 
 class TrytonConnector:
     """Pulls customers, products, stock, order states and invoices; pushes customers, price lists and
-    orders. Each stream is one object sharing ``client`` (see its module); this class only hands over.
+    orders; reads every record of each for reconciliation (``reconcile_*``). Each stream is one object
+    sharing ``client`` (see its module); this class only hands over.
 
     ``client`` is the service user (``portal``: credit overruns are hard errors). ``finance_client``,
     optional, is a user in the ERP's credit-limit group (``portal-finance``): it confirms the orders whose
@@ -115,6 +117,9 @@ class TrytonConnector:
     ) -> list[PushResult]:
         return self.customers.push_customers(customers, on_created)
 
+    def reconcile_customers(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+        return self.customers.reconcile_customers(after_id, limit)
+
     # -- products and stock --------------------------------------------------------------------------------
     def pull_products(self, cursor: Cursor, limit: int) -> Page[ProductRecord]:
         return self.products.pull_products(cursor, limit)
@@ -122,9 +127,18 @@ class TrytonConnector:
     def pull_stock(self, cursor: Cursor, limit: int) -> Page[StockRecord]:
         return self.products.pull_stock(cursor, limit)
 
+    def reconcile_products(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+        return self.products.reconcile_products(after_id, limit)
+
+    def reconcile_stock(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+        return self.products.reconcile_stock(after_id, limit)
+
     # -- price lists ---------------------------------------------------------------------------------------
     def push_price_lists(self, price_lists: Sequence[PriceListPush]) -> list[PriceListResult]:
         return self.price_lists.push_price_lists(price_lists)
+
+    def reconcile_price_lists(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+        return self.price_lists.reconcile_price_lists(after_id, limit)
 
     # -- orders --------------------------------------------------------------------------------------------
     def push_orders(self, orders: Sequence[OrderPush]) -> list[OrderPushResult]:
@@ -136,6 +150,12 @@ class TrytonConnector:
     def pull_orders(self, cursor: Cursor, limit: int) -> Page[OrderStateRecord]:
         return self.orders.pull_orders(cursor, limit)
 
+    def reconcile_orders(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+        return self.orders.reconcile_orders(after_id, limit)
+
     # -- invoices ------------------------------------------------------------------------------------------
     def pull_invoices(self, cursor: Cursor, limit: int) -> Page[InvoiceRecord]:
         return self.invoices.pull_invoices(cursor, limit)
+
+    def reconcile_invoices(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+        return self.invoices.reconcile_invoices(after_id, limit)

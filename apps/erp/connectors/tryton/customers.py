@@ -13,14 +13,31 @@ from apps.erp.connectors.base import (
     CustomerRecord,
     Page,
     PushResult,
+    ReconcileRecord,
+    reconcile_text,
 )
 from apps.erp.connectors.tryton.client import TrytonClient
-from apps.erp.connectors.tryton.common import changed_since, id_page, stamp
+from apps.erp.connectors.tryton.common import EVERY_ACTIVE_STATE, changed_since, id_page, stamp
 
 # Tax identifiers go to the ERP as US EINs, which Tryton validates (python-stdnum).
 TAX_IDENTIFIER_TYPE = "us_ein"
 # The party category that marks a customer on credit hold in the ERP, unless settings say otherwise.
 DEFAULT_HOLD_CATEGORY = "Credit hold"
+# What the customer records are built from (``TrytonCustomers._customer_records``).
+CUSTOMER_FIELDS = [
+    "code",
+    "name",
+    "active",
+    "addresses",
+    "customer_payment_term",
+    "customer_payment_term.name",
+    "credit_limit_amount",
+    "categories.name",
+    "categories.write_date",
+    "categories.create_date",
+    "write_date",
+    "create_date",
+]
 
 
 class TrytonCustomers:
@@ -38,29 +55,50 @@ class TrytonCustomers:
         Putting a party on hold or lifting it (``categories`` add/remove on ``party.party.write``) writes
         the party itself, and renaming a category writes the category, so both reach an incremental pull.
         Deleting the category writes neither: its parties come back on hold or not with their next change.
-        Payment terms: one read of every term of the page (``payment_term_days``, see ``_term_days``).
         """
         domain = [*changed_since(cursor.since, "addresses", "categories"), ["id", ">", cursor.after_id]]
         parties = self.client.search_read(
+            "party.party", domain, CUSTOMER_FIELDS, limit=limit, order=[["id", "ASC"]]
+        )
+        return id_page(self._customer_records(parties), parties, cursor, limit)
+
+    def reconcile_customers(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+        """Every party (the parties the customer pull reads: all of them), inactive ones included, by id.
+
+        One ``search_read`` of the parties, then the pull's record builder (one read of the page's
+        addresses, one of its payment terms). ``reference`` is the party code; ``active`` the party's.
+        Inactive parties come through the ``active`` clause of the domain, not ``active_test``: so their
+        addresses and categories are read as the pull reads them (active ones only)."""
+        parties = self.client.search_read(
             "party.party",
-            domain,
-            [
-                "code",
-                "name",
-                "active",
-                "addresses",
-                "customer_payment_term",
-                "customer_payment_term.name",
-                "credit_limit_amount",
-                "categories.name",
-                "categories.write_date",
-                "categories.create_date",
-                "write_date",
-                "create_date",
-            ],
+            [["id", ">", after_id], EVERY_ACTIVE_STATE],
+            CUSTOMER_FIELDS,
             limit=limit,
             order=[["id", "ASC"]],
         )
+        records = [
+            ReconcileRecord(
+                key=record.erp_id,
+                fields={
+                    "name": reconcile_text(record.name),
+                    "code": reconcile_text(record.code),
+                    "credit_limit": reconcile_text(record.credit_limit),
+                    "payment_term": reconcile_text(record.payment_term_id),
+                    "on_hold": reconcile_text(record.on_hold),
+                },
+                active=bool(party["active"]),
+                reference=record.code,
+                record=record,
+            )
+            for party, record in zip(parties, self._customer_records(parties), strict=True)
+        ]
+        return id_page(records, parties, Cursor(after_id=after_id), limit)
+
+    def _customer_records(self, parties: list[dict[str, Any]]) -> list[CustomerRecord]:
+        """The customer records of ``parties`` (rows with ``CUSTOMER_FIELDS``), in their order.
+
+        Payment terms: one read of every term of the page (``payment_term_days``, see ``_term_days``).
+        """
         address_ids = [address_id for party in parties for address_id in party["addresses"]]
         addresses = self._addresses(address_ids)
         term_days = self._term_days(
@@ -96,7 +134,7 @@ class TrytonCustomers:
                     hold_reason=f'On credit hold in the ERP (party category "{held[0]}")' if held else "",
                 )
             )
-        return id_page(records, parties, cursor, limit)
+        return records
 
     def _term_days(self, ids: set[int]) -> dict[int, int]:
         """The longest delay of each payment term, in days, from one read of all their lines.

@@ -6,9 +6,29 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from apps.erp.connectors.base import Cursor, InvoiceRecord, Page
+from apps.erp.connectors.base import Cursor, InvoiceRecord, Page, ReconcileRecord, reconcile_text
 from apps.erp.connectors.tryton.client import TrytonClient
 from apps.erp.connectors.tryton.common import changed_since, id_page, stamp
+
+# What the invoice records are built from (``_invoice_records``).
+INVOICE_FIELDS = [
+    "number",
+    "party",
+    "invoice_date",
+    "state",
+    "currency.code",
+    "total_amount",
+    "amount_to_pay",
+    "lines_to_pay.maturity_date",
+    "lines_to_pay.reconciliation",
+    "lines_to_pay.write_date",
+    "lines_to_pay.create_date",
+    "payment_lines.write_date",
+    "payment_lines.create_date",
+    "sales.reference",
+    "write_date",
+    "create_date",
+]
 
 
 class TrytonInvoices:
@@ -44,64 +64,72 @@ class TrytonInvoices:
             ["type", "=", "out"],
         ]
         rows = self.client.search_read(
+            "account.invoice", domain, INVOICE_FIELDS, limit=limit, order=[["id", "ASC"]]
+        )
+        return id_page(_invoice_records(rows), rows, cursor, limit)
+
+    def reconcile_invoices(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+        """Every customer invoice and credit note (``type`` out, any state), by id: one ``search_read``
+        (the pull's), the pull's records. ``reference`` is the number (empty for drafts)."""
+        rows = self.client.search_read(
             "account.invoice",
-            domain,
-            [
-                "number",
-                "party",
-                "invoice_date",
-                "state",
-                "currency.code",
-                "total_amount",
-                "amount_to_pay",
-                "lines_to_pay.maturity_date",
-                "lines_to_pay.reconciliation",
-                "lines_to_pay.write_date",
-                "lines_to_pay.create_date",
-                "payment_lines.write_date",
-                "payment_lines.create_date",
-                "sales.reference",
-                "write_date",
-                "create_date",
-            ],
+            [["id", ">", after_id], ["type", "=", "out"]],
+            INVOICE_FIELDS,
             limit=limit,
             order=[["id", "ASC"]],
         )
-        records = []
-        for row in rows:
-            lines = row.get("lines_to_pay.") or []
-            payments = row.get("payment_lines.") or []
-            total = row["total_amount"] if row["total_amount"] is not None else Decimal(0)
-            records.append(
-                InvoiceRecord(
-                    erp_id=str(row["id"]),
-                    customer_erp_id=str(row["party"]),
-                    number=row["number"] or "",
-                    invoice_date=row["invoice_date"],
-                    due_date=_due_date(lines, row["invoice_date"]),
-                    currency=(row.get("currency.") or {}).get("code") or "",
-                    total_amount=total,
-                    amount_paid=_amount_paid(row["state"], total, row["amount_to_pay"]),
-                    state=row["state"],
-                    sale_references=sorted(
-                        {
-                            (sale["reference"] or "").strip()
-                            for sale in row.get("sales.") or []
-                            if (sale["reference"] or "").strip()
-                        }
-                    ),
-                    changed_at=stamp(
-                        row["write_date"],
-                        row["create_date"],
-                        *(
-                            line[name]
-                            for line in [*lines, *payments]
-                            for name in ("write_date", "create_date")
-                        ),
-                    ),
-                )
+        records = [
+            ReconcileRecord(
+                key=record.erp_id,
+                fields={
+                    "number": reconcile_text(record.number),
+                    "state": reconcile_text(record.state),
+                    "total_amount": reconcile_text(record.total_amount),
+                    "amount_paid": reconcile_text(record.amount_paid),
+                    "due_date": reconcile_text(record.due_date),
+                    "currency": reconcile_text(record.currency),
+                },
+                reference=record.number,
+                record=record,
             )
-        return id_page(records, rows, cursor, limit)
+            for record in _invoice_records(rows)
+        ]
+        return id_page(records, rows, Cursor(after_id=after_id), limit)
+
+
+def _invoice_records(rows: list[dict[str, Any]]) -> list[InvoiceRecord]:
+    """The invoice records of ``rows`` (``INVOICE_FIELDS``), in their order (see ``pull_invoices``)."""
+    records = []
+    for row in rows:
+        lines = row.get("lines_to_pay.") or []
+        payments = row.get("payment_lines.") or []
+        total = row["total_amount"] if row["total_amount"] is not None else Decimal(0)
+        records.append(
+            InvoiceRecord(
+                erp_id=str(row["id"]),
+                customer_erp_id=str(row["party"]),
+                number=row["number"] or "",
+                invoice_date=row["invoice_date"],
+                due_date=_due_date(lines, row["invoice_date"]),
+                currency=(row.get("currency.") or {}).get("code") or "",
+                total_amount=total,
+                amount_paid=_amount_paid(row["state"], total, row["amount_to_pay"]),
+                state=row["state"],
+                sale_references=sorted(
+                    {
+                        (sale["reference"] or "").strip()
+                        for sale in row.get("sales.") or []
+                        if (sale["reference"] or "").strip()
+                    }
+                ),
+                changed_at=stamp(
+                    row["write_date"],
+                    row["create_date"],
+                    *(line[name] for line in [*lines, *payments] for name in ("write_date", "create_date")),
+                ),
+            )
+        )
+    return records
 
 
 def _due_date(lines: list[dict[str, Any]], invoice_date: date | None) -> date | None:

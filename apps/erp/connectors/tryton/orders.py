@@ -19,6 +19,9 @@ from apps.erp.connectors.base import (
     OrderPushResult,
     OrderStateRecord,
     Page,
+    ReconcileRecord,
+    reconcile_order_lines,
+    reconcile_text,
 )
 from apps.erp.connectors.tryton.client import TrytonClient, TrytonWarning
 from apps.erp.connectors.tryton.common import changed_since, id_page, stamp
@@ -28,6 +31,20 @@ from apps.erp.connectors.tryton.customers import TrytonCustomers
 CREDIT_LIMIT_WARNING = ".credit_limit_amount"
 
 OrderKey = tuple[str, str]  # (customer_erp_id, reference stripped): how a pushed order is found again
+
+# The sales the order streams read: those with a reference (the portal's orders).
+WITH_REFERENCE: list[Any] = [["reference", "!=", None], ["reference", "!=", ""]]
+# What the order state records are built from (``_order_records``).
+ORDER_FIELDS = [
+    "number",
+    "reference",
+    "party",
+    "state",
+    "shipment_state",
+    "invoice_state",
+    "write_date",
+    "create_date",
+]
 
 # The sale states a button leads to (or past): a sale already there needs the button no more.
 _STATES_REACHED_BY: dict[str, frozenset[str]] = {
@@ -448,42 +465,71 @@ class TrytonOrders:
         The sale's own ``write_date`` is enough: the ERP re-processes a sale when its shipment is done or
         its invoice is posted or paid, and writes the new ``shipment_state``/``invoice_state`` on it.
         """
-        domain = [
-            *changed_since(cursor.since),
-            ["id", ">", cursor.after_id],
-            ["reference", "!=", None],
-            ["reference", "!=", ""],
-        ]
+        domain = [*changed_since(cursor.since), ["id", ">", cursor.after_id], *WITH_REFERENCE]
+        rows = self.client.search_read("sale.sale", domain, ORDER_FIELDS, limit=limit, order=[["id", "ASC"]])
+        return id_page(_order_records(rows), rows, cursor, limit)
+
+    def reconcile_orders(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+        """Every sale with a reference (the sales the order pull reads: the portal's orders), cancelled
+        ones included, by id: ONE ``search_read`` with the lines nested. ``reference`` is
+        ``"<party id>:<sale reference>"`` (the portal's customer and PO number), so two sales of one
+        order show as one reference twice. ``lines``: ``reconcile_order_lines`` of the lines that have a
+        product (comment, title and subtotal lines left out); ``total``: the untaxed amount."""
         rows = self.client.search_read(
             "sale.sale",
-            domain,
+            [["id", ">", after_id], *WITH_REFERENCE],
             [
-                "number",
-                "reference",
-                "party",
-                "state",
-                "shipment_state",
-                "invoice_state",
-                "write_date",
-                "create_date",
+                *ORDER_FIELDS,
+                "untaxed_amount",
+                "lines.product",
+                "lines.quantity",
+                "lines.unit_price",
             ],
             limit=limit,
             order=[["id", "ASC"]],
         )
         records = [
-            OrderStateRecord(
-                erp_id=str(row["id"]),
-                reference=row["reference"],
-                customer_erp_id=str(row["party"]),
-                number=row["number"] or "",
-                state=row["state"],
-                shipment_state=row["shipment_state"],
-                invoice_state=row["invoice_state"],
-                changed_at=stamp(row["write_date"], row["create_date"]),
+            ReconcileRecord(
+                key=record.erp_id,
+                fields={
+                    "number": reconcile_text(record.number),
+                    "state": reconcile_text(record.state),
+                    "shipment_state": reconcile_text(record.shipment_state),
+                    "invoice_state": reconcile_text(record.invoice_state),
+                    "lines": reconcile_order_lines(
+                        (
+                            str(line["product"]),
+                            Decimal(str(line["quantity"])),
+                            line["unit_price"] if line["unit_price"] is not None else Decimal(0),
+                        )
+                        for line in row.get("lines.") or []
+                        if line["product"]
+                    ),
+                    "total": reconcile_text(row["untaxed_amount"]),
+                },
+                reference=f"{record.customer_erp_id}:{record.reference}",
+                record=record,
             )
-            for row in rows
+            for row, record in zip(rows, _order_records(rows), strict=True)
         ]
-        return id_page(records, rows, cursor, limit)
+        return id_page(records, rows, Cursor(after_id=after_id), limit)
+
+
+def _order_records(rows: list[dict[str, Any]]) -> list[OrderStateRecord]:
+    """The order state records of ``rows`` (``ORDER_FIELDS``), in their order."""
+    return [
+        OrderStateRecord(
+            erp_id=str(row["id"]),
+            reference=row["reference"],
+            customer_erp_id=str(row["party"]),
+            number=row["number"] or "",
+            state=row["state"],
+            shipment_state=row["shipment_state"],
+            invoice_state=row["invoice_state"],
+            changed_at=stamp(row["write_date"], row["create_date"]),
+        )
+        for row in rows
+    ]
 
 
 def _is_credit_refusal(message: str) -> bool:

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from apps.erp.connectors.base import ErpBusinessError, PriceListLine, PriceListPush, PriceListResult
+from apps.erp.connectors.base import (
+    ErpBusinessError,
+    Page,
+    PriceListLine,
+    PriceListPush,
+    PriceListResult,
+    ReconcileRecord,
+    reconcile_price_list_lines,
+)
 from apps.erp.connectors.tryton.client import TrytonClient
+from apps.erp.connectors.tryton.common import EVERY_ACTIVE_STATE
+
+# The keys the portal pushes its price lists under (``apps.pricing.erp.price_list_key``) start so.
+PORTAL_KEY_PREFIX = "portal-"
+# A pushed price list's name ends with its marker: the key is what the brackets hold.
+_MARKED = re.compile(r"\[([^\[\]]+)\]\Z")
+# Pushed formulas: a fixed price, or a fraction of the list price (``_price_list_formula``).
+_FIXED = re.compile(r'Decimal\("([^"]+)"\)\Z')
+_FRACTION = re.compile(r'unit_price \* Decimal\("([^"]+)"\)\Z')
 
 
 def price_list_marker(key: str) -> str:
@@ -15,8 +33,14 @@ def price_list_marker(key: str) -> str:
     return f"[{key}]"
 
 
+def price_list_key(name: str) -> str | None:
+    """The portal key of a price list named ``name``: its marker's key when that is a portal key."""
+    marked = _MARKED.search(name)
+    return marked.group(1) if marked and marked.group(1).startswith(PORTAL_KEY_PREFIX) else None
+
+
 class TrytonPriceLists:
-    """The price list push."""
+    """The price list push, and the reconciliation read of the pushed lists."""
 
     def __init__(self, client: TrytonClient) -> None:
         self.client = client
@@ -85,6 +109,84 @@ class TrytonPriceLists:
             results.append(PriceListResult(key=push.key, erp_id=str(erp_id), created=created))
         return results
 
+    def reconcile_price_lists(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+        """The portal's price lists (named with a marker holding a portal key), inactive ones included,
+        by id: ONE ``search_read`` with the lines nested, then ONE search of the parties holding the
+        page's lists as sale price list (current company). ``reference`` is the key (e.g.
+        ``portal-company-12``); ``active`` the list's; ``record`` None (the portal owns price lists).
+
+        ``lines``: ``reconcile_price_list_lines`` of the lines in their order (``sequence``, then id),
+        each read back as the ``PriceListLine`` that was pushed: ``Decimal("x")`` a unit price x,
+        ``unit_price * Decimal("f")`` a discount 1 - f; any other formula (a person's edit) as neither,
+        so it differs from every pushed line. ``customers``: the holders' party ids, sorted numerically,
+        joined by ``","``."""
+        rows = self.client.search_read(
+            "product.price_list",
+            [
+                ["id", ">", after_id],
+                ["name", "like", f"%[{_like_escape(PORTAL_KEY_PREFIX)}%]"],
+                EVERY_ACTIVE_STATE,
+            ],
+            [
+                "name",
+                "active",
+                "lines.sequence",
+                "lines.product",
+                "lines.quantity",
+                "lines.formula",
+                "lines.start_date",
+                "lines.end_date",
+            ],
+            limit=limit,
+            order=[["id", "ASC"]],
+        )
+        keyed = [(row, key) for row in rows if (key := price_list_key(row["name"] or "")) is not None]
+        holders = self._holders([row["id"] for row, _ in keyed])
+        records = [
+            ReconcileRecord(
+                key=str(row["id"]),
+                fields={
+                    "lines": reconcile_price_list_lines(
+                        [
+                            _pushed_line(line)
+                            for line in sorted(
+                                row.get("lines.") or [],
+                                key=lambda line: (
+                                    line["sequence"] is None,
+                                    line["sequence"] or 0,
+                                    line["id"],
+                                ),
+                            )
+                        ]
+                    ),
+                    "customers": ",".join(str(party) for party in sorted(holders.get(row["id"], []))),
+                },
+                active=bool(row["active"]),
+                reference=key,
+            )
+            for row, key in keyed
+        ]
+        return Page(records, rows[-1]["id"] if rows else after_id, len(rows) == limit)
+
+    def _holders(self, price_list_ids: list[int]) -> dict[int, list[int]]:
+        """The parties (archived ones too) whose sale price list, in the current company, is one of
+        ``price_list_ids``: one search for them all."""
+        if not price_list_ids:
+            return {}
+        company = self.client.context["company"]
+        where = [["sale_price_list", "in", price_list_ids], ["company", "=", company]]
+        rows = self.client.search_read(
+            "party.party",
+            [["sale_price_lists", "where", where], EVERY_ACTIVE_STATE],
+            ["sale_price_list"],
+            order=[["id", "ASC"]],
+        )
+        holders: dict[int, list[int]] = {}
+        for row in rows:
+            if row["sale_price_list"] in price_list_ids:
+                holders.setdefault(row["sale_price_list"], []).append(row["id"])
+        return holders
+
     def _find_price_list(self, marker: str) -> dict[str, Any] | None:
         rows = self.client.search_read(
             "product.price_list",
@@ -133,6 +235,33 @@ def _price_list_line(sequence: int, line: PriceListLine) -> dict[str, Any]:
         "start_date": line.start,
         "end_date": line.end,
     }
+
+
+def _pushed_line(line: dict[str, Any]) -> PriceListLine:
+    """A price list line read from the ERP as the ``PriceListLine`` pushed to make it."""
+    formula = (line["formula"] or "").strip()
+    unit_price = discount = None
+    if fixed := _FIXED.match(formula):
+        unit_price = _decimal(fixed.group(1))
+    elif fraction := _FRACTION.match(formula):
+        remaining = _decimal(fraction.group(1))
+        discount = Decimal(1) - remaining if remaining is not None else None
+    return PriceListLine(
+        product_erp_id=str(line["product"]) if line["product"] else None,
+        min_quantity=Decimal(str(line["quantity"] or 0)),
+        unit_price=unit_price,
+        discount=discount,
+        start=line["start_date"],
+        end=line["end_date"],
+    )
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
 
 
 def _like_escape(text: str) -> str:

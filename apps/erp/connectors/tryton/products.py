@@ -4,10 +4,34 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from apps.erp.connectors.base import Cursor, Page, ProductRecord, StockRecord
+from apps.erp.connectors.base import (
+    Cursor,
+    Page,
+    ProductRecord,
+    ReconcileRecord,
+    StockRecord,
+    reconcile_text,
+)
 from apps.erp.connectors.tryton.client import TrytonClient
 from apps.erp.connectors.tryton.common import EPOCH, changed_since, id_page, stamp
+
+# What the product records are built from (``TrytonProducts._product_records``).
+PRODUCT_FIELDS = [
+    "code",
+    "name",
+    "active",
+    "list_price_used",
+    "default_uom.symbol",
+    "template.categories",
+    "template.active",
+    "template.salable",
+    "template.write_date",
+    "template.create_date",
+    "write_date",
+    "create_date",
+]
 
 
 class TrytonProducts:
@@ -24,24 +48,45 @@ class TrytonProducts:
         rows = self.client.search_read(
             "product.product",
             domain,
-            [
-                "code",
-                "name",
-                "active",
-                "list_price_used",
-                "default_uom.symbol",
-                "template.categories",
-                "template.active",
-                "template.salable",
-                "template.write_date",
-                "template.create_date",
-                "write_date",
-                "create_date",
-            ],
+            PRODUCT_FIELDS,
             limit=limit,
             order=[["id", "ASC"]],
             context={"active_test": False},
         )
+        return id_page(self._product_records(rows), rows, cursor, limit)
+
+    def reconcile_products(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+        """Every product, archived ones included, by id: one ``search_read`` (the pull's), the pull's
+        records. ``reference`` is the SKU; ``active`` the record's ``is_active`` (the product and its
+        template active, and salable: what the portal keeps as the product's active flag)."""
+        rows = self.client.search_read(
+            "product.product",
+            [["id", ">", after_id]],
+            PRODUCT_FIELDS,
+            limit=limit,
+            order=[["id", "ASC"]],
+            context={"active_test": False},
+        )
+        records = [
+            ReconcileRecord(
+                key=record.erp_id,
+                fields={
+                    "sku": reconcile_text(record.sku),
+                    "name": reconcile_text(record.name),
+                    "list_price": reconcile_text(record.list_price),
+                    "unit": reconcile_text(record.unit),
+                },
+                active=record.is_active,
+                reference=record.sku,
+                record=record,
+            )
+            for record in self._product_records(rows)
+        ]
+        return id_page(records, rows, Cursor(after_id=after_id), limit)
+
+    def _product_records(self, rows: list[dict[str, Any]]) -> list[ProductRecord]:
+        """The product records of ``rows`` (``PRODUCT_FIELDS``), in their order; one read of the
+        category names not read before."""
         category_ids = {
             category for row in rows for category in (row.get("template.") or {}).get("categories", [])[:1]
         }
@@ -71,7 +116,7 @@ class TrytonProducts:
                     ),
                 )
             )
-        return id_page(records, rows, cursor, limit)
+        return records
 
     def _categories(self, ids: set[int]) -> dict[int, str]:
         unknown = [category for category in ids if category not in self._category_names]
@@ -131,7 +176,38 @@ class TrytonProducts:
             ["quantity"],
             context={"locations": self._storage(), "active_test": False},
         )
+        return Page(self._stock_records(rows, stamps, as_of), last_id, has_more)
+
+    def reconcile_stock(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+        """The stock of every goods product (archived ones included), by product id: ONE ``search_read``
+        that also computes the storage quantity (the ``locations`` context, as the pull reads it).
+        ``active`` is the product's own ``active`` flag."""
+        as_of = datetime.now(tz=UTC)
+        rows = self.client.search_read(
+            "product.product",
+            [["id", ">", after_id], ["template.type", "=", "goods"]],
+            ["active", "quantity"],
+            limit=limit,
+            order=[["id", "ASC"]],
+            context={"locations": self._storage(), "active_test": False},
+        )
         records = [
+            ReconcileRecord(
+                key=record.product_erp_id,
+                fields={"quantity": reconcile_text(record.quantity)},
+                active=bool(row["active"]),
+                record=record,
+            )
+            for row, record in zip(rows, self._stock_records(rows, {}, as_of), strict=True)
+        ]
+        return id_page(records, rows, Cursor(after_id=after_id), limit)
+
+    @staticmethod
+    def _stock_records(
+        rows: list[dict[str, Any]], stamps: dict[int, datetime], as_of: datetime
+    ) -> list[StockRecord]:
+        """The stock records of ``rows`` (with the ``quantity`` read in the storage locations)."""
+        return [
             StockRecord(
                 product_erp_id=str(row["id"]),
                 quantity=Decimal(str(row["quantity"])),
@@ -140,4 +216,3 @@ class TrytonProducts:
             )
             for row in rows
         ]
-        return Page(records, last_id, has_more)
