@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import BigIntegerField, CharField, F, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from apps.accounts.models import Company
@@ -24,8 +25,11 @@ from apps.erp.connectors.base import (
     ErpTransientError,
     PriceListLine,
     PriceListPush,
+    ReconcileRecord,
+    reconcile_price_list_lines,
 )
 from apps.erp.models import SyncJob
+from apps.erp.registry import PortalRow
 from apps.erp.services import job_enqueue, job_fail, job_succeed
 from apps.pricing.models import ContractPrice, TierPrice
 from apps.pricing.selectors import HUNDRED, company_tier, tier_default_price
@@ -34,8 +38,11 @@ ZERO = Decimal("0")
 PRICE_LIST_PUSH = "pricelist.push"
 
 
+PRICE_LIST_KEY_PREFIX = "portal-company-"
+
+
 def price_list_key(company: Company) -> str:
-    return f"portal-company-{company.pk}"
+    return f"{PRICE_LIST_KEY_PREFIX}{company.pk}"
 
 
 def price_list_for_company(company: Company) -> PriceListPush:
@@ -142,5 +149,64 @@ def price_lists_push(connector: Connector, jobs: list[SyncJob]) -> None:
         )
 
 
+# --- Reconciliation: each company's ERP price list against the portal's prices ---------------------------
+
+PRICE_LISTS = "price_lists"
+
+
+def price_lists_lookup(records: list[ReconcileRecord]) -> dict[str, PortalRow]:
+    by_reference = {record.reference: record.key for record in records if record.reference}
+    prefix = PRICE_LIST_KEY_PREFIX
+    ids = [
+        int(ref[len(prefix) :])
+        for ref in by_reference
+        if ref.startswith(prefix) and ref[len(prefix) :].isdigit()
+    ]
+    rows = {}
+    for company in Company.objects.filter(pk__in=ids):
+        key = by_reference[price_list_key(company)]
+        push = price_list_for_company(company)
+        rows[key] = PortalRow(
+            company.pk,
+            key,
+            company.name,
+            {
+                "lines": reconcile_price_list_lines(push.lines),
+                "customers": ",".join(sorted(push.customer_erp_ids)),
+            },
+        )
+    return rows
+
+
+def price_lists_linked() -> QuerySet[Company]:
+    """Companies whose price list reached the ERP at least once."""
+    pushed = (
+        SyncJob.objects.filter(kind=PRICE_LIST_PUSH, status=SyncJob.Status.SUCCEEDED)
+        .annotate(company_pk=Cast("target_id", BigIntegerField()))
+        .values("company_pk")
+    )
+    return Company.objects.filter(pk__in=pushed).annotate(
+        key=Concat(Value(PRICE_LIST_KEY_PREFIX), Cast("pk", CharField())), label=F("name")
+    )
+
+
+def price_list_repush(company_id: int) -> SyncJob | None:
+    company = Company.objects.get(pk=company_id)
+    price_lists_enqueue([company])
+    return SyncJob.objects.filter(kind=PRICE_LIST_PUSH, target_id=str(company.pk)).order_by("-id").first()
+
+
 def register() -> None:
     registry.job_kind_register(registry.JobKind(PRICE_LIST_PUSH, price_lists_push, "ERP price list"))
+    registry.reconcile_register(
+        registry.ReconcileSpec(
+            entity=PRICE_LISTS,
+            label="Price lists",
+            model=Company,
+            read=lambda connector, after_id, limit: connector.reconcile_price_lists(after_id, limit),
+            lookup=price_lists_lookup,
+            linked=price_lists_linked,
+            imported=False,
+            repush=price_list_repush,
+        )
+    )

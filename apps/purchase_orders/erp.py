@@ -5,8 +5,8 @@ invoices it."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import F, Q, QuerySet, Value
@@ -27,7 +27,7 @@ from apps.erp.connectors.base import (
     OrderPushResult,
     OrderStateRecord,
     ReconcileRecord,
-    reconcile_text,
+    reconcile_order_lines,
 )
 from apps.erp.models import SyncJob
 from apps.erp.registry import Applied, Change, PortalRow
@@ -39,6 +39,7 @@ Status = PurchaseOrder.Status
 ORDER_PUSH = "order.push"
 ORDER_CANCEL = "order.cancel"
 ORDER_STATES = "orders"
+ZERO = Decimal("0")
 
 
 def order_push_enqueue(order: PurchaseOrder) -> None:
@@ -281,14 +282,6 @@ AT_THE_ERP = [
 PUSH_OVERDUE_MINUTES = 30  # an approved order not at the ERP after this long is "missing in the ERP"
 
 
-def _lines_text(lines: Sequence[tuple[str, object, object]]) -> str:
-    """The canonical text of an order's lines, the same as the connector's: product:quantity:price, sorted."""
-    return ";".join(
-        f"{product}:{reconcile_text(quantity)}:{reconcile_text(price)}"
-        for product, quantity, price in sorted(lines, key=lambda line: (len(line[0]), line[0]))
-    )
-
-
 def order_erp_fields(record: ReconcileRecord) -> dict[str, str]:
     """The ERP sale in the portal's terms: the status its state means, its number and lines."""
     state = record.record
@@ -313,7 +306,10 @@ def orders_lookup(records: list[ReconcileRecord]) -> dict[str, PortalRow]:
         key = wanted.get(f"{order.company.erp_party_id}:{order.customer_po_number}")
         if key is None:
             continue
-        lines = [(line.product.erp_id, line.quantity, line.unit_price) for line in order.lines.all()]
+        lines = [
+            (line.product.erp_id, line.quantity, line.unit_price if line.unit_price is not None else ZERO)
+            for line in order.lines.all()
+        ]
         rows[key] = PortalRow(
             order.pk,
             key,
@@ -321,7 +317,7 @@ def orders_lookup(records: list[ReconcileRecord]) -> dict[str, PortalRow]:
             {
                 "status": order.status,
                 "number": order.erp_reference,
-                "lines": _lines_text(lines),
+                "lines": reconcile_order_lines(lines),
             },
         )
     return rows

@@ -245,21 +245,6 @@ class OrderStateRecord:
     changed_at: datetime
 
 
-def reconcile_text(value: object) -> str:
-    """A value as reconciliations compare it, the same on both sides: decimals plain and without trailing
-    zeros (25000.00 and 25000 are one amount), booleans "true"/"false", dates ISO, None empty."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        text = format(value.normalize(), "f")
-        return text if text != "-0" else "0"
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return str(value)
-
-
 @dataclass(frozen=True)
 class ReconcileRecord:
     """One ERP record as a reconciliation reads it (a full keyed read, not a pull by change time).
