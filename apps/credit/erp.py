@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
@@ -214,6 +215,12 @@ def customers_lookup(records: list[ReconcileRecord]) -> dict[str, PortalRow]:
     return rows
 
 
+def customer_expected(record: ReconcileRecord) -> bool:
+    """An ERP party the customers pull would import (a customer with terms), not a supplier or the
+    ERP's own company."""
+    return bool(settings.ERP_IMPORT_NEW_CUSTOMERS and record.fields.get("payment_term") and record.reference)
+
+
 def customers_linked() -> QuerySet[Company]:
     return Company.objects.exclude(erp_party_id="").annotate(key=F("erp_party_id"), label=F("name"))
 
@@ -270,6 +277,7 @@ def register() -> None:
             lookup=customers_lookup,
             linked=customers_linked,
             unlinked=customers_unlinked,
+            expected=customer_expected,
             stream=CUSTOMERS,
             repush=customer_repush,
         )

@@ -162,7 +162,7 @@ def _compare_page(run: ReconcileRun, spec: ReconcileSpec, records: list[Reconcil
             )
         )
         if row is None:
-            if spec.imported and record.active:
+            if spec.imported and record.active and (spec.expected is None or spec.expected(record)):
                 _drift_seen(
                     run,
                     spec,

@@ -188,6 +188,8 @@ class ReconcileSpec:
     repush: Callable[[int], SyncJob | None] | None = None
     # The ERP record's fields in the portal's terms, when they differ from the connector's (order states).
     erp_fields: Callable[[Any], dict[str, str]] | None = None
+    # Of the ERP records the portal lacks, those it should have (customers: the ones a pull imports).
+    expected: Callable[[Any], bool] | None = None
 
 
 _reconciliations: dict[str, ReconcileSpec] = {}
