@@ -10,13 +10,18 @@ import pytest
 from django.utils import timezone
 
 from apps.accounts.erp import CUSTOMERS
+from apps.accounts.models import Company, Role
 from apps.accounts.services import company_create
 from apps.catalog.erp import PRODUCTS
 from apps.catalog.models import Product
 from apps.erp import inbound, reconcile, services
 from apps.erp.exceptions import InvalidDriftAction
 from apps.erp.models import Drift, ReconcileRun, SyncEvent
-from tests.accounts.factories import UserFactory
+from apps.purchase_orders import services as orders
+from apps.purchase_orders.erp import ORDER_STATES
+from apps.purchase_orders.lines import ParsedLine
+from apps.purchase_orders.models import PurchaseOrder
+from tests.accounts.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -204,3 +209,80 @@ def test_a_run_stopped_half_way_resumes_after_its_last_page(erp_connection, conn
     assert resumed.pk == stopped.pk
     assert (resumed.erp_rows, resumed.differences) == (1200, 0)
     assert _open(PRODUCTS) == []
+
+
+def _pushed_order(erp_connection, connector, number: str):  # type: ignore[no-untyped-def]
+    _pull(erp_connection, connector, CUSTOMERS, PRODUCTS)
+    acme = Company.objects.get(erp_customer_code="CUST-001")
+    buyer = MembershipFactory(company=acme, role=Role.BUYER).user
+    order = orders.purchase_order_draft_get(company=acme, buyer=buyer)
+    order.customer_po_number = number
+    order.ship_to = acme.ship_to_addresses.filter(erp_address_id__gt="").first()
+    order.save()
+    orders.purchase_order_lines_add(
+        purchase_order=order,
+        lines=[ParsedLine(1, "SKU-00001", Decimal("5"), ""), ParsedLine(2, "SKU-00002", Decimal("3"), "")],
+    )
+    orders.purchase_order_submit_and_route(purchase_order=order, actor=buyer)
+    services.dispatch(connection=erp_connection, connector=connector)
+    order.refresh_from_db()
+    assert order.status == PurchaseOrder.Status.ACCEPTED
+    return order
+
+
+def test_a_pushed_order_agrees_and_a_second_erp_sale_with_its_number_is_a_duplicate(
+    erp_connection, connector, erp_admin, settings
+) -> None:
+    settings.ERP_SYNC_ENABLED = False
+    order = _pushed_order(erp_connection, connector, "PO-REC-1")
+
+    assert _run(erp_connection, connector, ORDER_STATES).differences == 0
+
+    (sale,) = erp_admin.model(
+        "sale.sale", "search_read", [["reference", "=", "PO-REC-1"]], 0, 1, None, ["party", "lines"]
+    )
+    (line,) = erp_admin.model("sale.line", "read", sale["lines"][:1], ["product", "unit", "unit_price"])
+    erp_admin.model(
+        "sale.sale",
+        "create",
+        [
+            {
+                "party": sale["party"],
+                "reference": "PO-REC-1",
+                "lines": [
+                    [
+                        "create",
+                        [
+                            {
+                                "product": line["product"],
+                                "quantity": 1,
+                                "unit": line["unit"],
+                                "unit_price": line["unit_price"],
+                            }
+                        ],
+                    ]
+                ],
+            }
+        ],
+    )
+
+    _run(erp_connection, connector, ORDER_STATES)
+
+    duplicated = [drift for drift in _open(ORDER_STATES) if drift.kind == Drift.Kind.DUPLICATED]
+    assert len(duplicated) == 1
+    assert duplicated[0].key == f"{order.company.erp_party_id}:PO-REC-1"
+    assert len(duplicated[0].details["erp_keys"]) == 2
+    assert duplicated[0].target_id == str(order.pk)
+
+
+def test_an_order_whose_erp_sale_is_gone_is_flagged_for_a_person(erp_connection, connector, settings) -> None:
+    settings.ERP_SYNC_ENABLED = False
+    order = _pushed_order(erp_connection, connector, "PO-REC-2")
+    PurchaseOrder.objects.filter(pk=order.pk).update(customer_po_number="PO-REC-2-RENAMED")  # behind its back
+
+    _run(erp_connection, connector, ORDER_STATES)
+
+    (drift,) = [drift for drift in _open(ORDER_STATES) if drift.kind == Drift.Kind.DELETED_IN_ERP]
+    order.refresh_from_db()
+    assert (drift.label, drift.target_id) == ("PO-REC-2-RENAMED", str(order.pk))
+    assert order.status == PurchaseOrder.Status.ACCEPTED  # flagged, never changed or deleted
