@@ -98,6 +98,27 @@ class ErpDriver(Protocol):
         """The ids of the ERP price lists pushed under ``key`` (idempotency key), whatever their state."""
         ...
 
+    def archive_product(self, product_erp_id: str) -> None:
+        """A person archives (deactivates) the product in the ERP; it stays there."""
+        ...
+
+    def archive_customer(self, customer_erp_id: str) -> None:
+        """A person archives (deactivates) the customer in the ERP; it stays there."""
+        ...
+
+    def new_product(self, sku: str) -> str:
+        """A new product (SKU ``sku``) made in the ERP, never moved nor sold: its ``erp_id``."""
+        ...
+
+    def delete_product(self, product_erp_id: str) -> None:
+        """A person deletes a product (one never moved nor sold) from the ERP."""
+        ...
+
+    def duplicate_sale_reference(self, order_erp_id: str) -> str:
+        """A person copies the sale, keeping its customer and reference (the customer's PO number), so
+        the ERP holds two sales of one portal order: the copy's ``erp_id``."""
+        ...
+
     def losing_the_answer(self, connector: Connector) -> AbstractContextManager[None]:
         """Within the block, the first write the connector sends reaches the ERP and is committed, but
         its answer never comes back: the connector raises ``ErpTransientError`` (an interrupted push)."""

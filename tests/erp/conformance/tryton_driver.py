@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from apps.erp.connectors.base import AddressRecord, Connector, CustomerPush, ErpTransientError
 from apps.erp.models import ErpConnection
 from tests.erp.conformance.conftest import SeededCustomer, Stream
+from tests.erp_fixtures import _accepting_warnings as accepting_warnings
 from tests.erp_fixtures import erp_invoice_pay
 from tools.tryton import erp
 
@@ -164,6 +165,47 @@ class TrytonDriver:
             context={"active_test": False},
         )
         return [str(row["id"]) for row in rows if row["name"].endswith(marker)]
+
+    def archive_product(self, product_erp_id: str) -> None:
+        # Tryton warns that the product still has stock: the person confirms.
+        accepting_warnings(
+            self.admin,  # type: ignore[arg-type]
+            lambda: self.admin.model("product.product", "write", [int(product_erp_id)], {"active": False}),
+        )
+
+    def archive_customer(self, customer_erp_id: str) -> None:
+        self.admin.model("party.party", "write", [int(customer_erp_id)], {"active": False})
+
+    def new_product(self, sku: str) -> str:
+        (unit,) = self.admin.model("product.uom", "search", [["symbol", "=", "u"]], 0, 1, None)
+        (template,) = self.admin.model(
+            "product.template",
+            "create",
+            [
+                {
+                    "name": f"Conformance {sku}",
+                    "type": "goods",
+                    "default_uom": unit,
+                    "sale_uom": unit,
+                    "salable": True,
+                    "list_price": Decimal("12.5000"),
+                    "products": [["create", [{"suffix_code": sku}]]],
+                }
+            ],
+        )
+        (product,) = self.admin.model("product.template", "read", [template], ["products"])
+        return str(product["products"][0])
+
+    def delete_product(self, product_erp_id: str) -> None:
+        # Tryton deletes the variant; its template (with no variant left) goes too, as a person would.
+        (product,) = self.admin.model("product.product", "read", [int(product_erp_id)], ["template"])
+        self.admin.model("product.product", "delete", [product["id"]])
+        self.admin.model("product.template", "delete", [product["template"]])
+
+    def duplicate_sale_reference(self, order_erp_id: str) -> str:
+        (sale,) = self.admin.model("sale.sale", "read", [int(order_erp_id)], ["reference"])
+        (copy,) = self.admin.model("sale.sale", "copy", [sale["id"]], {"reference": sale["reference"]})
+        return str(copy)
 
     # -- failures ----------------------------------------------------------------------------------------
     @contextmanager
