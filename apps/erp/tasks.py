@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from apps.erp import alerts, inbound, services
+from apps.erp import alerts, inbound, reconcile, services
 
 
 def dispatch() -> str:
@@ -49,4 +49,14 @@ def check_alerts() -> None:
     alerts.alerts_check()
 
 
-__all__ = ["check_alerts", "dispatch", "pull"]
+def reconcile_nightly() -> str:
+    """Compare every registered entity with the ERP (the nightly schedule, ERP_RECONCILE_AT)."""
+    if not settings.ERP_SYNC_ENABLED:
+        return "sync disabled"
+    runs = reconcile.reconcile_all()
+    return (
+        "; ".join(f"{run.entity}: {run.status}, {run.differences} differences" for run in runs) or "nothing"
+    )
+
+
+__all__ = ["check_alerts", "dispatch", "pull", "reconcile_nightly"]
