@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.core import csvexport
 from apps.core.http import AuthenticatedRequest
 from apps.core.staff import StaffRole, staff_role_required
-from apps.erp import reconcile, selectors, services
+from apps.erp import reconcile, registry, selectors, services
 from apps.erp.exceptions import InvalidDriftAction, InvalidJobAction
 from apps.erp.forms import (
     DriftAcceptForm,
@@ -130,6 +130,8 @@ def _fix(
 ) -> HttpResponse:
     drift = _drift_or_404(drift_id)
     try:
+        if drift.entity not in {spec.entity for spec in registry.reconciliations()}:
+            raise InvalidDriftAction(f"No app registers the reconciliation {drift.entity!r} any more.")
         action(drift)
     except InvalidDriftAction as exc:
         messages.error(request, exc.message)

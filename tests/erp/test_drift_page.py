@@ -323,13 +323,25 @@ def test_repull_and_repush_call_the_engine_and_show_its_refusal(
 
 
 def test_a_drift_of_an_unregistered_entity_offers_no_fix(
-    admin_client: Client, connection: ErpConnection, specs: list[ReconcileSpec], fixes: None
+    admin_client: Client,
+    connection: ErpConnection,
+    specs: list[ReconcileSpec],
+    fixes: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _drift(connection, entity="gone", key="x:1", details={"name": ["a", "b"]})
+    drift = _drift(connection, entity="gone", key="x:1", details={"name": ["a", "b"]})
     response = admin_client.get(reverse("sync-drift"))
     (row,) = response.context["rows"]
     assert row.fixes == []
     assert row.entity_label == "gone"
+
+    def engine(**kwargs: Any) -> Drift:
+        raise AssertionError("the engine is not asked to fix what no app registers")
+
+    monkeypatch.setattr(reconcile, "drift_repull", engine)
+    refused = admin_client.post(reverse("sync-drift-repull", args=[drift.pk]), HTTP_HX_REQUEST="true")
+    assert refused.status_code == 200
+    assert "No app registers the reconciliation" in refused.content.decode()
 
 
 # --- CSV --------------------------------------------------------------------------------------------------
