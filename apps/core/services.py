@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -24,6 +24,23 @@ SCHEDULES: dict[str, tuple[str, int, int]] = {
     "erp.alerts": ("apps.erp.tasks.check_alerts", 5, 45),
 }
 
+# name -> (task path, local time of day "HH:MM"): tasks that run once a day. A django-q2 CRON schedule
+# needs croniter, which the portal does not install, so these are DAILY schedules whose first run is the
+# next such time; django-q2 keeps the local hour across daylight-saving changes.
+DAILY_SCHEDULES: dict[str, tuple[str, str]] = {
+    "erp.reconcile.nightly": ("apps.erp.tasks.reconcile_nightly", settings.ERP_RECONCILE_AT),
+}
+
+
+def next_local_time(at: str, now: datetime | None = None) -> datetime:
+    """The next moment (after ``now``) the local clock shows ``at`` ("HH:MM")."""
+    hour, minute = (int(part) for part in at.split(":"))
+    local_now = timezone.localtime(now or timezone.now())
+    candidate = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if candidate <= local_now:
+        candidate = timezone.localtime(candidate + timedelta(days=1)).replace(hour=hour, minute=minute)
+    return candidate
+
 
 @transaction.atomic
 def schedules_ensure() -> None:
@@ -36,6 +53,14 @@ def schedules_ensure() -> None:
         )
         if created:
             schedule.next_run = now + timedelta(seconds=offset)
+            schedule.save(update_fields=["next_run"])
+    for name, (func, at) in DAILY_SCHEDULES.items():
+        schedule, created = Schedule.objects.update_or_create(
+            name=name, defaults={"func": func, "schedule_type": Schedule.DAILY, "repeats": -1}
+        )
+        local_next = timezone.localtime(schedule.next_run) if schedule.next_run else None
+        if created or local_next is None or f"{local_next:%H:%M}" != at:  # new, or the setting changed
+            schedule.next_run = next_local_time(at, now)
             schedule.save(update_fields=["next_run"])
 
 

@@ -44,6 +44,35 @@ def _monitor_url() -> str:
     return settings.SITE_URL.rstrip("/") + "/staff/sync/"
 
 
+DRIFT_ALERT_LINES = 20  # an email lists at most this many differences; the page lists them all
+
+
+def _drift_url() -> str:
+    return settings.SITE_URL.rstrip("/") + "/staff/sync/drift/"
+
+
+def drift_alert(*, connection: ErpConnection, entity: str, open_count: int, summary_lines: list[str]) -> bool:
+    """One incident per entity while it has open drift: an email when the first run finds some, none on
+    later runs that still do, closed by a run that finds none. The engine calls it at the end of each run.
+    Returns True when this call opened the incident (and sent its email)."""
+    key = f"drift:{connection.pk}:{entity}"
+    if open_count <= 0:
+        _close(key)
+        return False
+    label = next((spec.label for spec in registry.reconciliations() if spec.entity == entity), entity)
+    shown = summary_lines[:DRIFT_ALERT_LINES]
+    lines = "\n".join(f"- {line}" for line in shown)
+    if len(summary_lines) > len(shown):
+        lines += f"\n- and {len(summary_lines) - len(shown)} more"
+    return _open(
+        key,
+        f"ERP reconciliation found {open_count} difference{'s' if open_count != 1 else ''} in {label}",
+        f"The reconciliation of {label} between the portal and {connection} found {open_count} open "
+        f"difference{'s' if open_count != 1 else ''}.\n{lines}\n\n"
+        f"Review and fix them on the drift page: {_drift_url()}\n",
+    )
+
+
 def alerts_check() -> int:
     """Open incidents for stalled streams and dead jobs, close the ones that cleared. Returns new ones."""
     opened = 0

@@ -14,5 +14,5 @@ class JobHandlerError(ErpError):
 
 
 class InvalidDriftAction(ApplicationError):
-    """A fix that does not fit a difference (a re-pull of what the ERP does not have, an accept without a
-    reason, a difference already accepted or resolved)."""
+    """A fix that does not fit a drift: no reason to accept it, a drift already accepted or resolved, an
+    entity with no stream to re-pull from or no job to re-push with."""

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,7 +11,7 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from apps.erp import registry
-from apps.erp.models import ErpConnection, SyncCursor, SyncEvent, SyncJob
+from apps.erp.models import Drift, ErpConnection, ReconcileRun, SyncCursor, SyncEvent, SyncJob
 
 
 @dataclass(frozen=True)
@@ -203,3 +203,146 @@ def monitor_view() -> MonitorView:
 
 def stale_after() -> timedelta:
     return timedelta(seconds=settings.ERP_STREAM_STALL_ALERT_SECONDS)
+
+
+# --- Reconciliation: the drift page ----------------------------------------------------------------------
+
+DRIFT_ACTIVE = (Drift.Status.OPEN, Drift.Status.FIXING)  # what the page lists unless told otherwise
+RUN_START_WAIT = timedelta(seconds=30)  # after "Run now", poll this long for the worker to start the run
+
+
+@dataclass(frozen=True)
+class EntityDrift:
+    """One registered reconciliation: its last run and its open drifts per kind."""
+
+    entity: str
+    label: str
+    last_run: ReconcileRun | None
+    open_by_kind: dict[str, int]
+
+    @property
+    def open_total(self) -> int:
+        return sum(self.open_by_kind.values())
+
+    @property
+    def running(self) -> bool:
+        return self.last_run is not None and self.last_run.status == ReconcileRun.Status.RUNNING
+
+    @property
+    def kind_counts(self) -> list[tuple[str, str, int]]:
+        """(kind, label, open count) for every kind, in the order of Drift.Kind."""
+        return [(kind.value, kind.label, self.open_by_kind.get(kind.value, 0)) for kind in Drift.Kind]
+
+
+@dataclass(frozen=True)
+class DriftOverview:
+    entities: list[EntityDrift]
+    checked_at: datetime
+    poll: bool  # a run is running, or one was just asked for: the panel refreshes itself
+
+
+def drift_overview(*, requested_since: datetime | None = None) -> DriftOverview:
+    """Every registered reconciliation with its last run and open drift counts: two queries in all."""
+    specs = registry.reconciliations()
+    entities = [spec.entity for spec in specs]
+    last_runs = {
+        run.entity: run
+        for run in ReconcileRun.objects.filter(entity__in=entities)
+        .order_by("entity", "-started_at", "-id")
+        .distinct("entity")
+    }
+    counts: dict[str, dict[str, int]] = {}
+    for row in (
+        Drift.objects.filter(entity__in=entities, status__in=DRIFT_ACTIVE)
+        .values("entity", "kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        counts.setdefault(row["entity"], {})[row["kind"]] = row["n"]
+    rows = [
+        EntityDrift(spec.entity, spec.label, last_runs.get(spec.entity), counts.get(spec.entity, {}))
+        for spec in specs
+    ]
+    now = timezone.now()
+    waiting = (
+        requested_since is not None
+        and now - requested_since < RUN_START_WAIT
+        and not any(row.last_run and row.last_run.started_at >= requested_since for row in rows)
+    )
+    return DriftOverview(entities=rows, checked_at=now, poll=waiting or any(row.running for row in rows))
+
+
+def drift_list(*, entity: str = "", kind: str = "", status: str = "", search: str = "") -> QuerySet[Drift]:
+    """The differences, filtered. ``status`` "" lists the open ones and those being fixed, "all" every one."""
+    drifts = Drift.objects.select_related("accepted_by", "first_seen_run", "last_seen_run", "fix_job")
+    if entity:
+        drifts = drifts.filter(entity=entity)
+    if kind:
+        drifts = drifts.filter(kind=kind)
+    if status == "all":
+        pass
+    elif status:
+        drifts = drifts.filter(status=status)
+    else:
+        drifts = drifts.filter(status__in=DRIFT_ACTIVE)
+    if search:
+        drifts = drifts.filter(Q(label__icontains=search) | Q(key__icontains=search))
+    return drifts.order_by("entity", "kind", "label", "key", "pk")
+
+
+@dataclass(frozen=True)
+class DriftRow:
+    """A difference as the page and the CSV show it."""
+
+    drift: Drift
+    entity_label: str
+    fields: list[tuple[str, object, object]]  # field_differs: (field, portal value, ERP value)
+    erp_keys: list[str]  # duplicated: the ERP records carrying one portal reference
+    fixes: list[str]  # the fixes that fit: "repull", "repush", "accept"
+
+    @property
+    def first_seen(self) -> datetime | None:
+        run = self.drift.first_seen_run
+        return run.started_at if run is not None else self.drift.created_at
+
+    @property
+    def last_seen(self) -> datetime | None:
+        run = self.drift.last_seen_run
+        return run.started_at if run is not None else self.drift.updated_at
+
+
+def _field_pairs(details: object) -> list[tuple[str, object, object]]:
+    if not isinstance(details, dict):
+        return []
+    pairs = []
+    for field, values in details.items():
+        if isinstance(values, list | tuple) and len(values) == 2:
+            pairs.append((str(field), values[0], values[1]))
+    return pairs
+
+
+def drift_rows(drifts: Iterable[Drift], *, fixes_for: Callable[[Drift], list[str]]) -> list[DriftRow]:
+    """Rows for drifts already loaded (no query of their own). ``fixes_for`` is the engine's
+    (``reconcile.fixes_for``, passed in: the engine imports the alerts, which import these selectors). An
+    entity no app registers any more gets no fix: the engine would not know how to make it."""
+    specs = {spec.entity: spec for spec in registry.reconciliations()}
+    rows = []
+    for drift in drifts:
+        spec = specs.get(drift.entity)
+        details = drift.details if isinstance(drift.details, dict) else {}
+        rows.append(
+            DriftRow(
+                drift=drift,
+                entity_label=spec.label if spec is not None else drift.entity,
+                fields=_field_pairs(details) if drift.kind == Drift.Kind.FIELD_DIFFERS else [],
+                erp_keys=[str(key) for key in details.get("erp_keys", [])]
+                if drift.kind == Drift.Kind.DUPLICATED
+                else [],
+                fixes=list(fixes_for(drift)) if spec is not None else [],
+            )
+        )
+    return rows
+
+
+def drift_get(drift_id: int) -> Drift | None:
+    return drift_list(status="all").filter(pk=drift_id).first()

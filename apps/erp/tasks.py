@@ -60,4 +60,14 @@ def check_alerts() -> None:
     alerts.alerts_check()
 
 
-__all__ = ["check_alerts", "dispatch", "pull", "reconcile"]
+def reconcile_nightly() -> str:
+    """Compare every registered entity with the ERP (the nightly schedule, ERP_RECONCILE_AT)."""
+    if not settings.ERP_SYNC_ENABLED:
+        return "sync disabled"
+    runs = reconciliation.reconcile_all()
+    return (
+        "; ".join(f"{run.entity}: {run.status}, {run.differences} differences" for run in runs) or "nothing"
+    )
+
+
+__all__ = ["check_alerts", "dispatch", "pull", "reconcile", "reconcile_nightly"]

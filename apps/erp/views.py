@@ -1,15 +1,33 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.core import csvexport
 from apps.core.http import AuthenticatedRequest
 from apps.core.staff import StaffRole, staff_role_required
-from apps.erp import selectors, services
-from apps.erp.exceptions import InvalidJobAction
-from apps.erp.models import SyncJob
+from apps.erp import reconcile, registry, selectors, services
+from apps.erp.exceptions import InvalidDriftAction, InvalidJobAction
+from apps.erp.forms import (
+    DriftAcceptForm,
+    DriftFilterForm,
+    ReconcileRequestForm,
+    entity_label,
+    form_error_text,
+)
+from apps.erp.models import Drift, SyncJob
+
+DRIFT_PAGE_SIZE = 50
 
 
 @require_GET
@@ -36,3 +54,174 @@ def sync_job_retry(request: AuthenticatedRequest, job_id: int) -> HttpResponse:
     if request.htmx:
         return render(request, "erp/monitor.html#monitor-panel", {"view": selectors.monitor_view()})
     return redirect("sync-monitor")
+
+
+# --- The drift page --------------------------------------------------------------------------------------
+
+
+def _overview_context(since: datetime | None = None) -> dict[str, object]:
+    overview = selectors.drift_overview(requested_since=since)
+    return {"overview": overview, "since": since if overview.poll else None, "kinds": Drift.Kind.choices}
+
+
+@require_GET
+@staff_role_required(StaffRole.ADMIN)
+def drift_page(request: AuthenticatedRequest) -> HttpResponse:
+    form = DriftFilterForm(request.GET)
+    page = Paginator(selectors.drift_list(**form.filters()), DRIFT_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        **_overview_context(),
+        "form": form,
+        "page": page,
+        "rows": selectors.drift_rows(page.object_list, fixes_for=reconcile.fixes_for),
+        "query": request.GET.urlencode(),
+        "next_url": request.get_full_path(),
+    }
+    return render(request, "erp/drift.html", context)
+
+
+@require_GET
+@staff_role_required(StaffRole.ADMIN)
+def drift_runs(request: AuthenticatedRequest) -> HttpResponse:
+    """The runs panel alone: what it polls every 2 s while a run is running (or was just asked for)."""
+    since = parse_datetime(request.GET.get("since", ""))
+    return render(request, "erp/drift.html#drift-runs", _overview_context(since))
+
+
+@require_POST
+@staff_role_required(StaffRole.ADMIN)
+def drift_run_request(request: AuthenticatedRequest) -> HttpResponse:
+    form = ReconcileRequestForm(request.POST)
+    since = timezone.now()
+    if form.is_valid():
+        entity = form.cleaned_data["entity"]
+        reconcile.reconcile_request(entity=entity, requested_by=request.user)
+        messages.success(request, f"Reconciliation of {entity_label(entity)} queued: progress shows below.")
+    else:
+        messages.error(request, form_error_text(form))
+    if request.htmx:
+        return render(request, "erp/drift.html#drift-runs", _overview_context(since))
+    return redirect("sync-drift")
+
+
+def _drift_or_404(drift_id: int) -> Drift:
+    drift = selectors.drift_get(drift_id)
+    if drift is None:
+        raise Http404("No such difference.")
+    return drift
+
+
+def _after_fix(request: AuthenticatedRequest, drift_id: int) -> HttpResponse:
+    """The row again (htmx; flash messages ride along out of band), else back to the page it came from."""
+    back = request.POST.get("next", "")
+    if not (back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})):
+        back = reverse("sync-drift")
+    if request.htmx:
+        drift = _drift_or_404(drift_id)
+        row = selectors.drift_rows([drift], fixes_for=reconcile.fixes_for)[0]
+        return render(request, "erp/drift.html#drift-row", {"row": row, "next_url": back})
+    return redirect(back)
+
+
+def _fix(
+    request: AuthenticatedRequest, drift_id: int, done: str, action: Callable[[Drift], Drift]
+) -> HttpResponse:
+    drift = _drift_or_404(drift_id)
+    try:
+        if drift.entity not in {spec.entity for spec in registry.reconciliations()}:
+            raise InvalidDriftAction(f"No app registers the reconciliation {drift.entity!r} any more.")
+        action(drift)
+    except InvalidDriftAction as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{drift.label or drift.key}: {done}.")
+    return _after_fix(request, drift_id)
+
+
+@require_POST
+@staff_role_required(StaffRole.ADMIN)
+def drift_repull(request: AuthenticatedRequest, drift_id: int) -> HttpResponse:
+    return _fix(
+        request,
+        drift_id,
+        "re-pull from the ERP queued",
+        lambda drift: reconcile.drift_repull(drift=drift, actor=request.user),
+    )
+
+
+@require_POST
+@staff_role_required(StaffRole.ADMIN)
+def drift_repush(request: AuthenticatedRequest, drift_id: int) -> HttpResponse:
+    return _fix(
+        request,
+        drift_id,
+        "re-push to the ERP queued",
+        lambda drift: reconcile.drift_repush(drift=drift, actor=request.user),
+    )
+
+
+@require_POST
+@staff_role_required(StaffRole.ADMIN)
+def drift_accept(request: AuthenticatedRequest, drift_id: int) -> HttpResponse:
+    form = DriftAcceptForm(request.POST)
+    if not form.is_valid():
+        _drift_or_404(drift_id)
+        messages.error(request, form_error_text(form))
+        return _after_fix(request, drift_id)
+    reason = form.cleaned_data["reason"]
+    return _fix(
+        request,
+        drift_id,
+        "accepted as it is",
+        lambda drift: reconcile.drift_accept(drift=drift, actor=request.user, reason=reason),
+    )
+
+
+@require_GET
+@staff_role_required(StaffRole.ADMIN)
+def drift_export(request: AuthenticatedRequest) -> HttpResponse:
+    """The filtered differences as CSV, every page: one row per field that differs (field, portal value,
+    ERP value); a drift of another kind is one row with those columns empty."""
+    drifts = selectors.drift_list(**DriftFilterForm(request.GET).filters())
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="drift-{timezone.localdate():%Y%m%d}.csv"'
+    response.write("\ufeff")  # Excel opens UTF-8 only with a byte-order mark
+    writer = csvexport.safe_writer(response)  # a label or a value starting with = stays text
+    writer.writerow(
+        [
+            "entity",
+            "kind",
+            "key",
+            "label",
+            "status",
+            "field",
+            "portal_value",
+            "erp_value",
+            "erp_keys",
+            "first_seen",
+            "last_seen",
+            "accepted_by",
+            "accepted_at",
+            "accepted_reason",
+        ]
+    )
+    for row in selectors.drift_rows(drifts.iterator(chunk_size=500), fixes_for=lambda drift: []):
+        drift = row.drift
+        common = [drift.entity, drift.kind, drift.key, drift.label, drift.status]
+        tail = [
+            " ".join(row.erp_keys),
+            row.first_seen.isoformat() if row.first_seen else "",
+            row.last_seen.isoformat() if row.last_seen else "",
+            drift.accepted_by.email if drift.accepted_by else "",
+            drift.accepted_at.isoformat() if drift.accepted_at else "",
+            drift.accepted_reason,
+        ]
+        for field, portal_value, erp_value in row.fields or [("", "", "")]:
+            writer.writerow([*common, field, _cell(portal_value), _cell(erp_value), *tail])
+    return response
+
+
+def _cell(value: object) -> object:
+    return "" if value is None else value

@@ -201,6 +201,9 @@ ERP_OUTAGE_PROBE_SECONDS = env.float("ERP_OUTAGE_PROBE_SECONDS", default=5.0)
 ERP_STREAM_LEASE_SECONDS = env.int("ERP_STREAM_LEASE_SECONDS", default=120)
 ERP_STREAM_STALL_ALERT_SECONDS = env.int("ERP_STREAM_STALL_ALERT_SECONDS", default=600)
 ERP_ALERT_EMAILS = env.list("ERP_ALERT_EMAILS", default=[])
+# Local time ("HH:MM", TIME_ZONE) of the nightly reconciliation of every entity with the ERP. A daily
+# schedule, not a cron expression: django-q2's CRON schedules need croniter, which the portal does not ship.
+ERP_RECONCILE_AT = env.str("ERP_RECONCILE_AT", default="02:00")
 ERP_CUSTOMER_CODE_PREFIX = env.str("ERP_CUSTOMER_CODE_PREFIX", default="WEB-")
 # New ERP customers (parties with a customer payment term) become portal companies.
 ERP_IMPORT_NEW_CUSTOMERS = env.bool("ERP_IMPORT_NEW_CUSTOMERS", default=True)

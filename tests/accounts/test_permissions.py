@@ -19,7 +19,7 @@ from django.urls import reverse
 from apps.accounts.models import Company, Invitation, Membership, Role, ShipToAddress, StaffRole
 from apps.accounts.services import staff_user_set_roles
 from apps.approvals.models import ApprovalRequest, ApprovalRule
-from apps.erp.models import SyncJob
+from apps.erp.models import Drift, SyncJob
 from apps.erp.services import job_enqueue
 from apps.pricing.models import PriceUpload
 from apps.purchase_orders.models import LineImport, PurchaseOrder, PurchaseOrderLine
@@ -70,6 +70,13 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("manager-product-detail", "GET", "-"):         "L    403  403   403  403  403    ok      403     ok",
     ("sync-monitor", "GET", "-"):                   "L    403  403   403  403  403    403     403     ok",
     ("sync-job-retry", "POST", "-"):                "L    403  403   403  403  403    403     403     ok",
+    ("sync-drift", "GET", "-"):                     "L    403  403   403  403  403    403     403     ok",
+    ("sync-drift-runs", "GET", "-"):                "L    403  403   403  403  403    403     403     ok",
+    ("sync-drift-export", "GET", "-"):              "L    403  403   403  403  403    403     403     ok",
+    ("sync-drift-run", "POST", "-"):                "L    403  403   403  403  403    403     403     ok",
+    ("sync-drift-repull", "POST", "-"):             "L    403  403   403  403  403    403     403     ok",
+    ("sync-drift-repush", "POST", "-"):             "L    403  403   403  403  403    403     403     ok",
+    ("sync-drift-accept", "POST", "-"):             "L    403  403   403  403  403    403     403     ok",
     ("manager-company-detail", "GET", "own"):       "L    403  403   403  403  403    ok      403     ok",
     ("manager-company-detail", "GET", "other"):     "L    403  403   403  403  403    404     403     ok",
     ("finance-home", "GET", "-"):                   "L    403  403   403  403  403    403     ok      ok",
@@ -172,6 +179,9 @@ def _targets(company: Company, uploader: Any) -> dict[str, Any]:
     line_import = LineImport.objects.create(purchase_order=draft, filename="x.csv")
     job = job_enqueue(kind="customer.push", target=company, idempotency_key=f"test:{company.pk}")
     SyncJob.objects.filter(pk=job.pk).update(status=SyncJob.Status.FAILED, last_error="refused")
+    drift = Drift.objects.create(
+        connection=job.connection, entity="test", kind=Drift.Kind.MISSING_IN_ERP, key=f"test:{company.pk}"
+    )
     return {
         "company": company,
         "member": target_member,
@@ -179,6 +189,7 @@ def _targets(company: Company, uploader: Any) -> dict[str, Any]:
         "invitation": invitation,
         "product": product,
         "job": job,
+        "drift": drift,
         "tier": tier,
         "tier_price": tier_price,
         "contract_price": contract_price,
@@ -235,6 +246,8 @@ def _url(name: str, targets: dict[str, Any]) -> str:
         kwargs["product_id"] = targets["product"].pk
     elif name == "sync-job-retry":
         kwargs["job_id"] = targets["job"].pk
+    elif name in ("sync-drift-repull", "sync-drift-repush", "sync-drift-accept"):
+        kwargs["drift_id"] = targets["drift"].pk
     elif name in ("pricing-tier", "pricing-tier-default", "pricing-tier-price-add"):
         kwargs["tier_id"] = targets["tier"].pk
     elif name == "pricing-tier-price-edit":
@@ -266,6 +279,8 @@ def _post_data(name: str) -> dict[str, str]:
         "company-address-add": ADDRESS_DATA,
         "company-address-edit": {**ADDRESS_DATA, "label": "Renamed dock"},
         "finance-company-hold": {"reason": "Invoices past due"},
+        "sync-drift-run": {"entity": "test"},
+        "sync-drift-accept": {"reason": "A known difference"},
         "manager-company-create": {"name": "Brand New Co", "country": "US"},
         "pricing-tier-default": {"default_discount_percent": "12.5"},
         "po-builder-quick": {"lines": "SKU-PERM 1"},
