@@ -21,8 +21,11 @@ from apps.erp.connectors.base import (
     Page,
 )
 from apps.erp.connectors.tryton.client import TrytonClient, TrytonWarning
-from apps.erp.connectors.tryton.common import changed_since, id_page, stamp
+from apps.erp.connectors.tryton.common import any_match, changed_after, changed_since, id_page, stamp
 from apps.erp.connectors.tryton.customers import TrytonCustomers
+
+# The portal's orders are the sales with a reference (the customer's PO number).
+WITH_REFERENCE: list[Any] = [["reference", "!=", None], ["reference", "!=", ""]]
 
 # The ERP names its credit-limit warnings "<md5 of the sale>.credit_limit_amount" (res.user.warning).
 CREDIT_LIMIT_WARNING = ".credit_limit_amount"
@@ -442,6 +445,11 @@ class TrytonOrders:
             for order, key in zip(orders, keys, strict=True)
         ]
 
+    def orders_changed(self, since: datetime | None) -> bool:
+        """A sale with a reference created or written after ``since`` (a shipment done or an invoice
+        posted writes its sale: see ``pull_orders``)."""
+        return any_match(self.client, "sale.sale", [*changed_after(since), *WITH_REFERENCE])
+
     def pull_orders(self, cursor: Cursor, limit: int) -> Page[OrderStateRecord]:
         """Sales with a reference (the portal's orders) created or written since the cursor, by id.
 
@@ -451,8 +459,7 @@ class TrytonOrders:
         domain = [
             *changed_since(cursor.since),
             ["id", ">", cursor.after_id],
-            ["reference", "!=", None],
-            ["reference", "!=", ""],
+            *WITH_REFERENCE,
         ]
         rows = self.client.search_read(
             "sale.sale",
