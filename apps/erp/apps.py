@@ -9,6 +9,7 @@ class ErpConfig(AppConfig):
     verbose_name = "ERP sync"
 
     def ready(self) -> None:
-        from apps.erp import waker  # noqa: PLC0415 - models load before ready(), not before apps.py
+        from apps.erp import waker, watcher  # noqa: PLC0415 - models load before ready(), not before apps.py
 
         waker.start_if_cluster()
+        watcher.start_if_cluster()

@@ -6,12 +6,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
 from django.db import models
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from apps.erp import registry
 from apps.erp.models import ErpConnection, SyncCursor, SyncEvent, SyncJob
+from apps.erp.services import STREAM_VERSION_KEY, WATCH_CALLS_KEY
 
 
 @dataclass(frozen=True)
@@ -203,3 +205,15 @@ def monitor_view() -> MonitorView:
 
 def stale_after() -> timedelta:
     return timedelta(seconds=settings.ERP_STREAM_STALL_ALERT_SECONDS)
+
+
+def stream_versions(streams: Iterable[str]) -> dict[str, int]:
+    """The page version of each stream (bumped by every pull that changed something), 0 when never."""
+    names = list(streams)
+    found = cache.get_many([STREAM_VERSION_KEY.format(name) for name in names])
+    return {name: int(found.get(STREAM_VERSION_KEY.format(name), 0)) for name in names}
+
+
+def watch_calls() -> int:
+    """How many questions the ERP watcher has asked the ERP (all watchers, since the cache began)."""
+    return int(cache.get(WATCH_CALLS_KEY, 0))
