@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -217,3 +218,19 @@ def stream_versions(streams: Iterable[str]) -> dict[str, int]:
 def watch_calls() -> int:
     """How many questions the ERP watcher has asked the ERP (all watchers, since the cache began)."""
     return int(cache.get(WATCH_CALLS_KEY, 0))
+
+
+def live_token(streams: Iterable[str]) -> str:
+    """The page versions of ``streams`` as one token ("3.0.12"), in the order given."""
+    return ".".join(str(version) for version in stream_versions(streams).values())
+
+
+def live_poller(streams: str) -> dict[str, Any]:
+    """What ``erp/_live.html`` shows for a comma-separated list of stream names (unknown names dropped)."""
+    known = set(registry.stream_names())
+    names = [name for name in (part.strip() for part in streams.split(",")) if name in known]
+    return {
+        "streams": ",".join(names),
+        "token": live_token(names),
+        "interval": settings.ERP_PAGE_POLL_SECONDS,
+    }

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -36,3 +36,21 @@ def sync_job_retry(request: AuthenticatedRequest, job_id: int) -> HttpResponse:
     if request.htmx:
         return render(request, "erp/monitor.html#monitor-panel", {"view": selectors.monitor_view()})
     return redirect("sync-monitor")
+
+
+@require_GET
+def stream_changes(request: HttpRequest) -> HttpResponse:
+    """The cheap poll of an open page (``{% erp_live %}``): 204 while the page versions of ``streams``
+    equal the token ``v`` the page holds (one cache read, no database); else the poller with the new
+    token and an ``HX-Trigger`` of ``erp-changed`` and ``erp-changed-<stream>`` per stream that moved, so
+    the page's fragments refresh themselves. Only change counters cross here: no login needed."""
+    poller = selectors.live_poller(request.GET.get("streams", ""))
+    names = [name for name in poller["streams"].split(",") if name]
+    held = request.GET.get("v", "").split(".")
+    now = poller["token"].split(".") if names else []
+    moved = [name for index, name in enumerate(names) if index >= len(held) or held[index] != now[index]]
+    if not moved:
+        return HttpResponse(status=204)
+    response = render(request, "erp/_live.html", poller)
+    response["HX-Trigger"] = ", ".join(["erp-changed", *(f"erp-changed-{name}" for name in moved)])
+    return response
