@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -38,12 +39,13 @@ def sync_job_retry(request: AuthenticatedRequest, job_id: int) -> HttpResponse:
     return redirect("sync-monitor")
 
 
+@login_required
 @require_GET
 def stream_changes(request: HttpRequest) -> HttpResponse:
     """The cheap poll of an open page (``{% erp_live %}``): 204 while the page versions of ``streams``
     equal the token ``v`` the page holds (one cache read, no database); else the poller with the new
     token and an ``HX-Trigger`` of ``erp-changed`` and ``erp-changed-<stream>`` per stream that moved, so
-    the page's fragments refresh themselves. Only change counters cross here: no login needed."""
+    the page's fragments refresh themselves. Only change counters cross here: any signed-in user."""
     poller = selectors.live_poller(request.GET.get("streams", ""))
     names = [name for name in poller["streams"].split(",") if name]
     held = request.GET.get("v", "").split(".")
