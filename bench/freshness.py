@@ -207,8 +207,14 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer changes, a 30 s idle count")
     parser.add_argument("--database", default="bench_freshness")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--verbose", action="store_true", help="log what the watcher pulls")
     args = parser.parse_args()
     changes, baseline_changes, idle = (8, 3, 30.0) if args.quick else (20, 6, 60.0)
+    if args.verbose:
+        import logging
+
+        logging.basicConfig(level=logging.INFO)
+        logging.getLogger("apps.erp.watcher").setLevel(logging.INFO)
     return run_in_scratch_database(
         args.database, keep=args.keep, run=lambda: run(changes, baseline_changes, idle)
     )

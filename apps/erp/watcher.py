@@ -102,7 +102,14 @@ class Watcher:
             if stream not in changed:
                 continue
             report.changed.append(stream)
+            started = time.monotonic()
             pulled = inbound.pull_stream(connection=connection, stream=stream, connector=connector)
+            logger.info(
+                "ERP watcher: pulled %s (%s changed) in %.2f s",
+                stream,
+                pulled.changed,
+                time.monotonic() - started,
+            )
             report.pulled.append(pulled)
             if pulled.skipped or pulled.error:
                 continue
