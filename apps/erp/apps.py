@@ -9,7 +9,8 @@ class ErpConfig(AppConfig):
     verbose_name = "ERP sync"
 
     def ready(self) -> None:
-        from apps.erp import reconcile, waker  # noqa: PLC0415 - models load before ready(), not before apps.py
+        from apps.erp import reconcile, waker, watcher  # noqa: PLC0415 - models load before ready(), not before apps.py
 
         reconcile.register()
         waker.start_if_cluster()
+        watcher.start_if_cluster()

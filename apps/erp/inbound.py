@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.erp import registry
+from apps.erp import registry, services
 from apps.erp.connectors import connector_for
 from apps.erp.connectors.base import Connector, Cursor, ErpError, Page
 from apps.erp.models import ErpConnection, SyncCursor, SyncEvent
@@ -183,6 +183,8 @@ def _pull(
         cursor.consecutive_failures += 1
         cursor.save(update_fields=["last_error", "last_error_at", "consecutive_failures", "updated_at"])
         logger.warning("ERP pull %s failed: %s", stream, exc.message)
+        if report.changed:
+            services.stream_version_bump(stream)  # the pages committed before the failure
         return report
     finished = timezone.now()
     if spec.snapshot_first and since is None:
@@ -210,6 +212,8 @@ def _pull(
             "updated_at",
         ]
     )
+    if report.changed:
+        services.stream_version_bump(stream)  # open pages showing this stream refresh on their next poll
     return report
 
 

@@ -3,15 +3,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
 from django.db import models
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from apps.erp import registry
 from apps.erp.models import Drift, ErpConnection, ReconcileRun, SyncCursor, SyncEvent, SyncJob
+from apps.erp.services import STREAM_VERSION_KEY, WATCH_CALLS_KEY
 
 
 @dataclass(frozen=True)
@@ -346,3 +349,31 @@ def drift_rows(drifts: Iterable[Drift], *, fixes_for: Callable[[Drift], list[str
 
 def drift_get(drift_id: int) -> Drift | None:
     return drift_list(status="all").filter(pk=drift_id).first()
+
+
+def stream_versions(streams: Iterable[str]) -> dict[str, int]:
+    """The page version of each stream (bumped by every pull that changed something), 0 when never."""
+    names = list(streams)
+    found = cache.get_many([STREAM_VERSION_KEY.format(name) for name in names])
+    return {name: int(found.get(STREAM_VERSION_KEY.format(name), 0)) for name in names}
+
+
+def watch_calls() -> int:
+    """How many questions the ERP watcher has asked the ERP (all watchers, since the cache began)."""
+    return int(cache.get(WATCH_CALLS_KEY, 0))
+
+
+def live_token(streams: Iterable[str]) -> str:
+    """The page versions of ``streams`` as one token ("3.0.12"), in the order given."""
+    return ".".join(str(version) for version in stream_versions(streams).values())
+
+
+def live_poller(streams: str) -> dict[str, Any]:
+    """What ``erp/_live.html`` shows for a comma-separated list of stream names (unknown names dropped)."""
+    known = set(registry.stream_names())
+    names = [name for name in (part.strip() for part in streams.split(",")) if name in known]
+    return {
+        "streams": ",".join(names),
+        "token": live_token(names),
+        "interval": settings.ERP_PAGE_POLL_SECONDS,
+    }

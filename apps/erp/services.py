@@ -656,3 +656,46 @@ def _dispatch_connection(
     finally:
         if own_connector:
             active.close()
+
+
+# --- Freshness: page versions per stream, the watcher's lease and its ERP question count ---------------
+
+STREAM_VERSION_KEY = "erp:stream-version:{}"
+WATCH_LEASE_KEY = "erp:watch:lease"
+WATCH_CALLS_KEY = "erp:watch:erp-calls"
+
+
+def stream_version_bump(stream: str) -> None:
+    """A pull changed records of ``stream``: open pages showing it refresh on their next cheap poll."""
+    key = STREAM_VERSION_KEY.format(stream)
+    cache.add(key, 0, timeout=None)
+    try:
+        cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=None)
+
+
+def watch_lease_take(owner: str, seconds: float) -> bool:
+    """The watcher's lease: one holder in the whole deployment (through the cache), renewed by each look;
+    a dead holder's lease expires after ``seconds``."""
+    ttl = max(1, int(seconds + 0.999))
+    if cache.add(WATCH_LEASE_KEY, owner, timeout=ttl):
+        return True
+    if cache.get(WATCH_LEASE_KEY) == owner:
+        cache.set(WATCH_LEASE_KEY, owner, timeout=ttl)
+        return True
+    return False
+
+
+def watch_lease_release(owner: str) -> None:
+    if cache.get(WATCH_LEASE_KEY) == owner:
+        cache.delete(WATCH_LEASE_KEY)
+
+
+def watch_calls_count(calls: int) -> None:
+    """The watcher asked the ERP ``calls`` questions (the idle rate is this counter over time)."""
+    cache.add(WATCH_CALLS_KEY, 0, timeout=None)
+    try:
+        cache.incr(WATCH_CALLS_KEY, calls)
+    except ValueError:
+        cache.set(WATCH_CALLS_KEY, calls, timeout=None)

@@ -4,8 +4,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -225,3 +226,22 @@ def drift_export(request: AuthenticatedRequest) -> HttpResponse:
 
 def _cell(value: object) -> object:
     return "" if value is None else value
+
+
+@login_required
+@require_GET
+def stream_changes(request: HttpRequest) -> HttpResponse:
+    """The cheap poll of an open page (``{% erp_live %}``): 204 while the page versions of ``streams``
+    equal the token ``v`` the page holds (one cache read, no database); else the poller with the new
+    token and an ``HX-Trigger`` of ``erp-changed`` and ``erp-changed-<stream>`` per stream that moved, so
+    the page's fragments refresh themselves. Only change counters cross here: any signed-in user."""
+    poller = selectors.live_poller(request.GET.get("streams", ""))
+    names = [name for name in poller["streams"].split(",") if name]
+    held = request.GET.get("v", "").split(".")
+    now = poller["token"].split(".") if names else []
+    moved = [name for index, name in enumerate(names) if index >= len(held) or held[index] != now[index]]
+    if not moved:
+        return HttpResponse(status=204)
+    response = render(request, "erp/_live.html", poller)
+    response["HX-Trigger"] = ", ".join(["erp-changed", *(f"erp-changed-{name}" for name in moved)])
+    return response

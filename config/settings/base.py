@@ -197,6 +197,15 @@ ERP_OUTBOX_WAKER_SECONDS = env.float("ERP_OUTBOX_WAKER_SECONDS", default=2.0)
 # While jobs back off because the ERP could not be reached, the waker asks the ERP this often whether it
 # answers again (one cheap call), and makes them due at once when it does.
 ERP_OUTAGE_PROBE_SECONDS = env.float("ERP_OUTAGE_PROBE_SECONDS", default=5.0)
+# Freshness (issue 12): one watcher in the deployment (a thread in a qcluster main process holding a lease
+# in the cache) asks the ERP every ERP_WATCH_SECONDS, one cheap question per stream, whether anything
+# changed after the stream's cursor, and pulls what did at once; a dead holder's lease expires after
+# ERP_WATCH_LEASE_SECONDS. Open pages poll a tiny endpoint every ERP_PAGE_POLL_SECONDS and refresh what a
+# pull changed. The scheduled pull (ERP_SYNC_INTERVAL_SECONDS) stays as the fallback.
+ERP_WATCH_ENABLED = env.bool("ERP_WATCH_ENABLED", default=True)
+ERP_WATCH_SECONDS = env.float("ERP_WATCH_SECONDS", default=2.0)
+ERP_WATCH_LEASE_SECONDS = env.float("ERP_WATCH_LEASE_SECONDS", default=10.0)
+ERP_PAGE_POLL_SECONDS = env.float("ERP_PAGE_POLL_SECONDS", default=2.0)
 # A pull holds its stream while it renews this per page; a dead puller's hold expires after it.
 ERP_STREAM_LEASE_SECONDS = env.int("ERP_STREAM_LEASE_SECONDS", default=120)
 ERP_STREAM_STALL_ALERT_SECONDS = env.int("ERP_STREAM_STALL_ALERT_SECONDS", default=600)

@@ -77,6 +77,7 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("sync-drift-repull", "POST", "-"):             "L    403  403   403  403  403    403     403     ok",
     ("sync-drift-repush", "POST", "-"):             "L    403  403   403  403  403    403     403     ok",
     ("sync-drift-accept", "POST", "-"):             "L    403  403   403  403  403    403     403     ok",
+    ("erp-stream-changes", "GET", "-"):             "L    204  204   204  204  204    204     204     204",
     ("manager-company-detail", "GET", "own"):       "L    403  403   403  403  403    ok      403     ok",
     ("manager-company-detail", "GET", "other"):     "L    403  403   403  403  403    404     403     ok",
     ("finance-home", "GET", "-"):                   "L    403  403   403  403  403    403     ok      ok",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -351,6 +351,11 @@ class Connector(Protocol):
     def pull_products(self, cursor: Cursor, limit: int) -> Page[ProductRecord]: ...
 
     def pull_stock(self, cursor: Cursor, limit: int) -> Page[StockRecord]: ...
+
+    # Change detection (freshness): which of these pull streams have a record created or written strictly
+    # after the given time (None: any record at all), by the same rules as the stream's pull. One cheap
+    # question per stream; a stream the connector does not know is left out (the scheduled pull covers it).
+    def changed_streams(self, since: Mapping[str, datetime | None]) -> set[str]: ...
 
     def push_customers(
         self, customers: Sequence[CustomerPush], on_created: Callable[[PushResult], None] | None = None

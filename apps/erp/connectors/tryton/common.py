@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from apps.erp.connectors.base import Cursor, Page
+from apps.erp.connectors.tryton.client import TrytonClient
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -25,6 +26,20 @@ def changed_since(since: datetime | None, *paths: str) -> list[Any]:
         clauses.append([f"{prefix}write_date", ">=", since])
         clauses.append([f"{prefix}create_date", ">=", since])
     return [clauses]
+
+
+def changed_after(since: datetime | None, *paths: str) -> list[Any]:
+    """Domain: created or written strictly after ``since`` (Tryton keeps microseconds): what a stream
+    whose cursor stands at ``since`` has not read yet."""
+    return changed_since(since + timedelta(microseconds=1) if since else None, *paths)
+
+
+def any_match(
+    client: TrytonClient, model: str, domain: list[Any], context: dict[str, Any] | None = None
+) -> bool:
+    """Whether a record of ``model`` matches ``domain``: one ``search`` with limit 1 (ids only), the
+    cheapest question Tryton answers."""
+    return bool(client.model(model, "search", domain, 0, 1, None, context=context))
 
 
 def stamp(*values: datetime | None) -> datetime:

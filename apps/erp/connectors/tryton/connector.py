@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 
 from django.conf import settings
 
@@ -132,6 +133,19 @@ class TrytonConnector:
 
     def reconcile_stock(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
         return self.products.reconcile_stock(after_id, limit)
+
+    # -- change detection (freshness) ----------------------------------------------------------------------
+    def changed_streams(self, since: Mapping[str, datetime | None]) -> set[str]:
+        """One ``search`` (limit 1, ids only) per stream asked about, with the stream's own pull domain
+        shifted to "strictly after": Tryton's JSON-RPC has no batch call."""
+        questions: dict[str, Callable[[datetime | None], bool]] = {
+            "customers": self.customers.customers_changed,
+            "products": self.products.products_changed,
+            "stock": self.products.stock_changed,
+            "orders": self.orders.orders_changed,
+            "invoices": self.invoices.invoices_changed,
+        }
+        return {stream for stream, at in since.items() if stream in questions and questions[stream](at)}
 
     # -- price lists ---------------------------------------------------------------------------------------
     def push_price_lists(self, price_lists: Sequence[PriceListPush]) -> list[PriceListResult]:

@@ -17,7 +17,17 @@ from apps.erp.connectors.base import (
     reconcile_text,
 )
 from apps.erp.connectors.tryton.client import TrytonClient
-from apps.erp.connectors.tryton.common import EVERY_ACTIVE_STATE, changed_since, id_page, stamp
+from apps.erp.connectors.tryton.common import (
+    EVERY_ACTIVE_STATE,
+    any_match,
+    changed_after,
+    changed_since,
+    id_page,
+    stamp,
+)
+
+# A party's addresses and categories (a credit hold) reach its pull too (see ``pull_customers``).
+PARTY_PATHS = ("addresses", "categories")
 
 # Tax identifiers go to the ERP as US EINs, which Tryton validates (python-stdnum).
 TAX_IDENTIFIER_TYPE = "us_ein"
@@ -49,6 +59,10 @@ class TrytonCustomers:
         self.hold_category = hold_category
         self._countries: dict[str, int] | None = None
 
+    def customers_changed(self, since: datetime | None) -> bool:
+        """A party (its addresses, its categories) created or written after ``since``: the pull's rule."""
+        return any_match(self.client, "party.party", changed_after(since, *PARTY_PATHS))
+
     def pull_customers(self, cursor: Cursor, limit: int) -> Page[CustomerRecord]:
         """Parties created or written since the cursor (or whose addresses or categories were), by id.
 
@@ -56,7 +70,7 @@ class TrytonCustomers:
         the party itself, and renaming a category writes the category, so both reach an incremental pull.
         Deleting the category writes neither: its parties come back on hold or not with their next change.
         """
-        domain = [*changed_since(cursor.since, "addresses", "categories"), ["id", ">", cursor.after_id]]
+        domain = [*changed_since(cursor.since, *PARTY_PATHS), ["id", ">", cursor.after_id]]
         parties = self.client.search_read(
             "party.party", domain, CUSTOMER_FIELDS, limit=limit, order=[["id", "ASC"]]
         )

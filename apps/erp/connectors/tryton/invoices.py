@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from apps.erp.connectors.base import Cursor, InvoiceRecord, Page, ReconcileRecord, reconcile_text
 from apps.erp.connectors.tryton.client import TrytonClient
-from apps.erp.connectors.tryton.common import changed_since, id_page, stamp
+from apps.erp.connectors.tryton.common import any_match, changed_after, changed_since, id_page, stamp
+
+# A payment or reconciliation may write only these lines of an invoice (see ``pull_invoices``).
+LINE_PATHS = ("move.lines", "payment_lines", "additional_moves.lines")
 
 # What the invoice records are built from (``_invoice_records``).
 INVOICE_FIELDS = [
@@ -37,6 +40,11 @@ class TrytonInvoices:
     def __init__(self, client: TrytonClient) -> None:
         self.client = client
 
+    def invoices_changed(self, since: datetime | None) -> bool:
+        """A customer invoice (or a line of it) created or written after ``since``: the pull's rule."""
+        domain = [*changed_after(since, *LINE_PATHS), ["type", "=", "out"]]
+        return any_match(self.client, "account.invoice", domain)
+
     def pull_invoices(self, cursor: Cursor, limit: int) -> Page[InvoiceRecord]:
         """Customer invoices and credit notes (``type`` out, any state) changed since the cursor, by id.
 
@@ -57,9 +65,8 @@ class TrytonInvoices:
         total once paid, 0 before posting and when cancelled; a credit note has a negative total and,
         with the same formula, a negative ``amount_paid`` as it is used up.
         """
-        line_paths = ("move.lines", "payment_lines", "additional_moves.lines")
         domain = [
-            *changed_since(cursor.since, *line_paths),
+            *changed_since(cursor.since, *LINE_PATHS),
             ["id", ">", cursor.after_id],
             ["type", "=", "out"],
         ]

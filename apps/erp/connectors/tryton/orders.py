@@ -24,7 +24,7 @@ from apps.erp.connectors.base import (
     reconcile_text,
 )
 from apps.erp.connectors.tryton.client import TrytonClient, TrytonWarning
-from apps.erp.connectors.tryton.common import changed_since, id_page, stamp
+from apps.erp.connectors.tryton.common import any_match, changed_after, changed_since, id_page, stamp
 from apps.erp.connectors.tryton.customers import TrytonCustomers
 
 # The ERP names its credit-limit warnings "<md5 of the sale>.credit_limit_amount" (res.user.warning).
@@ -458,6 +458,11 @@ class TrytonOrders:
             )
             for order, key in zip(orders, keys, strict=True)
         ]
+
+    def orders_changed(self, since: datetime | None) -> bool:
+        """A sale with a reference created or written after ``since`` (a shipment done or an invoice
+        posted writes its sale: see ``pull_orders``)."""
+        return any_match(self.client, "sale.sale", [*changed_after(since), *WITH_REFERENCE])
 
     def pull_orders(self, cursor: Cursor, limit: int) -> Page[OrderStateRecord]:
         """Sales with a reference (the portal's orders) created or written since the cursor, by id.

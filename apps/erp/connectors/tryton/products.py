@@ -15,7 +15,7 @@ from apps.erp.connectors.base import (
     reconcile_text,
 )
 from apps.erp.connectors.tryton.client import TrytonClient
-from apps.erp.connectors.tryton.common import EPOCH, changed_since, id_page, stamp
+from apps.erp.connectors.tryton.common import EPOCH, any_match, changed_after, changed_since, id_page, stamp
 
 # What the product records are built from (``TrytonProducts._product_records``).
 PRODUCT_FIELDS = [
@@ -41,6 +41,20 @@ class TrytonProducts:
         self.client = client
         self._storage_locations: list[int] | None = None
         self._category_names: dict[int, str] = {}
+
+    # -- change detection ----------------------------------------------------------------------------------
+    def products_changed(self, since: datetime | None) -> bool:
+        """A product (or its template: the list price lives there) created or written after ``since``."""
+        return any_match(
+            self.client, "product.product", changed_after(since, "template"), {"active_test": False}
+        )
+
+    def stock_changed(self, since: datetime | None) -> bool:
+        """A stock move created or written after ``since``; without ``since`` (no snapshot yet) any
+        product at all."""
+        if since is None:
+            return any_match(self.client, "product.product", [])
+        return any_match(self.client, "stock.move", changed_after(since))
 
     # -- products ------------------------------------------------------------------------------------------
     def pull_products(self, cursor: Cursor, limit: int) -> Page[ProductRecord]:
