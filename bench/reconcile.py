@@ -400,12 +400,18 @@ def run(n_products: int, n_orders: int, steps: list[int], rounds: int, profile: 
         by_party = {company.erp_party_id: company for company in Company.objects.exclude(erp_party_id="")}
         client = TrytonClient(server.url, server.database, server.user, server.password)
         client.login()
-        sales = client.search_read(
-            "sale.sale",
-            WITH_REFERENCE,
-            ["reference", "number", "party", "lines.product", "lines.quantity", "lines.unit_price"],
-            order=[["id", "ASC"]],
-        )
+        sales: list[dict[str, Any]] = []
+        while True:  # in pages: 20,000 sales with their lines in one call outlast the client's timeout
+            page = client.search_read(
+                "sale.sale",
+                [["id", ">", sales[-1]["id"] if sales else 0], *WITH_REFERENCE],
+                ["reference", "number", "party", "lines.product", "lines.quantity", "lines.unit_price"],
+                limit=2000,
+                order=[["id", "ASC"]],
+            )
+            sales.extend(page)
+            if len(page) < 2000:
+                break
         client.close()
         products = dict(Product.objects.values_list("erp_id", "pk"))
         orders = PurchaseOrder.objects.bulk_create(
