@@ -172,20 +172,6 @@ def erp_plant(path: Path, deleted_products: list[int], duplicated_sale: int) -> 
         db.execute(query)
 
 
-def drift_alert_stand_in() -> None:
-    """The engine calls ``alerts.drift_alert`` at the end of each run; it arrives with the drift page's
-    branch. Until that is merged, a stand-in that sends nothing (logged, so a result says so)."""
-    from apps.erp import alerts
-
-    if not hasattr(alerts, "drift_alert"):
-
-        def drift_alert(**_: object) -> bool:
-            return False
-
-        setattr(alerts, "drift_alert", drift_alert)  # noqa: B010 - no such attribute for mypy yet
-        log("apps.erp.alerts.drift_alert missing (drift page branch not merged): a no-op stands in")
-
-
 # --- Memory probe (a subprocess on the same databases) ----------------------------------------------------
 
 
@@ -211,7 +197,6 @@ def memory_probe() -> int:
     from apps.erp.models import ReconcileRun
     from apps.erp.reconcile import reconcile_run
 
-    drift_alert_stand_in()
     connection = services.connection_get_default()
     connector = connector_for(connection)
     connector.client.login()  # type: ignore[attr-defined]
@@ -251,7 +236,6 @@ def run(n_products: int, n_orders: int, steps: list[int], rounds: int, profile: 
     from apps.purchase_orders.models import PurchaseOrder, PurchaseOrderLine
     from tools.tryton import erp
 
-    drift_alert_stand_in()
     scratch = Path(tempfile.mkdtemp(prefix="bench-reconcile-"))
     erp.ensure_venv()
     erp.ensure_template()
