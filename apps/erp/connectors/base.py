@@ -250,9 +250,10 @@ class ReconcileRecord:
     """One ERP record as a reconciliation reads it (a full keyed read, not a pull by change time).
 
     ``key`` is the ERP id the portal stores for it; ``fields`` are the compared values as text, normalised
-    so that equal values compare equal (amounts as plain decimals with their scale, dates ISO, ids as
-    text); ``active`` False: archived or deactivated in the ERP; ``reference`` is the portal's own key it
-    carries (customer code, PO number), so two ERP records with one reference show as duplicated;
+    so that equal values compare equal by ``reconcile_text`` (amounts as plain decimals without trailing
+    zeros, dates ISO, ids as text); ``active`` False: archived or deactivated in the ERP; ``reference`` is
+    the portal's own key it carries (customer code, PO number), so two ERP records with one reference show
+    as duplicated;
     ``record`` is the same record the entity's pull stream yields (None for portal-owned entities), so a
     re-pull fix applies it through the stream's appliers."""
 
