@@ -2,7 +2,7 @@
 
 Run by hand (not part of the test suite):
 
-    .venv/bin/python bench/freshness.py            # 20 changes with the watcher, 6 with the tick only, 60 s idle
+    .venv/bin/python bench/freshness.py            # 20 changes (watcher), 6 (tick only), 60 s idle
     .venv/bin/python bench/freshness.py --quick    # 8 and 2, a 30 s idle count: about two minutes
 
 It starts a fresh local Tryton from the seeded template (tools/tryton), a scratch PostgreSQL portal
