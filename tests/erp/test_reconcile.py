@@ -12,8 +12,8 @@ from django.utils import timezone
 from apps.accounts.erp import CUSTOMERS
 from apps.accounts.models import Company, Role
 from apps.accounts.services import company_create
-from apps.catalog.erp import PRODUCTS
-from apps.catalog.models import Product
+from apps.catalog.erp import PRODUCTS, STOCK
+from apps.catalog.models import Product, StockLevel
 from apps.erp import inbound, reconcile, services
 from apps.erp.exceptions import InvalidDriftAction
 from apps.erp.models import Drift, ReconcileRun, SyncEvent
@@ -286,3 +286,25 @@ def test_an_order_whose_erp_sale_is_gone_is_flagged_for_a_person(erp_connection,
     order.refresh_from_db()
     assert (drift.label, drift.target_id) == ("PO-REC-2-RENAMED", str(order.pk))
     assert order.status == PurchaseOrder.Status.ACCEPTED  # flagged, never changed or deleted
+
+
+def test_a_stock_level_changed_in_the_portals_database_is_found_and_repulled(
+    erp_connection, connector, settings
+) -> None:
+    settings.ERP_SYNC_ENABLED = False
+    _pull(erp_connection, connector, PRODUCTS, STOCK)
+    level = StockLevel.objects.select_related("product").get(product__sku="SKU-00001")
+    right = level.quantity
+    StockLevel.objects.filter(pk=level.pk).update(quantity=right + 100)  # behind the portal's back
+
+    _run(erp_connection, connector, STOCK)
+
+    (drift,) = _open(STOCK)
+    assert (drift.kind, drift.label) == (Drift.Kind.FIELD_DIFFERS, "SKU-00001")
+    assert drift.details == {"quantity": [f"{(right + 100).normalize():f}", f"{right.normalize():f}"]}
+    reconcile.drift_repull(drift=drift, actor=UserFactory())
+    services.dispatch(connection=erp_connection, connector=connector)
+    level.refresh_from_db()
+    assert level.quantity == right
+    _run(erp_connection, connector, STOCK)
+    assert _open(STOCK) == []
