@@ -119,12 +119,6 @@ def products_lookup(records: list[ReconcileRecord]) -> dict[str, PortalRow]:
     }
 
 
-def product_erp_fields(record: ReconcileRecord) -> dict[str, str]:
-    """Orderable in the ERP's terms as the pull reads it (active and salable), not the bare active flag."""
-    orderable = record.record.is_active if isinstance(record.record, ProductRecord) else record.active
-    return {**record.fields, "active": reconcile_text(orderable and record.active)}
-
-
 def products_linked() -> QuerySet[Product]:
     return Product.objects.exclude(erp_id="").annotate(key=F("erp_id"), label=F("sku"))
 
@@ -175,7 +169,6 @@ def register() -> None:
             linked=products_linked,
             on_deleted=services.products_withdraw_deleted_in_erp,
             stream=PRODUCTS,
-            erp_fields=product_erp_fields,
         )
     )
     registry.reconcile_register(

@@ -175,7 +175,7 @@ def _compare_page(run: ReconcileRun, spec: ReconcileSpec, records: list[Reconcil
             continue
         erp_fields = spec.erp_fields(record) if spec.erp_fields is not None else dict(record.fields)
         if "active" in row.fields:
-            erp_fields["active"] = reconcile_text(record.active)
+            erp_fields.setdefault("active", reconcile_text(record.active))
         differences = {
             name: [value, erp_fields.get(name, "")]
             for name, value in row.fields.items()
