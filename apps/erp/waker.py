@@ -16,6 +16,7 @@ import multiprocessing
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -35,6 +36,23 @@ _started = threading.Event()
 def running_qcluster(argv: list[str] | None = None) -> bool:
     argv = sys.argv if argv is None else argv
     return len(argv) > 1 and argv[1] == "qcluster"
+
+
+def cluster_thread_start(name: str, target: Callable[[], None], started: threading.Event) -> bool:
+    """Run ``target`` in a daemon thread, once per process, after the cluster has forked its sentinel (so
+    no child inherits the thread's database socket). The waker's and the watcher's way in."""
+    if started.is_set():
+        return False
+    started.set()
+
+    def run() -> None:
+        deadline = time.monotonic() + 30
+        while not multiprocessing.active_children() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        target()
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return True
 
 
 def probe_outage(*, connection: ErpConnection, connector: Connector | None = None) -> int:
@@ -68,11 +86,7 @@ def wake_once(*, first: bool = False, probe: bool = False) -> bool:
     return services.dispatch_request(force=first)
 
 
-def _run() -> None:
-    # Wait until the cluster has forked its sentinel, so no child inherits this thread's database socket.
-    deadline = time.monotonic() + 30
-    while not multiprocessing.active_children() and time.monotonic() < deadline:
-        time.sleep(0.2)
+def _wake_forever() -> None:
     first = True
     last_probe = 0.0
     while True:
@@ -93,8 +107,4 @@ def start_if_cluster() -> bool:
     """Called from the app's ready(): start the waker once, in a ``qcluster`` main process only."""
     if not (settings.ERP_SYNC_ENABLED and settings.ERP_OUTBOX_WAKER and running_qcluster()):
         return False
-    if _started.is_set():
-        return False
-    _started.set()
-    threading.Thread(target=_run, name="erp-outbox-waker", daemon=True).start()
-    return True
+    return cluster_thread_start("erp-outbox-waker", _wake_forever, _started)

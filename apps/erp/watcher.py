@@ -12,7 +12,6 @@ something bumps the stream's page version; open pages poll that version cheaply 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import socket
 import threading
@@ -27,7 +26,7 @@ from apps.erp import inbound, registry, services
 from apps.erp.connectors import connector_for
 from apps.erp.connectors.base import Connector, ErpError
 from apps.erp.models import ErpConnection, SyncCursor
-from apps.erp.waker import running_qcluster
+from apps.erp.waker import cluster_thread_start, running_qcluster
 
 logger = logging.getLogger(__name__)
 
@@ -121,14 +120,6 @@ class Watcher:
                 self._resting[(connection.pk, stream)] = now + settings.ERP_SYNC_INTERVAL_SECONDS
 
 
-def _run() -> None:
-    # Wait until the cluster has forked its sentinel, so no child inherits this thread's database socket.
-    deadline = time.monotonic() + 30
-    while not multiprocessing.active_children() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    watch_forever()
-
-
 def watch_forever(stop: threading.Event | None = None, watcher: Watcher | None = None) -> None:
     """Look every ``ERP_WATCH_SECONDS`` until ``stop`` is set (never, in a cluster)."""
     stop = stop or threading.Event()
@@ -153,8 +144,4 @@ def start_if_cluster() -> bool:
     """Called from the app's ready(): start the watcher once, in a ``qcluster`` main process only."""
     if not (settings.ERP_SYNC_ENABLED and settings.ERP_WATCH_ENABLED and running_qcluster()):
         return False
-    if _started.is_set():
-        return False
-    _started.set()
-    threading.Thread(target=_run, name="erp-watcher", daemon=True).start()
-    return True
+    return cluster_thread_start("erp-watcher", watch_forever, _started)
