@@ -14,14 +14,21 @@ from apps.accounts.models import Company, Role
 from apps.accounts.services import company_create
 from apps.catalog.erp import PRODUCTS, STOCK
 from apps.catalog.models import Product, StockLevel
+from apps.credit.erp import INVOICES
+from apps.credit.models import Invoice
 from apps.erp import inbound, reconcile, services
 from apps.erp.exceptions import InvalidDriftAction
+from apps.erp.connectors.tryton.price_lists import price_list_marker
 from apps.erp.models import Drift, ReconcileRun, SyncEvent
+from apps.pricing import services as pricing
+from apps.pricing.erp import PRICE_LISTS, price_list_key
+from apps.pricing.models import PriceTier
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.erp import ORDER_STATES
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
 from tests.accounts.factories import MembershipFactory, UserFactory
+from tests.erp_fixtures import erp_invoice_create, erp_invoice_pay
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -308,3 +315,96 @@ def test_a_stock_level_changed_in_the_portals_database_is_found_and_repulled(
     assert level.quantity == right
     _run(erp_connection, connector, STOCK)
     assert _open(STOCK) == []
+
+
+def test_an_invoice_paid_in_the_erp_is_found_and_repulled_and_a_vanished_one_is_flagged(
+    erp_connection, connector, settings
+) -> None:
+    settings.ERP_SYNC_ENABLED = False
+    _pull(erp_connection, connector, CUSTOMERS)
+    acme = Company.objects.get(erp_customer_code="CUST-001")
+    invoice_id = erp_invoice_create(
+        connector.client, party_id=int(acme.erp_party_id), amount=Decimal("120"), invoice_date=timezone.localdate()
+    )
+    _pull(erp_connection, connector, INVOICES)
+    invoice = Invoice.objects.get(erp_id=str(invoice_id))
+    assert _run(erp_connection, connector, INVOICES).differences == 0
+
+    erp_invoice_pay(connector.client, invoice_id, Decimal("50"))  # in the ERP, not pulled
+    ghost = Invoice.objects.create(
+        company=acme,
+        erp_id="999999",
+        number="INV-GONE",
+        state=Invoice.State.POSTED,
+        total_amount=Decimal("10"),
+    )
+
+    _run(erp_connection, connector, INVOICES)
+
+    gone, paid = _open(INVOICES)  # by kind: deleted_in_erp, field_differs
+    assert (paid.kind, paid.target_id, paid.details) == (
+        Drift.Kind.FIELD_DIFFERS,
+        str(invoice.pk),
+        {"amount_paid": ["0", "50"]},
+    )
+    assert reconcile.fixes_for(paid) == ["repull", "accept"]
+    assert (gone.kind, gone.label, gone.target_id) == (Drift.Kind.DELETED_IN_ERP, "INV-GONE", str(ghost.pk))
+    assert "repull" not in reconcile.fixes_for(gone)
+    assert Invoice.objects.filter(pk=ghost.pk).exists()  # flagged for a person, never deleted
+
+    reconcile.drift_repull(drift=paid, actor=UserFactory())
+    services.dispatch(connection=erp_connection, connector=connector)
+    invoice.refresh_from_db()
+    assert invoice.amount_paid == Decimal("50")
+    reconcile.drift_accept(drift=gone, actor=UserFactory(), reason="Voided in the old ledger")
+    _run(erp_connection, connector, INVOICES)
+    assert _open(INVOICES) == []
+
+
+def test_a_price_list_edited_in_the_erp_is_found_and_a_repush_puts_the_portals_prices_back(
+    erp_connection, connector, erp_admin, settings
+) -> None:
+    settings.ERP_SYNC_ENABLED = False
+    _pull(erp_connection, connector, CUSTOMERS, PRODUCTS)
+    actor = UserFactory()
+    gold = PriceTier.objects.create(name="Gold", default_discount_percent=Decimal("10"))
+    acme = Company.objects.get(erp_customer_code="CUST-001")
+    pricing.company_tier_assign(actor=actor, company=acme, tier=gold)
+    pricing.tier_price_save(
+        actor=actor,
+        tier=gold,
+        product=Product.objects.get(sku="SKU-00001"),
+        min_quantity=Decimal("10"),
+        unit_price=Decimal("4.2500"),
+        valid_from=timezone.localdate(),
+        valid_to=None,
+    )
+    assert services.dispatch(connection=erp_connection, connector=connector).failed == 0
+    assert _run(erp_connection, connector, PRICE_LISTS).differences == 0
+    (price_list,) = erp_admin.model(
+        "product.price_list",
+        "search_read",
+        [["name", "like", f"%{price_list_marker(price_list_key(acme))}"]],
+        0,
+        None,
+        None,
+        ["lines"],
+    )
+    erp_admin.model(
+        "product.price_list.line", "write", price_list["lines"][:1], {"formula": "Decimal('1.1100')"}
+    )
+
+    _run(erp_connection, connector, PRICE_LISTS)
+
+    (drift,) = _open(PRICE_LISTS)
+    assert (drift.kind, drift.target_id, drift.label) == (Drift.Kind.FIELD_DIFFERS, str(acme.pk), acme.name)
+    portal_lines, erp_lines = drift.details["lines"]
+    assert "4.25" in portal_lines
+    assert portal_lines != erp_lines
+    assert "repush" in reconcile.fixes_for(drift)
+    reconcile.drift_repush(drift=drift, actor=actor)
+    assert services.dispatch(connection=erp_connection, connector=connector).failed == 0
+    _run(erp_connection, connector, PRICE_LISTS)
+    drift.refresh_from_db()
+    assert drift.status == Drift.Status.RESOLVED
+    assert _open(PRICE_LISTS) == []
