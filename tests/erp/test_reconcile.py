@@ -17,8 +17,8 @@ from apps.catalog.models import Product, StockLevel
 from apps.credit.erp import INVOICES
 from apps.credit.models import Invoice
 from apps.erp import inbound, reconcile, services
-from apps.erp.exceptions import InvalidDriftAction
 from apps.erp.connectors.tryton.price_lists import price_list_marker
+from apps.erp.exceptions import InvalidDriftAction
 from apps.erp.models import Drift, ReconcileRun, SyncEvent
 from apps.pricing import services as pricing
 from apps.pricing.erp import PRICE_LISTS, price_list_key
@@ -324,7 +324,10 @@ def test_an_invoice_paid_in_the_erp_is_found_and_repulled_and_a_vanished_one_is_
     _pull(erp_connection, connector, CUSTOMERS)
     acme = Company.objects.get(erp_customer_code="CUST-001")
     invoice_id = erp_invoice_create(
-        connector.client, party_id=int(acme.erp_party_id), amount=Decimal("120"), invoice_date=timezone.localdate()
+        connector.client,
+        party_id=int(acme.erp_party_id),
+        amount=Decimal("120"),
+        invoice_date=timezone.localdate(),
     )
     _pull(erp_connection, connector, INVOICES)
     invoice = Invoice.objects.get(erp_id=str(invoice_id))
