@@ -10,7 +10,7 @@ connector does not give. See README.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -137,11 +137,13 @@ class ConformanceErp:
     driver: ErpDriver
 
 
-@pytest.fixture(params=["tryton"])
+@pytest.fixture(params=["tryton", "business_central"])
 def erp(
     db: None, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, settings: object
 ) -> Iterator[ConformanceErp]:
-    """A fresh ERP per test (Tryton: a copy of the seeded template on its own port, about 1 s)."""
+    """A fresh ERP per test (Tryton: a copy of the seeded template on its own port, about 1 s; Business
+    Central: a new simulator on its own port)."""
+    stops: list[Callable[[], None]] = []
     if request.param == "tryton":
         # Imported here: the driver module imports this one (SeededCustomer, Stream).
         from tests.erp.conformance.tryton_driver import TrytonDriver, finance_user
@@ -156,6 +158,16 @@ def erp(
             monkeypatch.setenv(name, value)
             setattr(settings, name, value)
         driver: ErpDriver = TrytonDriver(admin, server, connection)
+    elif request.param == "business_central":
+        from tests.erp.conformance.business_central_driver import BusinessCentralDriver, bc_connection
+        from tools.erp_sim.business_central import CLIENT_SECRET, BusinessCentralSimulator
+
+        simulator = BusinessCentralSimulator(notification_delay=0.2).start()
+        stops.append(simulator.stop)
+        monkeypatch.setenv("BC_CLIENT_SECRET", CLIENT_SECRET)
+        connection = bc_connection(simulator)
+        connection.save()
+        driver = BusinessCentralDriver(simulator, connection)
     else:  # pragma: no cover - a param without a driver
         raise ValueError(f"No conformance driver for {request.param!r}")
     connector = connector_for(connection)
@@ -163,3 +175,5 @@ def erp(
         yield ConformanceErp(request.param, connection, connector, driver)
     finally:
         connector.close()
+        for stop in stops:
+            stop()

@@ -339,7 +339,11 @@ class BusinessCentralSimulator:
                 answer = self._api(method, api_match.group(3) or "", query, headers, raw, client)
             finally:
                 self._release(client)
-            if method in WRITES:
+            reads_only = path.endswith("/$batch") and all(
+                str(item.get("method", "GET")).upper() == "GET"
+                for item in (odata.loads(raw) or {}).get("requests", [])
+            )
+            if method in WRITES and not reads_only:
                 with self.lock:
                     if self.drop_writes:
                         self.drop_writes -= 1

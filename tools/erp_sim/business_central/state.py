@@ -156,13 +156,44 @@ SEED_CUSTOMERS = [
     ),
     ("CUST-003", "Cedar Office Interiors", Decimal(0), "COD", "5 Elm Rd", "Madison", "WI", "53703"),
     ("CUST-004", "Delta Facilities Group", Decimal(40000), "30 DAYS", "410 Lake Dr", "Austin", "TX", "73301"),
+    (
+        "CUST-005",
+        "Evergreen Property Care",
+        Decimal(15000),
+        "14 DAYS",
+        "77 Pine St",
+        "Seattle",
+        "WA",
+        "98101",
+    ),
+    (
+        "CUST-006",
+        "Foundry Lane Contractors",
+        Decimal(30000),
+        "30 DAYS",
+        "9 Mill Rd",
+        "Pittsburgh",
+        "PA",
+        "15201",
+    ),
+    (
+        "CUST-007",
+        "Granite State Builders",
+        Decimal(20000),
+        "30 DAYS",
+        "3 Quarry Way",
+        "Concord",
+        "NH",
+        "03301",
+    ),
+    ("CUST-008", "Harbor Point Marine", Decimal(0), "COD", "12 Dock St", "Mobile", "AL", "36602"),
 ]
 SEED_TERMS = [
     ("COD", "Cash on delivery", "0D"),
     ("14 DAYS", "Net 14 days", "14D"),
     ("30 DAYS", "Net 30 days", "30D"),
 ]
-SEED_ITEMS = 36
+SEED_ITEMS = 520  # more than two pages of 250 (the conformance suite's product page size)
 
 
 def new_id() -> str:
