@@ -61,8 +61,14 @@ def reconcile_request(*, entity: str, requested_by: User | None = None) -> None:
 
 
 def reconcile_all(*, connection: ErpConnection | None = None) -> list[ReconcileRun]:
-    """Every registered entity, one after the other (the nightly schedule)."""
-    return [reconcile_run(entity=spec.entity, connection=connection) for spec in registry.reconciliations()]
+    """Every registered entity the ERP keeps, one after the other (the nightly schedule)."""
+    connection = connection or services.connection_get_default()
+    capabilities = services.capabilities_get(connection)
+    return [
+        reconcile_run(entity=spec.entity, connection=connection)
+        for spec in registry.reconciliations()
+        if spec.applies_to(capabilities)
+    ]
 
 
 def _lease() -> timedelta:
