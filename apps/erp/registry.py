@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
 if TYPE_CHECKING:
-    from apps.erp.connectors.base import Connector, Cursor, Page
+    from apps.erp.connectors.base import Capabilities, Connector, Cursor, Page
     from apps.erp.models import SyncJob
 
 JobHandler = Callable[["Connector", list["SyncJob"]], None]
@@ -178,7 +178,7 @@ class ReconcileSpec:
     entity: str
     label: str
     model: type[models.Model]
-    read: Callable[[Connector, int, int], Page[Any]]
+    read: Callable[[Connector, str, int], Page[Any]]
     lookup: Callable[[list[Any]], dict[str, PortalRow]]
     linked: Callable[[], Any]
     unlinked: Callable[[], Any] | None = None
@@ -190,6 +190,11 @@ class ReconcileSpec:
     erp_fields: Callable[[Any], dict[str, str]] | None = None
     # Of the ERP records the portal lacks, those it should have (customers: the ones a pull imports).
     expected: Callable[[Any], bool] | None = None
+    # Whether an ERP with these capabilities keeps the entity at all (price lists: not every ERP has them).
+    applies: Callable[[Capabilities], bool] | None = None
+
+    def applies_to(self, capabilities: Capabilities) -> bool:
+        return self.applies is None or self.applies(capabilities)
 
 
 _reconciliations: dict[str, ReconcileSpec] = {}

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
-from apps.erp import registry
+from apps.erp import registry, services
 from apps.erp.models import Drift, ErpConnection, ReconcileRun, SyncCursor, SyncEvent, SyncJob
 from apps.erp.services import STREAM_VERSION_KEY, WATCH_CALLS_KEY
 
@@ -242,11 +242,14 @@ class DriftOverview:
     entities: list[EntityDrift]
     checked_at: datetime
     poll: bool  # a run is running, or one was just asked for: the panel refreshes itself
+    not_kept: list[str]  # labels of the entities this ERP does not keep (e.g. price lists), never compared
 
 
 def drift_overview(*, requested_since: datetime | None = None) -> DriftOverview:
     """Every registered reconciliation with its last run and open drift counts: two queries in all."""
-    specs = registry.reconciliations()
+    capabilities = services.capabilities_get()
+    specs = [spec for spec in registry.reconciliations() if spec.applies_to(capabilities)]
+    not_kept = [spec.label for spec in registry.reconciliations() if not spec.applies_to(capabilities)]
     entities = [spec.entity for spec in specs]
     last_runs = {
         run.entity: run
@@ -272,7 +275,9 @@ def drift_overview(*, requested_since: datetime | None = None) -> DriftOverview:
         and now - requested_since < RUN_START_WAIT
         and not any(row.last_run and row.last_run.started_at >= requested_since for row in rows)
     )
-    return DriftOverview(entities=rows, checked_at=now, poll=waiting or any(row.running for row in rows))
+    return DriftOverview(
+        entities=rows, checked_at=now, poll=waiting or any(row.running for row in rows), not_kept=not_kept
+    )
 
 
 def drift_list(*, entity: str = "", kind: str = "", status: str = "", search: str = "") -> QuerySet[Drift]:

@@ -27,8 +27,8 @@ from django_q.tasks import async_task
 
 from apps.core.processes import process_alive
 from apps.erp import registry
-from apps.erp.connectors import connector_for
-from apps.erp.connectors.base import Connector, ErpBusinessError, ErpError, ErpUnavailableError
+from apps.erp.connectors import capabilities_for, connector_for
+from apps.erp.connectors.base import Capabilities, Connector, ErpBusinessError, ErpError, ErpUnavailableError
 from apps.erp.exceptions import InvalidJobAction, JobHandlerError
 from apps.erp.models import ErpConnection, SyncEvent, SyncJob
 from apps.erp.registry import JobHandler
@@ -37,6 +37,19 @@ logger = logging.getLogger(__name__)
 
 
 # --- Connection ------------------------------------------------------------------------------------------
+
+
+def connection_options(kind: str) -> dict[str, str]:
+    """The non-secret settings of a kind of ERP, as the connection row keeps them (see the README)."""
+    if kind == ErpConnection.Kind.BUSINESS_CENTRAL:
+        options = {
+            "tenant_id": settings.ERP_BC_TENANT_ID,
+            "environment": settings.ERP_BC_ENVIRONMENT,
+            "company_id": settings.ERP_BC_COMPANY_ID,
+            "token_url": settings.ERP_BC_TOKEN_URL,
+        }
+        return {key: value for key, value in options.items() if value}
+    return {}
 
 
 def connection_get_default() -> ErpConnection:
@@ -50,12 +63,18 @@ def connection_get_default() -> ErpConnection:
         "database": settings.ERP_DATABASE,
         "username": settings.ERP_USERNAME,
         "concurrency_limit": settings.ERP_CONCURRENCY_LIMIT,
+        "options": connection_options(settings.ERP_KIND),
     }
     connection = ErpConnection.objects.filter(name="default").first()
     if connection is not None and all(getattr(connection, key) == value for key, value in wanted.items()):
         return connection
     connection, _ = ErpConnection.objects.update_or_create(name="default", defaults=wanted)
     return connection
+
+
+def capabilities_get(connection: ErpConnection | None = None) -> Capabilities:
+    """What the connection's ERP (default: the one the ERP_* settings describe) can do through its API."""
+    return capabilities_for(connection.kind if connection is not None else settings.ERP_KIND)
 
 
 # --- Events ----------------------------------------------------------------------------------------------

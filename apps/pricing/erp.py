@@ -30,7 +30,7 @@ from apps.erp.connectors.base import (
 )
 from apps.erp.models import SyncJob
 from apps.erp.registry import PortalRow
-from apps.erp.services import job_enqueue, job_fail, job_succeed
+from apps.erp.services import capabilities_get, job_enqueue, job_fail, job_succeed
 from apps.pricing.models import ContractPrice, TierPrice
 from apps.pricing.selectors import HUNDRED, company_tier, tier_default_price
 
@@ -96,7 +96,10 @@ def price_list_for_company(company: Company) -> PriceListPush:
 
 def price_lists_enqueue(companies: list[Company]) -> None:
     """Queue a push of each company's ERP price list; a push still waiting is reused, not doubled (each
-    push sends the whole list as it is when it runs, so one waiting push covers every change)."""
+    push sends the whole list as it is when it runs, so one waiting push covers every change). An ERP
+    without price lists gets none: the unit price frozen on each order line is what it invoices."""
+    if not capabilities_get().price_lists:
+        return
     for company in companies:
         if not company.erp_party_id and not company.erp_customer_code:
             continue
@@ -203,10 +206,11 @@ def register() -> None:
             entity=PRICE_LISTS,
             label="Price lists",
             model=Company,
-            read=lambda connector, after_id, limit: connector.reconcile_price_lists(after_id, limit),
+            read=lambda connector, after, limit: connector.reconcile_price_lists(after, limit),
             lookup=price_lists_lookup,
             linked=price_lists_linked,
             imported=False,
             repush=price_list_repush,
+            applies=lambda capabilities: capabilities.price_lists,
         )
     )

@@ -148,11 +148,18 @@ HEARTBEAT_STALE_AFTER_SECONDS = env.int("PORTAL_HEARTBEAT_STALE_AFTER", default=
 # The connection itself (URL, database, user) is read from these on start and kept as a row; the
 # password stays in the environment variable that the row names.
 ERP_SYNC_ENABLED = env.bool("ERP_SYNC_ENABLED", default=True)
+# Which ERP: tryton | business_central | odoo (the README's table lists each one's variables).
 ERP_KIND = env.str("ERP_KIND", default="tryton")
 ERP_URL = env.str("ERP_URL", default="http://127.0.0.1:8800")
 ERP_DATABASE = env.str("ERP_DATABASE", default="erp")
 ERP_USERNAME = env.str("ERP_USERNAME", default="portal")
 ERP_CONCURRENCY_LIMIT = env.int("ERP_CONCURRENCY_LIMIT", default=2)
+# Business Central only: the Entra tenant and the BC environment and company (ERP_USERNAME is the app's
+# client id, ERP_PASSWORD its client secret); the token URL defaults to the tenant's Entra endpoint.
+ERP_BC_TENANT_ID = env.str("ERP_BC_TENANT_ID", default="")
+ERP_BC_ENVIRONMENT = env.str("ERP_BC_ENVIRONMENT", default="production")
+ERP_BC_COMPANY_ID = env.str("ERP_BC_COMPANY_ID", default="")
+ERP_BC_TOKEN_URL = env.str("ERP_BC_TOKEN_URL", default="")
 # A second ERP user, in Tryton's credit-limit group, that confirms only the orders whose credit hold
 # finance released on purpose; without both a login and a password there is none and such orders report
 # the ERP's credit error. ERP_FINANCE_USER is accepted too (the name ``tools/tryton/erp.py up`` prints).
