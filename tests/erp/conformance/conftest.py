@@ -20,7 +20,7 @@ from typing import Literal, Protocol
 import pytest
 
 from apps.erp.connectors import connector_for
-from apps.erp.connectors.base import AddressRecord, Connector, CustomerPush
+from apps.erp.connectors.base import AddressRecord, Connector, CustomerPush, OrderPushResult
 from apps.erp.models import ErpConnection
 
 Stream = Literal["customers", "products", "orders", "invoices"]
@@ -82,6 +82,11 @@ class ErpDriver(Protocol):
         """The ERP's credit controller sets the customer's credit limit."""
         ...
 
+    def confirm_order(self, order_erp_id: str) -> None:
+        """A person confirms (releases) the sale in the ERP: what follows a push where the connector
+        cannot confirm through the API (``capabilities.order_confirm`` False); nothing where it can."""
+        ...
+
     def ship_order(self, order_erp_id: str) -> None:
         """The warehouse ships the whole sale."""
         ...
@@ -127,6 +132,24 @@ class ErpDriver(Protocol):
     def dead_connection(self) -> ErpConnection:
         """A connection of this ERP's kind to an address where nothing answers (a closed port)."""
         ...
+
+
+CONFIRMED = ("confirmed", "processing")  # a confirmed sale, before it is done (base.OrderStateRecord)
+
+
+def pushed_states(erp: ConformanceErp) -> tuple[str, ...]:
+    """The states a pushed order is in: confirmed where the push confirms it (``order_confirm``), else a
+    quotation left for the ERP's people."""
+    return CONFIRMED if erp.connector.capabilities.order_confirm else ("quotation",)
+
+
+def assert_pushed_then_confirmed(erp: ConformanceErp, results: Sequence[OrderPushResult]) -> None:
+    """Each order went in without error, in the state its push leaves it (``pushed_states``); where the
+    ERP's people confirm it, the driver does (so every sale is confirmed afterwards)."""
+    for result in results:
+        assert (result.error, result.state in pushed_states(erp)) == ("", True), result
+        if not erp.connector.capabilities.order_confirm:
+            erp.driver.confirm_order(result.erp_id)
 
 
 @dataclass(frozen=True)
