@@ -16,6 +16,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -91,6 +92,8 @@ class BusinessCentralSimulator:
         self.requests: list[tuple[str, str]] = []  # (method, path and query) of every API request
         self.faults: collections.deque[Fault] = collections.deque()
         self.drop_writes = 0
+        self.before_writes: collections.deque[Callable[[], None]] = collections.deque()
+        self.rejected_tokens = 0  # 401 answers given
         self._calls: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self._in_flight: dict[str, int] = collections.defaultdict(int)
         self._waiting: dict[str, int] = collections.defaultdict(int)
@@ -177,6 +180,12 @@ class BusinessCentralSimulator:
         """The next ``count`` writes are committed, then the connection closes without an answer."""
         with self.lock:
             self.drop_writes += count
+
+    def on_next_write(self, action: Callable[[], None]) -> None:
+        """Run ``action`` (e.g. a person's edit) just before the next write is handled: its ETag is then
+        stale, as when a BC user saves the record between the client's read and its write."""
+        with self.lock:
+            self.before_writes.append(action)
 
     def expire_tokens(self) -> None:
         """Every issued token expires now (401 on its next use)."""
@@ -328,8 +337,17 @@ class BusinessCentralSimulator:
             if not api_match or api_match.group(2) != self.environment:
                 raise ODataError(404, "BadRequest_ResourceNotFound", f"No resource at '{path}'.")
             client = self._authenticate(headers)
+            reads_only = path.endswith("/$batch") and all(
+                str(item.get("method", "GET")).upper() == "GET"
+                for item in (odata.loads(raw) or {}).get("requests", [])
+            )
+            write = method in WRITES and not reads_only
             with self.lock:
                 self.requests.append((method, target))
+                hook = self.before_writes.popleft() if write and self.before_writes else None
+            if hook is not None:
+                hook()  # what a BC user does just before this write arrives
+            with self.lock:
                 fault = self.faults.popleft() if self.faults else None
             if fault is not None:
                 return self._fault(fault)
@@ -339,11 +357,7 @@ class BusinessCentralSimulator:
                 answer = self._api(method, api_match.group(3) or "", query, headers, raw, client)
             finally:
                 self._release(client)
-            reads_only = path.endswith("/$batch") and all(
-                str(item.get("method", "GET")).upper() == "GET"
-                for item in (odata.loads(raw) or {}).get("requests", [])
-            )
-            if method in WRITES and not reads_only:
+            if write:
                 with self.lock:
                     if self.drop_writes:
                         self.drop_writes -= 1
@@ -409,6 +423,8 @@ class BusinessCentralSimulator:
         with self.lock:
             known = self.tokens.get(token)
         if known is None or known[1] <= time.monotonic():
+            with self.lock:
+                self.rejected_tokens += 1
             raise ODataError(
                 401,
                 "Authentication_InvalidCredentials",
