@@ -7,14 +7,14 @@ from datetime import datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core import csvexport
 from apps.core.http import AuthenticatedRequest
@@ -250,7 +250,7 @@ def stream_changes(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt  # the ERP calls it: no session, no CSRF token; each notification carries its clientState
-@require_POST
+@require_http_methods(["GET", "POST"])
 def erp_webhook(request: HttpRequest, connection_id: int) -> HttpResponse:
     """An ERP's change notification (Business Central webhooks). ``?validationToken=…``: the subscription
     handshake, answered with the token as plain text. Otherwise a JSON body of notifications: each must
@@ -261,7 +261,10 @@ def erp_webhook(request: HttpRequest, connection_id: int) -> HttpResponse:
         raise Http404
     token = request.GET.get("validationToken")
     if token is not None:
+        # BC's docs do not say which method the handshake uses (POST in practice): both are answered.
         return HttpResponse(webhooks.validation_answer(token), content_type="text/plain")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     try:
         payload = json.loads(request.body or b"{}")
     except ValueError:

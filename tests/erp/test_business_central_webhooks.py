@@ -109,6 +109,9 @@ def test_the_endpoint_answers_the_handshake_and_refuses_a_wrong_client_state(
     handshake = httpx.post(url, params={"validationToken": "tok-123"})
     assert (handshake.status_code, handshake.text) == (200, "tok-123")
     assert handshake.headers["Content-Type"].startswith("text/plain")
+    by_get = httpx.get(url, params={"validationToken": "tok-456"})
+    assert (by_get.status_code, by_get.text) == (200, "tok-456")
+    assert httpx.get(url).status_code == 405
     webhooks.subscriptions_renew(connection=connection)
     row = ErpSubscription.objects.get(connection=connection, resource="customers")
     notification = {

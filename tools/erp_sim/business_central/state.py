@@ -523,6 +523,8 @@ class Company:
                 f"You cannot create this type of document when Customer {customer['number']} is blocked "
                 f"with type {customer['blocked']}.",
             )
+        # externalDocumentNumber is not unique: BC does not refuse a second order with the same one (fact
+        # sheet §5: unconfirmed in the docs; the safer assumption for a client, which must look up first).
         # Credit limit: never checked here. BCApps Cust-Check Cr. Limit only notifies, and only when
         # GuiAllowed; API sessions get neither a warning nor a block (fact sheet §3).
         lines = body.pop("salesOrderLines", None) or []

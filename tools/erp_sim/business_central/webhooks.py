@@ -91,8 +91,10 @@ class Webhooks:
     # -- the subscriber handshake ------------------------------------------------------------------------
     def _handshake(self, url: str) -> None:
         """BC calls notificationUrl?validationToken=… and needs 200 with the token as plain-text body, else
-        no subscription (learn: api-reference/v2.0/dynamics-subscriptions). The method is POST by common
-        practice (fact sheet: unconfirmed); the simulator uses POST."""
+        no subscription (learn: api-reference/v2.0/dynamics-subscriptions). The method: still unconfirmed
+        (the v2.0, v1.0 and dataverse subscription pages say "a request to the notificationUrl" only);
+        POST by common practice (Graph and OneDrive document POST), so the simulator POSTs and the portal
+        answers GET as well."""
         token = uuid.uuid4().hex
         separator = "&" if "?" in url else "?"
         request = urllib.request.Request(  # noqa: S310 - the subscriber's own URL, given by the test
