@@ -260,7 +260,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
 # Fields no client writes (computed by the ORM). Writing one is refused like a readonly field would be
 # ignored in Odoo; the simulator refuses it loudly so a connector bug shows.
 COMPUTED = {
-    "res.partner": {"commercial_partner_id", "child_ids", "credit"},
+    "res.partner": {"commercial_partner_id", "credit"},
     "product.product": {"qty_available", "virtual_available", "free_qty"},
     "sale.order": {
         "amount_untaxed",
@@ -433,7 +433,11 @@ class OdooSim:
         }
         self.user_groups[2].add("account.group_account_invoice")
         # Company settings: "Sales Credit Limit" (account_use_credit_limit), "Lock Confirmed Sales".
-        self.settings = {"account_use_credit_limit": True, "lock_confirmed_sales": False}
+        self.settings: dict[str, Any] = {
+            "account_use_credit_limit": True,
+            "lock_confirmed_sales": False,
+            "product_price_digits": 4,
+        }
         self.faults: list[Fault] = []
         self.drop_writes = 0
         self.webhooks: list[Webhook] = []
@@ -1029,7 +1033,16 @@ class OdooSim:
         if value is False and kind not in ("bool",):
             return None
         if kind in ("money", "float") and value is not None:
-            return Decimal(str(value))
+            value = Decimal(str(value))
+            # learn: src: odoo/fields.py Float(digits=...): a float field is rounded to its decimal
+            # accuracy on write; price_unit uses "Product Price" (2 by default). The simulated database
+            # has it set to 4, as a wholesaler selling 0.13-a-piece screws must (a setup requirement of
+            # the connector: see apps/erp/connectors/odoo/__init__.py).
+            if (model, name) == ("sale.order.line", "price_unit"):
+                value = value.quantize(
+                    Decimal(1).scaleb(-self.settings["product_price_digits"]), ROUND_HALF_UP
+                )
+            return value
         if (
             isinstance(kind, tuple)
             and kind[0] == M2O
