@@ -305,6 +305,10 @@ def test_errors_carry_odoo_s_body_and_status(sim: OdooSim) -> None:
 
 
 def test_lock_errors_and_injected_faults_are_answered_before_the_database(sim: OdooSim) -> None:
+    sim.row_locks.add(("res.partner", 2))
+    error(call(sim, "res.partner", "write", ids=[2], vals={"comment": "x"}), 409, "odoo.exceptions.LockError")
+    sim.row_locks.clear()
+    assert call(sim, "res.partner", "write", ids=[2], vals={"comment": "x"}).status_code == 200
     sim.fail_next(1, 409)
     sim.fail_next(1, 429, retry_after="2")
     sim.fail_next(1, 503)

@@ -440,6 +440,7 @@ class OdooSim:
         }
         self.faults: list[Fault] = []
         self.drop_writes = 0
+        self.row_locks: set[tuple[str, int]] = set()  # (model, id) another transaction holds
         self.webhooks: list[Webhook] = []
         self.requests: list[tuple[str, str]] = []  # (model, method) of every call answered or not
         self._sequences: dict[str, Iterator[int]] = {}
@@ -1138,6 +1139,13 @@ class OdooSim:
 
     def _write(self, uid: int, model: str, record_id: int, values: dict[str, Any]) -> None:
         row = self._row(model, record_id)
+        if (model, record_id) in self.row_locks:
+            # learn: src: odoo/exceptions.py LockError (fact sheet §6/§8.8): a row another transaction
+            # holds (SELECT ... FOR UPDATE NOWAIT failed) is 409; serialization conflicts are retried
+            # server-side first. Whether 19.0 answers 409 or 500 is unconfirmed: 409, the documented one.
+            raise LockError(
+                f"Could not obtain a lock on {model}({record_id},): another transaction holds it."
+            )
         plain, commands = self._apply(uid, model, record_id, values)
         guard = getattr(self, f"_guard_{model.replace('.', '_')}", None)
         if guard is not None:
