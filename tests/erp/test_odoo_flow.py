@@ -172,7 +172,7 @@ def test_a_tier_goes_out_as_an_odoo_pricelist_that_prices_as_the_portal_does(
     for sku, product in products.items():
         for quantity in (D("1"), D("10"), D("25")):
             portal = price_resolve(account=acme, product=product, quantity=quantity, on_date=today)
-            odoo = sim._price(pricelist["id"], int(product.erp_id), quantity, stamp)
+            odoo = sim.price(pricelist["id"], int(product.erp_id), quantity, stamp)
             assert odoo.quantize(D("0.0001")) == portal.unit_price, (sku, quantity)
 
 

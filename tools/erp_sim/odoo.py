@@ -1222,7 +1222,7 @@ class OdooSim:
         if used or moved:
             raise UserError("You cannot delete a product that has been sold or moved; archive it instead.")
 
-    def _price(self, pricelist_id: int | None, product_id: int, quantity: Decimal, on: str) -> Decimal:
+    def price(self, pricelist_id: int | None, product_id: int, quantity: Decimal, on: str) -> Decimal:
         """src: product_pricelist._compute_price_rule: the first item (in the items' _order) whose
         product, minimum quantity and dates match gives the price; none: the list price."""
         product = self.tables["product.product"][product_id]
@@ -1302,7 +1302,7 @@ class OdooSim:
             # over a value given at create).
             pricelist = order["pricelist_id"] if order else self.default_pricelist
             on = order["date_order"] if order else self.stamp()
-            values["price_unit"] = self._price(pricelist, values["product_id"], values["product_uom_qty"], on)
+            values["price_unit"] = self.price(pricelist, values["product_id"], values["product_uom_qty"], on)
         values.setdefault("qty_delivered", Decimal(0))
         values.setdefault("qty_invoiced", Decimal(0))
         values.setdefault("discount", Decimal(0))

@@ -25,8 +25,9 @@ from apps.erp.connectors.base import ErpBusinessError, ErpError, ErpTransientErr
 
 # Methods that change nothing: retried inside the call on transient failures.
 READ_METHODS = frozenset({"search_read", "search", "search_count", "read", "fields_get", "context_get"})
-# Statuses a proxy or the server answers without running the method: a write is safe to send again.
-NOT_PROCESSED = frozenset({429, 503})
+# Statuses answered without the method's effect (a proxy's 429/503 before Odoo, a LockError's rolled-back
+# transaction): a write is safe to send again.
+NOT_PROCESSED = frozenset({409, 429, 503})
 # The accounting groups that may read credit limits and invoices (account module, field groups).
 ACCOUNTING_GROUPS = (
     "'Invoicing / Billing' (account.group_account_invoice) or "
