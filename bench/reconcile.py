@@ -317,7 +317,7 @@ def run(n_products: int, n_orders: int, steps: list[int], rounds: int, profile: 
         log(f"seed sales {seed_ids} {states} in {time.perf_counter() - started:.1f} s")
 
         # --- Grow the ERP and the portal, measuring memory at each step ------------------------------
-        portal_after = 0  # the last ERP product id the portal has
+        portal_after = ""  # the position after the last ERP product the portal has
 
         def portal_products_fill() -> int:
             nonlocal portal_after
@@ -329,7 +329,7 @@ def run(n_products: int, n_orders: int, steps: list[int], rounds: int, profile: 
                 with transaction.atomic():
                     products_apply([r.record for r in page.records if isinstance(r.record, ProductRecord)])
                 filled += len(page.records)
-                portal_after = page.last_id or portal_after
+                portal_after = page.next or portal_after
                 if not page.has_more:
                     break
             active.close()

@@ -84,8 +84,8 @@ class InstantErp:
 
         from apps.erp.connectors.base import Page, ProductRecord
 
-        ids, more = self._ids(cursor.after_id, limit)
-        if cursor.after_id == 0:
+        ids, more = self._ids(int(cursor.after or 0), limit)
+        if not cursor.after:
             with self.lock:
                 self.round += 1
         now = timezone.now()
@@ -103,20 +103,20 @@ class InstantErp:
             )
             for i in ids
         ]
-        return Page(records=records, last_id=ids[-1] if ids else cursor.after_id, has_more=more)
+        return Page(records=records, next=str(ids[-1]) if ids else cursor.after, has_more=more)
 
     def pull_stock(self, cursor: Any, limit: int) -> Any:
         from django.utils import timezone
 
         from apps.erp.connectors.base import Page, StockRecord
 
-        ids, more = self._ids(cursor.after_id, limit)
+        ids, more = self._ids(int(cursor.after or 0), limit)
         now = timezone.now()
         records = [
             StockRecord(product_erp_id=str(i), quantity=Decimal(100 + (i + self.round) % 7), as_of=now)
             for i in ids
         ]
-        return Page(records=records, last_id=ids[-1] if ids else cursor.after_id, has_more=more)
+        return Page(records=records, next=str(ids[-1]) if ids else cursor.after, has_more=more)
 
     def push_orders(self, orders: Sequence[Any]) -> list[Any]:
         from apps.erp.connectors.base import OrderPushResult

@@ -139,36 +139,34 @@ def _pull(
         if cursor.position_time
         else None
     )
-    if cursor.run_started_at is None or cursor.position_id == 0:
-        cursor.run_started_at, cursor.run_items_done, cursor.position_id = now, 0, 0
+    if cursor.run_started_at is None or not cursor.position:
+        cursor.run_started_at, cursor.run_items_done, cursor.position = now, 0, ""
     cursor.last_run_at = now
-    cursor.save(
-        update_fields=["run_started_at", "run_items_done", "position_id", "last_run_at", "updated_at"]
-    )
+    cursor.save(update_fields=["run_started_at", "run_items_done", "position", "last_run_at", "updated_at"])
     high_water: datetime | None = cursor.position_time
     stream = spec.name
 
-    def fetch_after(after_id: int) -> Page[Any]:
-        return spec.fetch(connector, Cursor(since=since, after_id=after_id), page_size)
+    def fetch_after(after: str) -> Page[Any]:
+        return spec.fetch(connector, Cursor(since=since, after=after), page_size)
 
     try:
         # The next page is fetched from the ERP while this one is written to the database.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"erp-pull-{stream}") as prefetch:
-            upcoming = prefetch.submit(fetch_after, cursor.position_id)
+            upcoming = prefetch.submit(fetch_after, cursor.position)
             while True:
                 page: Page[Any] = upcoming.result()
                 if page.has_more:
-                    upcoming = prefetch.submit(fetch_after, page.last_id)
+                    upcoming = prefetch.submit(fetch_after, page.next)
                 with transaction.atomic():
                     changed = apply_page(connection=connection, stream=stream, records=page.records)
                     stamps = [r.changed_at for r in page.records if getattr(r, "changed_at", None)]
                     if stamps:
                         high_water = max([*stamps, *([high_water] if high_water else [])])
-                    cursor.position_id = page.last_id if page.has_more else 0
+                    cursor.position = page.next if page.has_more else ""
                     cursor.run_items_done += len(page.records)
                     cursor.run_locked_until = timezone.now() + lease
                     cursor.save(
-                        update_fields=["position_id", "run_items_done", "run_locked_until", "updated_at"]
+                        update_fields=["position", "run_items_done", "run_locked_until", "updated_at"]
                     )
                 report.pages += 1
                 report.seen += len(page.records)
@@ -192,7 +190,7 @@ def _pull(
         # the moves from here.
         high_water = now
     cursor.position_time = high_water
-    cursor.position_id = 0
+    cursor.position = ""
     cursor.run_started_at = None
     cursor.last_success_at = finished
     cursor.last_error = ""
@@ -202,7 +200,7 @@ def _pull(
     cursor.save(
         update_fields=[
             "position_time",
-            "position_id",
+            "position",
             "run_started_at",
             "last_success_at",
             "last_error",

@@ -9,12 +9,17 @@ from django.db.models import Q
 
 from apps.core.models import TimeStampedModel
 
+# The longest connector position (``Page.next``) a cursor or a reconciliation run stores.
+POSITION_MAX_LENGTH = 2000
+
 
 class ErpConnection(TimeStampedModel):
     """One ERP the portal talks to. Secrets stay in the environment; the row names the variable."""
 
     class Kind(models.TextChoices):
         TRYTON = "tryton", "Tryton (JSON-RPC)"
+        BUSINESS_CENTRAL = "business_central", "Microsoft Dynamics 365 Business Central (API v2.0)"
+        ODOO = "odoo", "Odoo (JSON-2)"
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.TRYTON)
@@ -31,6 +36,9 @@ class ErpConnection(TimeStampedModel):
         default=2, help_text="Most requests in flight to this ERP at once, per worker process."
     )
     timeout_seconds = models.PositiveSmallIntegerField(default=30)
+    # Settings of this kind of ERP that are not secrets (Business Central: tenant_id, environment,
+    # company_id, token_url); see the README's table.
+    options = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -108,7 +116,8 @@ class SyncCursor(TimeStampedModel):
     stream = models.CharField(max_length=30)  # a stream name a domain app registered (apps/erp/registry.py)
     # Position: everything the ERP changed up to position_time (its clock) has been applied.
     position_time = models.DateTimeField(null=True, blank=True)
-    position_id = models.BigIntegerField(default=0)
+    # The connector's position within the run under way ("": none; see Page.next).
+    position = models.CharField(max_length=POSITION_MAX_LENGTH, blank=True, default="")
     last_run_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -207,7 +216,7 @@ class ReconcileRun(TimeStampedModel):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     # Progress: ERP rows compared so far (resumes after the last committed page), portal rows in scope.
-    position_id = models.BigIntegerField(default=0)
+    position = models.CharField(max_length=POSITION_MAX_LENGTH, blank=True, default="")  # a Page.next
     erp_rows = models.PositiveIntegerField(default=0)
     portal_rows = models.PositiveIntegerField(default=0)
     differences = models.PositiveIntegerField(default=0)
@@ -293,3 +302,28 @@ class Drift(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.entity} {self.key}: {self.get_kind_display()}"
+
+
+class ErpSubscription(TimeStampedModel):
+    """A change-notification subscription the portal holds with an ERP that calls back (webhooks): which
+    resource, the ERP's id for it, the secret ``client_state`` the ERP echoes in each notification, when
+    it expires (renewed before), and the ERP's ETag for its next update."""
+
+    connection = models.ForeignKey(ErpConnection, on_delete=models.CASCADE, related_name="subscriptions")
+    resource = models.CharField(max_length=500)
+    subscription_id = models.CharField(max_length=200, blank=True)
+    client_state = models.CharField(max_length=200)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    etag = models.CharField(max_length=200, blank=True)
+    last_notification_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "resource"], name="erp_subscription_resource_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection} {self.resource}"

@@ -122,17 +122,17 @@ def reconcile_run(
     active = connector or connector_for(connection)
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"erp-reconcile-{entity}") as prefetch:
-            upcoming = prefetch.submit(spec.read, active, run.position_id, limit)
+            upcoming = prefetch.submit(spec.read, active, run.position, limit)
             while True:
                 page: Page[Any] = upcoming.result()
                 if page.has_more:
-                    upcoming = prefetch.submit(spec.read, active, page.last_id, limit)
+                    upcoming = prefetch.submit(spec.read, active, page.next, limit)
                 with transaction.atomic():
                     _compare_page(run, spec, page.records)
-                    run.position_id = page.last_id if page.records else run.position_id
+                    run.position = page.next
                     run.erp_rows += len(page.records)
                     run.lease_expires_at = timezone.now() + _lease()
-                    run.save(update_fields=["position_id", "erp_rows", "lease_expires_at", "updated_at"])
+                    run.save(update_fields=["position", "erp_rows", "lease_expires_at", "updated_at"])
                 if after_page is not None:
                     after_page(run)
                 if not page.has_more:
@@ -403,15 +403,15 @@ def drifts_repull(connector: Connector, jobs: list[SyncJob]) -> None:
             job_succeed(job=job, erp_reference="", message="the difference no longer exists")
             continue
         spec = registry.reconcile_get(drift.entity)
-        if not spec.stream or not drift.key.isdigit():
+        if not spec.stream:
             job_fail(job=job, error=ErpBusinessError("This difference cannot be re-pulled."))
             continue
         try:
-            page = spec.read(connector, int(drift.key) - 1, 1)
+            one = connector.reconcile_one(drift.entity, drift.key)
         except ErpError as exc:
             job_fail(job=job, error=exc)
             continue
-        found = [record for record in page.records if record.key == drift.key and record.record is not None]
+        found = [one] if one is not None and one.record is not None else []
         if not found:
             job_succeed(
                 job=job,

@@ -178,7 +178,7 @@ class ReconcileSpec:
     entity: str
     label: str
     model: type[models.Model]
-    read: Callable[[Connector, int, int], Page[Any]]
+    read: Callable[[Connector, str, int], Page[Any]]
     lookup: Callable[[list[Any]], dict[str, PortalRow]]
     linked: Callable[[], Any]
     unlinked: Callable[[], Any] | None = None

@@ -203,7 +203,7 @@ def register() -> None:
             entity=PRICE_LISTS,
             label="Price lists",
             model=Company,
-            read=lambda connector, after_id, limit: connector.reconcile_price_lists(after_id, limit),
+            read=lambda connector, after, limit: connector.reconcile_price_lists(after, limit),
             lookup=price_lists_lookup,
             linked=price_lists_linked,
             imported=False,

@@ -361,7 +361,7 @@ def register() -> None:
             entity=ORDER_STATES,
             label="Orders, their lines and states",
             model=PurchaseOrder,
-            read=lambda connector, after_id, limit: connector.reconcile_orders(after_id, limit),
+            read=lambda connector, after, limit: connector.reconcile_orders(after, limit),
             lookup=orders_lookup,
             linked=orders_linked,
             unlinked=orders_unlinked,

@@ -94,7 +94,7 @@ def test_page_shows_runs_counts_and_both_values_side_by_side(
     earlier = _run(connection, "products", status=ReconcileRun.Status.DONE, erp_rows=10)
     run = _run(connection, "products", status=ReconcileRun.Status.DONE, erp_rows=1200, portal_rows=1198)
     ReconcileRun.objects.filter(pk=earlier.pk).update(started_at=timezone.now() - timedelta(days=1))
-    _run(connection, "customers", erp_rows=300, position_id=4711)  # running
+    _run(connection, "customers", erp_rows=300, position="4711")  # running
     _drift(
         connection,
         run,
@@ -132,7 +132,7 @@ def test_page_shows_runs_counts_and_both_values_side_by_side(
     assert entities["products"].open_by_kind == {"field_differs": 1, "missing_in_portal": 1}
     assert entities["customers"].open_by_kind == {"duplicated": 1}
     assert entities["orders"].last_run is None
-    assert "(at ERP id 4711)" in html  # the running run's position
+    assert '300 <small class="muted">ERP records compared so far</small>' in html  # the running run
     assert 'hx-trigger="every 2s"' in html  # a run is running: the panel polls
     assert [row.drift.key for row in response.context["rows"]] == ["WEB-0042", "product:17", "product:99"]
     assert "Re-pull" in html

@@ -190,7 +190,7 @@ def test_a_run_stopped_half_way_resumes_after_its_last_page(erp_connection, conn
     pages = []
 
     def stop_after_two(run: ReconcileRun) -> None:
-        pages.append(run.position_id)
+        pages.append(run.position)
         if len(pages) == 2:
             raise Stop
 

@@ -82,9 +82,9 @@ def test_each_page_is_one_search_read_and_a_fixed_number_of_batched_reads(
         return call(method, *params)
 
     connector.client.call = counted  # type: ignore[method-assign]
-    pages = [read(connector)(0, limit)]
+    pages = [read(connector)("", limit)]
     while pages[-1].has_more:
-        pages.append(read(connector)(pages[-1].last_id, limit))
+        pages.append(read(connector)(pages[-1].next, limit))
     connector.client.call = call  # type: ignore[method-assign]
 
     records = sum(len(page.records) for page in pages)

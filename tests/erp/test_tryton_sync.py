@@ -94,7 +94,7 @@ def test_products_and_stock_are_pulled(erp_connection, connector) -> None:
     assert timezone.now() - level.as_of < timedelta(minutes=1)
     cursor = SyncCursor.objects.get(stream=PRODUCTS)
     assert cursor.position_time is not None
-    assert cursor.position_id == 0
+    assert cursor.position == ""
     assert cursor.items_total == 1200
 
 

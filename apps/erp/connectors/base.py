@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 
 
 class ErpError(Exception):
@@ -33,10 +33,12 @@ class ErpBusinessError(ErpError):
 
 @dataclass(frozen=True)
 class Cursor:
-    """A stream position by the ERP's clock: records changed at or after ``since`` (None: from the start)."""
+    """A stream position by the ERP's clock: records changed at or after ``since`` (None: from the start);
+    ``after`` is the connector's own position within one run of the pull ("": the first page), the
+    ``Page.next`` of the page before."""
 
     since: datetime | None = None
-    after_id: int = 0
+    after: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,11 +110,61 @@ RecordT = TypeVar("RecordT")
 
 @dataclass(frozen=True)
 class Page(Generic[RecordT]):
-    """One page of a pull; ``last_id`` is the highest ERP id in it (pages go by ascending id)."""
+    """One page of a pull or a reconciliation read. ``next`` is the connector's opaque position after this
+    page (the last id as text for id-ordered reads, a next link for an ERP that pages by links), passed
+    back as ``Cursor.after`` (or ``after``) for the next page. The engine stores it, so it must still work
+    after a restart and be at most 2,000 characters (``apps.erp.models.POSITION_MAX_LENGTH``)."""
 
     records: list[RecordT]
-    last_id: int
+    next: str
     has_more: bool
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an ERP can do through its API; the engine, the conformance suite and the pages follow it.
+
+    ``price_lists``: price lists can be pushed (else the ERP has none: prices travel only as the frozen
+    unit price of each order line, which every connector sends anyway). ``ship_to_records``: ship-to
+    addresses are ERP records with ids (else one address per customer and the order carries its ship-to
+    as text). ``order_confirm``: a push confirms (releases) the sale through the API (else it is created
+    and left for the ERP's people, state quotation). ``cancel``: "cancel" keeps the sale, cancelled;
+    "delete" deletes it (its pull then reports it cancelled). ``credit_limit_enforced``: the ERP refuses to
+    confirm an order over the customer's credit limit (``OrderPushResult.credit_refused``).
+    ``customer_holds``: the ERP has a credit hold the customer pull reads (``CustomerRecord.on_hold``).
+    ``credit_memo_amount_paid``: credit notes come with what was refunded (else derived from their
+    state). ``change_notifications``: the ERP can call the portal when records change (webhooks);
+    ``changed_streams`` polling stays the fallback."""
+
+    price_lists: bool = True
+    ship_to_records: bool = True
+    order_confirm: bool = True
+    cancel: Literal["cancel", "delete"] = "cancel"
+    credit_limit_enforced: bool = True
+    customer_holds: bool = True
+    credit_memo_amount_paid: bool = True
+    change_notifications: bool = False
+
+    def limits(self) -> list[str]:
+        """What this ERP cannot do, in words for the people setting it up (empty: nothing missing)."""
+        said = []
+        if not self.price_lists:
+            said.append("no price lists: each order line carries the portal's unit price")
+        if not self.ship_to_records:
+            said.append("one address per customer: orders carry their ship-to as text")
+        if not self.order_confirm:
+            said.append("orders cannot be confirmed through the API: the ERP's people release them")
+        if self.cancel == "delete":
+            said.append("a cancelled order is deleted in the ERP")
+        if not self.credit_limit_enforced:
+            said.append("the ERP does not enforce credit limits: the portal's credit check is the only one")
+        if not self.customer_holds:
+            said.append("no credit hold in the ERP: holds are set in the portal")
+        if not self.credit_memo_amount_paid:
+            said.append("credit notes carry no refunded amount: it follows from their state")
+        if not self.change_notifications:
+            said.append("no change notifications: changes are found by polling")
+        return said
 
 
 @dataclass(frozen=True)
@@ -344,7 +396,12 @@ def reconcile_price_list_lines(lines: Sequence[PriceListLine]) -> str:
     )
 
 
+RECONCILE_ENTITIES = ("customers", "products", "stock", "price_lists", "orders", "invoices")
+
+
 class Connector(Protocol):
+    capabilities: Capabilities
+
     def health(self) -> ErpHealth: ...
 
     def pull_customers(self, cursor: Cursor, limit: int) -> Page[CustomerRecord]: ...
@@ -372,17 +429,22 @@ class Connector(Protocol):
 
     def pull_invoices(self, cursor: Cursor, limit: int) -> Page[InvoiceRecord]: ...
 
-    # Reconciliation reads: every record of the entity, by ascending ERP id, ``after_id`` exclusive.
-    def reconcile_customers(self, after_id: int, limit: int) -> Page[ReconcileRecord]: ...
+    # Reconciliation reads: every record of the entity in an order the connector keeps stable, page by
+    # page from ``after`` (a ``Page.next``; "": the start), exclusive.
+    def reconcile_customers(self, after: str, limit: int) -> Page[ReconcileRecord]: ...
 
-    def reconcile_products(self, after_id: int, limit: int) -> Page[ReconcileRecord]: ...
+    def reconcile_products(self, after: str, limit: int) -> Page[ReconcileRecord]: ...
 
-    def reconcile_stock(self, after_id: int, limit: int) -> Page[ReconcileRecord]: ...
+    def reconcile_stock(self, after: str, limit: int) -> Page[ReconcileRecord]: ...
 
-    def reconcile_price_lists(self, after_id: int, limit: int) -> Page[ReconcileRecord]: ...
+    def reconcile_price_lists(self, after: str, limit: int) -> Page[ReconcileRecord]: ...
 
-    def reconcile_orders(self, after_id: int, limit: int) -> Page[ReconcileRecord]: ...
+    def reconcile_orders(self, after: str, limit: int) -> Page[ReconcileRecord]: ...
 
-    def reconcile_invoices(self, after_id: int, limit: int) -> Page[ReconcileRecord]: ...
+    def reconcile_invoices(self, after: str, limit: int) -> Page[ReconcileRecord]: ...
+
+    # One record of a ``RECONCILE_ENTITIES`` entity by its key, as its reconciliation read gives it (None:
+    # the ERP has no such record): a drift's re-pull.
+    def reconcile_one(self, entity: str, key: str) -> ReconcileRecord | None: ...
 
     def close(self) -> None: ...

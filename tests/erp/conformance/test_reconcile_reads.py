@@ -1,14 +1,14 @@
 """The reconciliation reads (issue 12), written against the ``Connector`` protocol only.
 
-A reconciliation read returns every record of an entity (not the changed ones), by ascending ERP id,
-``after_id`` exclusive, ``limit`` per page; each ``ReconcileRecord`` carries the compared fields as
-``reconcile_text`` makes them, whether the ERP has archived it, the portal's own key (``reference``) and
-the record the entity's pull yields, so a fix re-applies it through the stream's appliers.
+A reconciliation read returns every record of an entity (not the changed ones), in an order the
+connector keeps stable, from ``after`` (a page's ``next``; "" the start) exclusive, ``limit`` per page;
+each ``ReconcileRecord`` carries the compared fields as ``reconcile_text`` makes them, whether the ERP
+has archived it, the portal's own key (``reference``) and the record the entity's pull yields, so a fix
+re-applies it through the stream's appliers; ``reconcile_one`` reads one record by its key.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from apps.erp.connectors import connector_for
 from apps.erp.connectors.base import (
     Connector,
     Cursor,
@@ -32,10 +33,11 @@ from apps.erp.connectors.base import (
     reconcile_text,
 )
 from apps.erp.inbound import apply_page
+from apps.erp.models import POSITION_MAX_LENGTH
 from tests.erp.conformance.conftest import ConformanceErp, SeededCustomer
 
 CONFIRMED = ("confirmed", "processing")
-READS: dict[str, Callable[[Connector], Callable[[int, int], Page[ReconcileRecord]]]] = {
+READS: dict[str, Callable[[Connector], Callable[[str, int], Page[ReconcileRecord]]]] = {
     "customers": lambda connector: connector.reconcile_customers,
     "products": lambda connector: connector.reconcile_products,
     "stock": lambda connector: connector.reconcile_stock,
@@ -66,10 +68,10 @@ PULLS: dict[str, Callable[[Connector], Callable[[Cursor, int], Page[Any]]]] = {
 
 def _pages(erp: ConformanceErp, entity: str, limit: int) -> list[Page[ReconcileRecord]]:
     read = READS[entity](erp.connector)
-    pages = [read(0, limit)]
+    pages = [read("", limit)]
     while pages[-1].has_more:
         assert len(pages) < 1000
-        pages.append(read(pages[-1].last_id, limit))
+        pages.append(read(pages[-1].next, limit))
     return pages
 
 
@@ -124,30 +126,50 @@ def _make(erp: ConformanceErp, entity: str) -> None:
 
 
 @pytest.mark.parametrize("entity", list(READS))
-def test_pages_by_ascending_id_read_every_record_exactly_once(erp: ConformanceErp, entity: str) -> None:
+def test_pages_read_every_record_exactly_once_and_resume_from_a_stored_position(
+    erp: ConformanceErp, entity: str
+) -> None:
     _make(erp, entity)
     read = READS[entity](erp.connector)
-    whole = read(0, 100_000)
+    whole = read("", 100_000)
     assert not whole.has_more
     expected = [record.key for record in whole.records]
     assert len(expected) > 2 * PAGE_SIZES[entity]  # several pages
-    ids = [int(key) for key in expected]
-    assert ids == sorted(set(ids))
+    assert len(expected) == len(set(expected))
 
     pages = _pages(erp, entity, PAGE_SIZES[entity])
 
-    assert [record.key for page in pages for record in page.records] == expected
+    assert [record.key for page in pages for record in page.records] == expected  # one stable order
     assert all(len(page.records) <= PAGE_SIZES[entity] for page in pages)
     assert all(page.has_more for page in pages[:-1])
     assert not pages[-1].has_more
-    for before, page in itertools.pairwise(pages):
-        assert page.last_id > before.last_id
-        assert all(int(record.key) > before.last_id for record in page.records)
-    for page in pages:
-        if page.records:
-            assert page.last_id >= max(int(record.key) for record in page.records)
-    # after_id is exclusive: a read from a record's id starts after it.
-    assert [record.key for record in read(ids[0], 100_000).records] == expected[1:]
+    assert all(isinstance(page.next, str) and len(page.next) <= POSITION_MAX_LENGTH for page in pages)
+    # A position is stored and used again later, by another process: a new connector resumes from it,
+    # after the records already read (exclusive).
+    done = len(pages[0].records)
+    resumed = connector_for(erp.connection)
+    try:
+        assert [record.key for record in READS[entity](resumed)(pages[0].next, 100_000).records] == (
+            expected[done:]
+        )
+    finally:
+        resumed.close()
+
+
+@pytest.mark.parametrize("entity", list(READS))
+def test_one_record_by_its_key_is_the_record_the_full_read_gives(erp: ConformanceErp, entity: str) -> None:
+    _make(erp, entity)
+    records = _read(erp, entity)
+    assert records
+    for key in list(records)[:3] + list(records)[-2:]:
+        one = erp.connector.reconcile_one(entity, key)
+        assert one is not None
+        # The same record (its ``record`` read again: a stock level's ``as_of`` is the time of the read).
+        assert replace(one, record=None) == replace(records[key], record=None)
+        assert type(one.record) is type(records[key].record)
+    assert (
+        erp.connector.reconcile_one(entity, erp.driver.unknown_customer_erp_id()) is None
+    )  # an id no record has
 
 
 @pytest.mark.parametrize("entity", list(READS))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from apps.erp.connectors.base import Cursor, Page
+from apps.erp.connectors.base import Page
 from apps.erp.connectors.tryton.client import TrytonClient
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -47,6 +47,12 @@ def stamp(*values: datetime | None) -> datetime:
     return max((value for value in values if value is not None), default=EPOCH)
 
 
-def id_page(records: list[RecordT], rows: list[dict[str, Any]], cursor: Cursor, limit: int) -> Page[RecordT]:
-    """The page of ``records`` read from ``rows`` (a ``search_read`` by ascending id, at most ``limit``)."""
-    return Page(records, rows[-1]["id"] if rows else cursor.after_id, len(rows) == limit)
+def after_id(after: str) -> int:
+    """The id a Tryton read goes on after: pages go by ascending id and a ``Page.next`` is the last id."""
+    return int(after) if after else 0
+
+
+def id_page(records: list[RecordT], rows: list[dict[str, Any]], after: str, limit: int) -> Page[RecordT]:
+    """The page of ``records`` read from ``rows`` (a ``search_read`` by ascending id after ``after``, at
+    most ``limit``): ``next`` is its last id."""
+    return Page(records, str(rows[-1]["id"]) if rows else after, len(rows) == limit)

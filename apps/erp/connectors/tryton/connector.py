@@ -8,6 +8,7 @@ from datetime import datetime
 from django.conf import settings
 
 from apps.erp.connectors.base import (
+    Capabilities,
     Cursor,
     CustomerPush,
     CustomerRecord,
@@ -45,6 +46,19 @@ class TrytonConnector:
     optional, is a user in the ERP's credit-limit group (``portal-finance``): it confirms the orders whose
     credit hold finance released (``OrderPush.accept_credit_warning``). A party carrying the party category
     named ``hold_category`` (compared case-insensitively) is on credit hold in the ERP."""
+
+    # Price lists, party addresses, sale confirm/cancel, the sale credit limit and a hold category: all
+    # there; changes are found by asking (``changed_streams``), Tryton calls nobody.
+    capabilities = Capabilities(
+        price_lists=True,
+        ship_to_records=True,
+        order_confirm=True,
+        cancel="cancel",
+        credit_limit_enforced=True,
+        customer_holds=True,
+        credit_memo_amount_paid=True,
+        change_notifications=False,
+    )
 
     def __init__(
         self,
@@ -118,8 +132,8 @@ class TrytonConnector:
     ) -> list[PushResult]:
         return self.customers.push_customers(customers, on_created)
 
-    def reconcile_customers(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
-        return self.customers.reconcile_customers(after_id, limit)
+    def reconcile_customers(self, after: str, limit: int) -> Page[ReconcileRecord]:
+        return self.customers.reconcile_customers(after, limit)
 
     # -- products and stock --------------------------------------------------------------------------------
     def pull_products(self, cursor: Cursor, limit: int) -> Page[ProductRecord]:
@@ -128,11 +142,11 @@ class TrytonConnector:
     def pull_stock(self, cursor: Cursor, limit: int) -> Page[StockRecord]:
         return self.products.pull_stock(cursor, limit)
 
-    def reconcile_products(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
-        return self.products.reconcile_products(after_id, limit)
+    def reconcile_products(self, after: str, limit: int) -> Page[ReconcileRecord]:
+        return self.products.reconcile_products(after, limit)
 
-    def reconcile_stock(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
-        return self.products.reconcile_stock(after_id, limit)
+    def reconcile_stock(self, after: str, limit: int) -> Page[ReconcileRecord]:
+        return self.products.reconcile_stock(after, limit)
 
     # -- change detection (freshness) ----------------------------------------------------------------------
     def changed_streams(self, since: Mapping[str, datetime | None]) -> set[str]:
@@ -151,8 +165,8 @@ class TrytonConnector:
     def push_price_lists(self, price_lists: Sequence[PriceListPush]) -> list[PriceListResult]:
         return self.price_lists.push_price_lists(price_lists)
 
-    def reconcile_price_lists(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
-        return self.price_lists.reconcile_price_lists(after_id, limit)
+    def reconcile_price_lists(self, after: str, limit: int) -> Page[ReconcileRecord]:
+        return self.price_lists.reconcile_price_lists(after, limit)
 
     # -- orders --------------------------------------------------------------------------------------------
     def push_orders(self, orders: Sequence[OrderPush]) -> list[OrderPushResult]:
@@ -164,12 +178,27 @@ class TrytonConnector:
     def pull_orders(self, cursor: Cursor, limit: int) -> Page[OrderStateRecord]:
         return self.orders.pull_orders(cursor, limit)
 
-    def reconcile_orders(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
-        return self.orders.reconcile_orders(after_id, limit)
+    def reconcile_orders(self, after: str, limit: int) -> Page[ReconcileRecord]:
+        return self.orders.reconcile_orders(after, limit)
 
     # -- invoices ------------------------------------------------------------------------------------------
     def pull_invoices(self, cursor: Cursor, limit: int) -> Page[InvoiceRecord]:
         return self.invoices.pull_invoices(cursor, limit)
 
-    def reconcile_invoices(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
-        return self.invoices.reconcile_invoices(after_id, limit)
+    def reconcile_invoices(self, after: str, limit: int) -> Page[ReconcileRecord]:
+        return self.invoices.reconcile_invoices(after, limit)
+
+    def reconcile_one(self, entity: str, key: str) -> ReconcileRecord | None:
+        """Tryton's reads go by ascending id: the record is the first after ``key - 1``, if it is ``key``."""
+        reads: dict[str, Callable[[str, int], Page[ReconcileRecord]]] = {
+            "customers": self.reconcile_customers,
+            "products": self.reconcile_products,
+            "stock": self.reconcile_stock,
+            "price_lists": self.reconcile_price_lists,
+            "orders": self.reconcile_orders,
+            "invoices": self.reconcile_invoices,
+        }
+        if not key.isdigit():
+            return None
+        page = reads[entity](str(int(key) - 1), 1)
+        return next((record for record in page.records if record.key == key), None)

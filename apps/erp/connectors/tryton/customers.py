@@ -19,6 +19,7 @@ from apps.erp.connectors.base import (
 from apps.erp.connectors.tryton.client import TrytonClient
 from apps.erp.connectors.tryton.common import (
     EVERY_ACTIVE_STATE,
+    after_id,
     any_match,
     changed_after,
     changed_since,
@@ -70,13 +71,13 @@ class TrytonCustomers:
         the party itself, and renaming a category writes the category, so both reach an incremental pull.
         Deleting the category writes neither: its parties come back on hold or not with their next change.
         """
-        domain = [*changed_since(cursor.since, *PARTY_PATHS), ["id", ">", cursor.after_id]]
+        domain = [*changed_since(cursor.since, *PARTY_PATHS), ["id", ">", after_id(cursor.after)]]
         parties = self.client.search_read(
             "party.party", domain, CUSTOMER_FIELDS, limit=limit, order=[["id", "ASC"]]
         )
-        return id_page(self._customer_records(parties), parties, cursor, limit)
+        return id_page(self._customer_records(parties), parties, cursor.after, limit)
 
-    def reconcile_customers(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+    def reconcile_customers(self, after: str, limit: int) -> Page[ReconcileRecord]:
         """Every party (the parties the customer pull reads: all of them), inactive ones included, by id.
 
         One ``search_read`` of the parties, then the pull's record builder (one read of the page's
@@ -85,7 +86,7 @@ class TrytonCustomers:
         addresses and categories are read as the pull reads them (active ones only)."""
         parties = self.client.search_read(
             "party.party",
-            [["id", ">", after_id], EVERY_ACTIVE_STATE],
+            [["id", ">", after_id(after)], EVERY_ACTIVE_STATE],
             CUSTOMER_FIELDS,
             limit=limit,
             order=[["id", "ASC"]],
@@ -106,7 +107,7 @@ class TrytonCustomers:
             )
             for party, record in zip(parties, self._customer_records(parties), strict=True)
         ]
-        return id_page(records, parties, Cursor(after_id=after_id), limit)
+        return id_page(records, parties, after, limit)
 
     def _customer_records(self, parties: list[dict[str, Any]]) -> list[CustomerRecord]:
         """The customer records of ``parties`` (rows with ``CUSTOMER_FIELDS``), in their order.

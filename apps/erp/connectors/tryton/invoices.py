@@ -8,7 +8,14 @@ from typing import Any
 
 from apps.erp.connectors.base import Cursor, InvoiceRecord, Page, ReconcileRecord, reconcile_text
 from apps.erp.connectors.tryton.client import TrytonClient
-from apps.erp.connectors.tryton.common import any_match, changed_after, changed_since, id_page, stamp
+from apps.erp.connectors.tryton.common import (
+    after_id,
+    any_match,
+    changed_after,
+    changed_since,
+    id_page,
+    stamp,
+)
 
 # A payment or reconciliation may write only these lines of an invoice (see ``pull_invoices``).
 LINE_PATHS = ("move.lines", "payment_lines", "additional_moves.lines")
@@ -67,20 +74,20 @@ class TrytonInvoices:
         """
         domain = [
             *changed_since(cursor.since, *LINE_PATHS),
-            ["id", ">", cursor.after_id],
+            ["id", ">", after_id(cursor.after)],
             ["type", "=", "out"],
         ]
         rows = self.client.search_read(
             "account.invoice", domain, INVOICE_FIELDS, limit=limit, order=[["id", "ASC"]]
         )
-        return id_page(_invoice_records(rows), rows, cursor, limit)
+        return id_page(_invoice_records(rows), rows, cursor.after, limit)
 
-    def reconcile_invoices(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+    def reconcile_invoices(self, after: str, limit: int) -> Page[ReconcileRecord]:
         """Every customer invoice and credit note (``type`` out, any state), by id: one ``search_read``
         (the pull's), the pull's records. ``reference`` is the number (empty for drafts)."""
         rows = self.client.search_read(
             "account.invoice",
-            [["id", ">", after_id], ["type", "=", "out"]],
+            [["id", ">", after_id(after)], ["type", "=", "out"]],
             INVOICE_FIELDS,
             limit=limit,
             order=[["id", "ASC"]],
@@ -101,7 +108,7 @@ class TrytonInvoices:
             )
             for record in _invoice_records(rows)
         ]
-        return id_page(records, rows, Cursor(after_id=after_id), limit)
+        return id_page(records, rows, after, limit)
 
 
 def _invoice_records(rows: list[dict[str, Any]]) -> list[InvoiceRecord]:

@@ -24,7 +24,14 @@ from apps.erp.connectors.base import (
     reconcile_text,
 )
 from apps.erp.connectors.tryton.client import TrytonClient, TrytonWarning
-from apps.erp.connectors.tryton.common import any_match, changed_after, changed_since, id_page, stamp
+from apps.erp.connectors.tryton.common import (
+    after_id,
+    any_match,
+    changed_after,
+    changed_since,
+    id_page,
+    stamp,
+)
 from apps.erp.connectors.tryton.customers import TrytonCustomers
 
 # The ERP names its credit-limit warnings "<md5 of the sale>.credit_limit_amount" (res.user.warning).
@@ -470,11 +477,11 @@ class TrytonOrders:
         The sale's own ``write_date`` is enough: the ERP re-processes a sale when its shipment is done or
         its invoice is posted or paid, and writes the new ``shipment_state``/``invoice_state`` on it.
         """
-        domain = [*changed_since(cursor.since), ["id", ">", cursor.after_id], *WITH_REFERENCE]
+        domain = [*changed_since(cursor.since), ["id", ">", after_id(cursor.after)], *WITH_REFERENCE]
         rows = self.client.search_read("sale.sale", domain, ORDER_FIELDS, limit=limit, order=[["id", "ASC"]])
-        return id_page(_order_records(rows), rows, cursor, limit)
+        return id_page(_order_records(rows), rows, cursor.after, limit)
 
-    def reconcile_orders(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+    def reconcile_orders(self, after: str, limit: int) -> Page[ReconcileRecord]:
         """Every sale with a reference (the sales the order pull reads: the portal's orders), cancelled
         ones included, by id: ONE ``search_read`` with the lines nested. ``reference`` is
         ``"<party id>:<sale reference>"`` (the portal's customer and PO number), so two sales of one
@@ -482,7 +489,7 @@ class TrytonOrders:
         product (comment, title and subtotal lines left out); ``total``: the untaxed amount."""
         rows = self.client.search_read(
             "sale.sale",
-            [["id", ">", after_id], *WITH_REFERENCE],
+            [["id", ">", after_id(after)], *WITH_REFERENCE],
             [
                 *ORDER_FIELDS,
                 "untaxed_amount",
@@ -517,7 +524,7 @@ class TrytonOrders:
             )
             for row, record in zip(rows, _order_records(rows), strict=True)
         ]
-        return id_page(records, rows, Cursor(after_id=after_id), limit)
+        return id_page(records, rows, after, limit)
 
 
 def _order_records(rows: list[dict[str, Any]]) -> list[OrderStateRecord]:

@@ -17,7 +17,7 @@ from apps.erp.connectors.base import (
     reconcile_price_list_lines,
 )
 from apps.erp.connectors.tryton.client import TrytonClient
-from apps.erp.connectors.tryton.common import EVERY_ACTIVE_STATE
+from apps.erp.connectors.tryton.common import EVERY_ACTIVE_STATE, after_id
 
 # The keys the portal pushes its price lists under (``apps.pricing.erp.price_list_key``) start so.
 PORTAL_KEY_PREFIX = "portal-"
@@ -109,7 +109,7 @@ class TrytonPriceLists:
             results.append(PriceListResult(key=push.key, erp_id=str(erp_id), created=created))
         return results
 
-    def reconcile_price_lists(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+    def reconcile_price_lists(self, after: str, limit: int) -> Page[ReconcileRecord]:
         """The portal's price lists (named with a marker holding a portal key), inactive ones included,
         by id: ONE ``search_read`` with the lines nested, then ONE search of the parties holding the
         page's lists as sale price list (current company). ``reference`` is the key (e.g.
@@ -123,7 +123,7 @@ class TrytonPriceLists:
         rows = self.client.search_read(
             "product.price_list",
             [
-                ["id", ">", after_id],
+                ["id", ">", after_id(after)],
                 ["name", "like", f"%[{_like_escape(PORTAL_KEY_PREFIX)}%]"],
                 EVERY_ACTIVE_STATE,
             ],
@@ -166,7 +166,7 @@ class TrytonPriceLists:
             )
             for row, key in keyed
         ]
-        return Page(records, rows[-1]["id"] if rows else after_id, len(rows) == limit)
+        return Page(records, str(rows[-1]["id"]) if rows else after, len(rows) == limit)
 
     def _holders(self, price_list_ids: list[int]) -> dict[int, list[int]]:
         """The parties (archived ones too) whose sale price list, in the current company, is one of

@@ -15,7 +15,15 @@ from apps.erp.connectors.base import (
     reconcile_text,
 )
 from apps.erp.connectors.tryton.client import TrytonClient
-from apps.erp.connectors.tryton.common import EPOCH, any_match, changed_after, changed_since, id_page, stamp
+from apps.erp.connectors.tryton.common import (
+    EPOCH,
+    after_id,
+    any_match,
+    changed_after,
+    changed_since,
+    id_page,
+    stamp,
+)
 
 # What the product records are built from (``TrytonProducts._product_records``).
 PRODUCT_FIELDS = [
@@ -58,7 +66,7 @@ class TrytonProducts:
 
     # -- products ------------------------------------------------------------------------------------------
     def pull_products(self, cursor: Cursor, limit: int) -> Page[ProductRecord]:
-        domain = [*changed_since(cursor.since, "template"), ["id", ">", cursor.after_id]]
+        domain = [*changed_since(cursor.since, "template"), ["id", ">", after_id(cursor.after)]]
         rows = self.client.search_read(
             "product.product",
             domain,
@@ -67,15 +75,15 @@ class TrytonProducts:
             order=[["id", "ASC"]],
             context={"active_test": False},
         )
-        return id_page(self._product_records(rows), rows, cursor, limit)
+        return id_page(self._product_records(rows), rows, cursor.after, limit)
 
-    def reconcile_products(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+    def reconcile_products(self, after: str, limit: int) -> Page[ReconcileRecord]:
         """Every product, archived ones included, by id: one ``search_read`` (the pull's), the pull's
         records. ``reference`` is the SKU; ``active`` the record's ``is_active`` (the product and its
         template active, and salable: what the portal keeps as the product's active flag)."""
         rows = self.client.search_read(
             "product.product",
-            [["id", ">", after_id]],
+            [["id", ">", after_id(after)]],
             PRODUCT_FIELDS,
             limit=limit,
             order=[["id", "ASC"]],
@@ -96,7 +104,7 @@ class TrytonProducts:
             )
             for record in self._product_records(rows)
         ]
-        return id_page(records, rows, Cursor(after_id=after_id), limit)
+        return id_page(records, rows, after, limit)
 
     def _product_records(self, rows: list[dict[str, Any]]) -> list[ProductRecord]:
         """The product records of ``rows`` (``PRODUCT_FIELDS``), in their order; one read of the
@@ -160,16 +168,20 @@ class TrytonProducts:
         """
         if cursor.since is None:
             product_rows = self.client.search_read(
-                "product.product", [["id", ">", cursor.after_id]], ["id"], limit=limit, order=[["id", "ASC"]]
+                "product.product",
+                [["id", ">", after_id(cursor.after)]],
+                ["id"],
+                limit=limit,
+                order=[["id", "ASC"]],
             )
             product_ids = [row["id"] for row in product_rows]
-            last_id = product_ids[-1] if product_ids else cursor.after_id
+            last = str(product_ids[-1]) if product_ids else cursor.after
             has_more = len(product_ids) == limit
             stamps: dict[int, datetime] = {}
         else:
             moves = self.client.search_read(
                 "stock.move",
-                [*changed_since(cursor.since), ["id", ">", cursor.after_id]],
+                [*changed_since(cursor.since), ["id", ">", after_id(cursor.after)]],
                 ["product", "write_date", "create_date"],
                 limit=limit,
                 order=[["id", "ASC"]],
@@ -179,10 +191,10 @@ class TrytonProducts:
                 moved = stamp(move["write_date"], move["create_date"])
                 stamps[move["product"]] = max(stamps.get(move["product"], EPOCH), moved)
             product_ids = sorted(stamps)
-            last_id = moves[-1]["id"] if moves else cursor.after_id
+            last = str(moves[-1]["id"]) if moves else cursor.after
             has_more = len(moves) == limit
         if not product_ids:
-            return Page([], last_id, has_more)
+            return Page([], last, has_more)
         as_of = datetime.now(tz=UTC)
         rows = self.client.read(
             "product.product",
@@ -190,16 +202,16 @@ class TrytonProducts:
             ["quantity"],
             context={"locations": self._storage(), "active_test": False},
         )
-        return Page(self._stock_records(rows, stamps, as_of), last_id, has_more)
+        return Page(self._stock_records(rows, stamps, as_of), last, has_more)
 
-    def reconcile_stock(self, after_id: int, limit: int) -> Page[ReconcileRecord]:
+    def reconcile_stock(self, after: str, limit: int) -> Page[ReconcileRecord]:
         """The stock of every goods product (archived ones included), by product id: ONE ``search_read``
         that also computes the storage quantity (the ``locations`` context, as the pull reads it).
         ``active`` is the product's own ``active`` flag."""
         as_of = datetime.now(tz=UTC)
         rows = self.client.search_read(
             "product.product",
-            [["id", ">", after_id], ["template.type", "=", "goods"]],
+            [["id", ">", after_id(after)], ["template.type", "=", "goods"]],
             ["active", "quantity"],
             limit=limit,
             order=[["id", "ASC"]],
@@ -214,7 +226,7 @@ class TrytonProducts:
             )
             for row, record in zip(rows, self._stock_records(rows, {}, as_of), strict=True)
         ]
-        return id_page(records, rows, Cursor(after_id=after_id), limit)
+        return id_page(records, rows, after, limit)
 
     @staticmethod
     def _stock_records(
