@@ -22,7 +22,15 @@ from apps.credit.models import CreditAccount, Invoice
 from apps.credit.selectors import credit_position_get
 from apps.erp import inbound, services
 from apps.erp.connectors import connector_for
-from apps.erp.connectors.base import Connector, ErpBusinessError, ErpTransientError
+from apps.erp.connectors.base import (
+    AddressRecord,
+    Connector,
+    ErpBusinessError,
+    ErpTransientError,
+    OrderCancel,
+    OrderLinePush,
+    OrderPush,
+)
 from apps.erp.connectors.odoo import OdooClient, OdooConnector
 from apps.erp.models import ErpConnection, SyncJob
 from apps.pricing import services as pricing
@@ -311,6 +319,47 @@ def test_a_limit_lowered_in_odoo_holds_the_next_order_in_the_portal_and_odoo_nev
 
     assert order.status == Status.CREDIT_HOLD
     assert _sales(sim, "PO-ODOO-OVER") == []
+
+
+# --- cancel without the wizard; locked orders --------------------------------------------------------------
+
+
+def _quotation(connector: Connector, sim: OdooSim, reference: str) -> OrderPush:
+    (customer,) = sim.find("res.partner", [["ref", "=", "CUST-002"]])
+    (product,) = sim.find("product.product", [["default_code", "=", "SKU-00001"]])
+    return OrderPush(
+        reference=reference,
+        customer_erp_id=str(customer["id"]),
+        ship_to=AddressRecord(str(customer["id"]), "", "", "", "", "US"),
+        lines=[OrderLinePush(str(product["id"]), D(2), D("3.2500"))],
+    )
+
+
+def test_a_sent_quotation_is_cancelled_without_the_wizard_and_a_locked_order_is_refused(
+    connection: ErpConnection, connector: Connector, sim: OdooSim
+) -> None:
+    sent = _quotation(connector, sim, "PO-ODOO-SENT")
+    with sim.lock:
+        sim.drop_writes = 1  # the create commits; the confirm is never sent: a quotation stays
+    with pytest.raises(ErpTransientError):
+        connector.push_orders([sent])
+    (sale,) = _sales(sim, "PO-ODOO-SENT")
+    sim.edit("sale.order", sale["id"], {"state": "sent"})  # a person e-mailed the quotation
+
+    (cancelled,) = connector.cancel_orders([OrderCancel(sent.reference, sent.customer_erp_id)])
+
+    assert (cancelled.erp_id, cancelled.state, cancelled.error) == (str(sale["id"]), "cancelled", "")
+    assert _sales(sim, "PO-ODOO-SENT")[0]["state"] == "cancel"
+
+    sim.settings["lock_confirmed_sales"] = True
+    locked = _quotation(connector, sim, "PO-ODOO-LOCKED")
+    (pushed,) = connector.push_orders([locked])
+    (refused,) = connector.cancel_orders([OrderCancel(locked.reference, locked.customer_erp_id)])
+
+    assert (refused.erp_id, refused.state) == (pushed.erp_id, "confirmed")
+    assert "unlock" in refused.error.lower()
+    (still,) = _sales(sim, "PO-ODOO-LOCKED")
+    assert (still["state"], still["locked"]) == ("sale", True)
 
 
 # --- the client's error mapping -----------------------------------------------------------------------------

@@ -347,11 +347,22 @@ class OdooOrders:
             if row["state"] in ("draft", "sent") and not row["locked"]
         }
         refused = self._each("action_cancel", sorted(cancellable), {"disable_cancel_warning": True})
+        # action_cancel answers a wizard (and cancels nothing) when it wants a person's confirmation:
+        # what it did is read back, not assumed.
+        done = (
+            {
+                row["id"]: row["state"]
+                for row in self.client.call("sale.order", "read", ids=sorted(cancellable), fields=["state"])
+            }
+            if cancellable
+            else {}
+        )
         for sale_id, key in cancellable.items():
+            states[key] = _STATES.get(done.get(sale_id, ""), states[key])
             if sale_id in refused:
                 errors[key] = refused[sale_id]
-            else:
-                states[key] = "cancelled"
+            elif done.get(sale_id) != "cancel":
+                errors[key] = "Odoo did not cancel the order (it asks for a confirmation): cancel it in Odoo."
         for key, row in found.items():
             if row["locked"] and row["state"] != "cancel":
                 errors[key] = (
