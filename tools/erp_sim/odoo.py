@@ -23,7 +23,7 @@ import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -544,8 +544,8 @@ class OdooSim:
 
     # -- seed --------------------------------------------------------------------------------------------
     def _seed(self, products: int) -> None:
-        self._insert("res.users", {"name": "Portal Bot", "login": "portal-bot"})
-        self._insert("res.users", {"name": "Portal Bot", "login": "portal-bot"})
+        self._insert("res.users", {"name": "Administrator", "login": "admin"})  # uid 1
+        self._insert("res.users", {"name": "Portal Bot", "login": "portal-bot"})  # uid 2: the API key's user
         self.usd = self._insert("res.currency", {"name": "USD", "symbol": "$"})
         self.us = self._insert("res.country", {"name": "United States", "code": "US"})
         self._insert("res.country", {"name": "Canada", "code": "CA"})
@@ -653,8 +653,9 @@ class OdooSim:
                 return 200, {"version_info": [19, 0, 0, "final", 0, ""], "version": "19.0"}, False
             if self.faults:
                 # Faults come before the database, as a proxy or an overloaded worker answers them.
-                # learn: fact sheet §6: no documented rate limit; Odoo Online / Odoo.sh may throttle at the
-                # proxy with 429 (unconfirmed), 503 when busy: the safer choice is to produce both.
+                # learn: fact sheet §6: no rate limit is documented for JSON-2 (searched the docs and
+                # pages again: still unconfirmed); Odoo Online / Odoo.sh may throttle at their proxy. The
+                # safer choice: the simulator can answer 429 (with or without Retry-After), 503 and 500.
                 fault = self.faults.pop(0)
                 error = OdooError(
                     "Too Many Requests" if fault.status == 429 else f"Simulated HTTP {fault.status}"
@@ -675,9 +676,11 @@ class OdooSim:
                 if method_verb != "POST":
                     raise MethodNotAllowed("The method is not allowed for the requested URL.")
                 model, method = parts[2], parts[3]
-                # learn: doc: external_api.html (X-Odoo-Database): needed when one server hosts several
-                # databases; without it no database-bound route matches. Exact answer unconfirmed in the
-                # docs; safer choice: 404, as werkzeug answers a route that does not exist.
+                # learn: doc: external_api.html (X-Odoo-Database): the 19.0 page lists the header as
+                # "optional, the name of the database to connect to" (checked with the search tool); it is
+                # what selects the database when one server hosts several. What a multi-database server
+                # answers without it is not documented (still unconfirmed): the safer choice here is to
+                # refuse with 404, as for a route that does not exist there, so a connector must send it.
                 database = headers.get("x-odoo-database")
                 if database is None and self.multi_db:
                     raise NotFound("No database selected (X-Odoo-Database) on a multi-database server.")
@@ -1142,7 +1145,8 @@ class OdooSim:
         if (model, record_id) in self.row_locks:
             # learn: src: odoo/exceptions.py LockError (fact sheet §6/§8.8): a row another transaction
             # holds (SELECT ... FOR UPDATE NOWAIT failed) is 409; serialization conflicts are retried
-            # server-side first. Whether 19.0 answers 409 or 500 is unconfirmed: 409, the documented one.
+            # server-side first. Whether 19.0 answers 409 or 500 stays unconfirmed (searched): 409 here,
+            # and the connector treats both as transient.
             raise LockError(
                 f"Could not obtain a lock on {model}({record_id},): another transaction holds it."
             )
@@ -1717,7 +1721,3 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     if isinstance(value, str):
         return (2, value)
     return (1, value)
-
-
-def today(sim: OdooSim) -> date:
-    return sim.now().date()
