@@ -8,6 +8,7 @@ client's mapping of Odoo's error bodies."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -25,6 +26,7 @@ from apps.erp.connectors import connector_for
 from apps.erp.connectors.base import (
     AddressRecord,
     Connector,
+    Cursor,
     ErpBusinessError,
     ErpTransientError,
     OrderCancel,
@@ -319,6 +321,32 @@ def test_a_limit_lowered_in_odoo_holds_the_next_order_in_the_portal_and_odoo_nev
 
     assert order.status == Status.CREDIT_HOLD
     assert _sales(sim, "PO-ODOO-OVER") == []
+
+
+def test_a_credit_note_comes_with_what_was_refunded(
+    connection: ErpConnection, connector: Connector, sim: OdooSim
+) -> None:
+    """``credit_memo_amount_paid``: an out_refund has amount_residual like an invoice, so what was refunded
+    is known (negative amounts, as base.InvoiceRecord wants credit notes)."""
+    assert connector.capabilities.credit_memo_amount_paid
+    order = _quotation(connector, sim, "PO-ODOO-REFUND")
+    (pushed,) = connector.push_orders([order])
+    invoice = sim.invoice(int(pushed.erp_id))
+    sim.advance()
+    note = sim.refund(invoice, D("2.50"))
+
+    (posted,) = [r for r in connector.pull_invoices(Cursor(), 100).records if r.erp_id == str(note)]
+    sim.advance()
+    sim.pay(note, D("2.50"))
+    (used,) = connector.pull_invoices(Cursor(since=posted.changed_at + timedelta(seconds=1)), 100).records
+
+    assert (posted.total_amount, posted.amount_paid, posted.state) == (D("-2.50"), D("0.00"), "posted")
+    assert (used.erp_id, used.total_amount, used.amount_paid, used.state) == (
+        str(note),
+        D("-2.50"),
+        D("-2.50"),
+        "paid",
+    )
 
 
 # --- cancel without the wizard; locked orders --------------------------------------------------------------

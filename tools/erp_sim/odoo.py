@@ -1562,6 +1562,7 @@ class OdooSim:
                     "amount_residual": value,
                     "amount_total_signed": -value,
                     "payment_state": "not_paid",
+                    # Whether a reversal keeps the invoice's invoice_origin is unconfirmed: kept here.
                     "invoice_origin": move["invoice_origin"],
                     "ref": f"Reversal of: {move['name']}",
                     "reversed_entry_id": move_id,
