@@ -10,7 +10,7 @@ connector does not give. See README.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -137,11 +137,13 @@ class ConformanceErp:
     driver: ErpDriver
 
 
-@pytest.fixture(params=["tryton"])
+@pytest.fixture(params=["tryton", "odoo"])
 def erp(
     db: None, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, settings: object
 ) -> Iterator[ConformanceErp]:
-    """A fresh ERP per test (Tryton: a copy of the seeded template on its own port, about 1 s)."""
+    """A fresh ERP per test (Tryton: a copy of the seeded template on its own port, about 1 s; Odoo: a
+    freshly seeded simulator on its own port, about 0.5 s)."""
+    stops: list[Callable[[], None]] = []
     if request.param == "tryton":
         # Imported here: the driver module imports this one (SeededCustomer, Stream).
         from tests.erp.conformance.tryton_driver import TrytonDriver, finance_user
@@ -156,6 +158,24 @@ def erp(
             monkeypatch.setenv(name, value)
             setattr(settings, name, value)
         driver: ErpDriver = TrytonDriver(admin, server, connection)
+    elif request.param == "odoo":
+        # Imported here: the driver module imports this one (SeededCustomer, Stream).
+        from tests.erp.conformance.odoo_driver import OdooDriver
+        from tools.erp_sim.odoo import API_KEY, DATABASE, OdooSim
+
+        sim = OdooSim().start()
+        stops.append(sim.stop)
+        monkeypatch.setenv("ODOO_SIM_API_KEY", API_KEY)
+        connection = ErpConnection.objects.create(
+            name="Odoo (simulator)",
+            kind=ErpConnection.Kind.ODOO,
+            url=sim.url,
+            database=DATABASE,
+            username="portal-bot",
+            password_env="ODOO_SIM_API_KEY",
+            timeout_seconds=10,
+        )
+        driver = OdooDriver(sim, connection)
     else:  # pragma: no cover - a param without a driver
         raise ValueError(f"No conformance driver for {request.param!r}")
     connector = connector_for(connection)
@@ -163,3 +183,5 @@ def erp(
         yield ConformanceErp(request.param, connection, connector, driver)
     finally:
         connector.close()
+        for stop in stops:
+            stop()

@@ -28,6 +28,7 @@ from apps.erp.connectors.base import (
     OrderCancel,
     OrderLinePush,
     OrderPush,
+    OrderPushResult,
     OrderStateRecord,
     Page,
     PriceListLine,
@@ -415,6 +416,21 @@ def test_an_order_over_the_credit_limit_stays_a_quotation_until_the_warning_is_a
 
     assert (fits.error, fits.credit_refused) == ("", False)
     assert fits.state in CONFIRMED
+    if not erp.connector.capabilities.credit_limit_enforced:
+        # The ERP only warns (Business Central, Odoo): the order over the limit is confirmed like any
+        # other, and the portal's own credit check is the only one. Pushed again, it is found.
+        assert (refused.error, refused.credit_refused, refused.created) == ("", False, True)
+        assert refused.state in CONFIRMED
+        (again,) = erp.connector.push_orders([replace(over, accept_credit_warning=True)])
+        assert (again.erp_id, again.created, again.error, again.credit_refused) == (
+            refused.erp_id,
+            False,
+            "",
+            False,
+        )
+        (sale,) = _orders_named(erp, "PO-CONF-CREDIT")
+        assert (sale.erp_id, sale.state) == (refused.erp_id, refused.state)
+        return
     assert refused.error
     assert (refused.credit_refused, refused.created, refused.state) == (True, True, "quotation")
     assert refused.erp_id
@@ -452,13 +468,19 @@ def test_cancel_cancels_a_quotation_once_refuses_a_confirmed_sale_and_ignores_un
     erp: ConformanceErp,
 ) -> None:
     customers, product = erp.driver.customers(), erp.driver.product_erp_id()
-    erp.driver.set_credit_limit(customers[0].erp_id, Decimal("100.00"))
-    quotation, confirmed = erp.connector.push_orders(
-        [
-            _order("PO-CONF-QUOTE", customers[0], product, ("10", "50.0000")),
-            _order("PO-CONF-GOES-ON", customers[1], product, ("1", "0.1300")),
-        ]
-    )
+    quote_order = _order("PO-CONF-QUOTE", customers[0], product, ("10", "50.0000"))
+    goes_on = _order("PO-CONF-GOES-ON", customers[1], product, ("1", "0.1300"))
+    quotation: OrderPushResult | OrderStateRecord
+    if erp.connector.capabilities.credit_limit_enforced:
+        erp.driver.set_credit_limit(customers[0].erp_id, Decimal("100.00"))
+        quotation, confirmed = erp.connector.push_orders([quote_order, goes_on])
+    else:
+        # No credit refusal leaves a quotation: an interrupted push does (the sale was created, its
+        # confirmation never sent).
+        with erp.driver.losing_the_answer(erp.connector), pytest.raises(ErpTransientError):
+            erp.connector.push_orders([quote_order])
+        (confirmed,) = erp.connector.push_orders([goes_on])
+        (quotation,) = _orders_named(erp, "PO-CONF-QUOTE")
     assert (quotation.state, confirmed.state in CONFIRMED) == ("quotation", True)
     quote = OrderCancel("PO-CONF-QUOTE", customers[0].erp_id)
 

@@ -300,7 +300,8 @@ def test_a_change_in_the_erp_shows_in_the_next_read(erp: ConformanceErp) -> None
     assert after["stock"][product].fields["quantity"] == reconcile_text(stock + 7 - 4)  # in 7, shipped 4
     assert after["orders"][pushed.erp_id].fields["shipment_state"] == "sent"
     assert before["orders"][pushed.erp_id].fields["shipment_state"] != "sent"
-    assert before["invoices"][invoice_id].fields["state"] != "posted"  # made with the sale, not posted
+    # Tryton makes the invoice (a draft) with the sale; Odoo only when accounting invoices it.
+    assert invoice_id not in before["invoices"] or before["invoices"][invoice_id].fields["state"] != "posted"
     assert after["invoices"][invoice_id].fields["state"] == "posted"
     assert after["invoices"][invoice_id].fields["number"] == after["invoices"][invoice_id].reference != ""
     changed_list = after["price_lists"][price_list.erp_id]
