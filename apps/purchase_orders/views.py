@@ -16,6 +16,7 @@ from apps.core import csvexport
 from apps.core.exceptions import ApplicationError
 from apps.core.money import quantize_amount
 from apps.erp.selectors import timeline_for
+from apps.erp.services import capabilities_get
 from apps.pricing.selectors import price_resolve_many
 from apps.purchase_orders import lines as parsing
 from apps.purchase_orders import selectors, services
@@ -262,6 +263,8 @@ def order_detail(request: MemberRequest, order_id: int) -> HttpResponse:
         "approvals": order.approval_requests.select_related("decided_by"),
         "credit_hold": getattr(order, "credit_hold", None),  # joined by the selector
         "events": timeline_for(order),
+        # An ERP that cannot confirm orders through its API: its people release the sale there.
+        "erp_releases_orders": capabilities_get().order_confirm,
         "can_cancel": request.membership.role in BUILDERS
         and order.can_transition_to(PurchaseOrder.Status.CANCELLED)
         and order.status not in (PurchaseOrder.Status.ACCEPTED, PurchaseOrder.Status.PARTIALLY_SHIPPED),

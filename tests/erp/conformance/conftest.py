@@ -160,12 +160,12 @@ class ConformanceErp:
     driver: ErpDriver
 
 
-@pytest.fixture(params=["tryton", "business_central"])
+@pytest.fixture(params=["tryton", "business_central", "odoo"])
 def erp(
     db: None, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, settings: object
 ) -> Iterator[ConformanceErp]:
     """A fresh ERP per test (Tryton: a copy of the seeded template on its own port, about 1 s; Business
-    Central: a new simulator on its own port)."""
+    Central and Odoo: a freshly seeded simulator on its own port)."""
     stops: list[Callable[[], None]] = []
     if request.param == "tryton":
         # Imported here: the driver module imports this one (SeededCustomer, Stream).
@@ -191,6 +191,24 @@ def erp(
         connection = bc_connection(simulator)
         connection.save()
         driver = BusinessCentralDriver(simulator, connection)
+    elif request.param == "odoo":
+        # Imported here: the driver module imports this one (SeededCustomer, Stream).
+        from tests.erp.conformance.odoo_driver import OdooDriver
+        from tools.erp_sim.odoo import API_KEY, DATABASE, OdooSim
+
+        sim = OdooSim().start()
+        stops.append(sim.stop)
+        monkeypatch.setenv("ODOO_SIM_API_KEY", API_KEY)
+        connection = ErpConnection.objects.create(
+            name="Odoo (simulator)",
+            kind=ErpConnection.Kind.ODOO,
+            url=sim.url,
+            database=DATABASE,
+            username="portal-bot",
+            password_env="ODOO_SIM_API_KEY",
+            timeout_seconds=10,
+        )
+        driver = OdooDriver(sim, connection)
     else:  # pragma: no cover - a param without a driver
         raise ValueError(f"No conformance driver for {request.param!r}")
     connector = connector_for(connection)

@@ -28,6 +28,7 @@ from apps.erp.connectors.base import (
     OrderCancel,
     OrderLinePush,
     OrderPush,
+    OrderPushResult,
     OrderStateRecord,
     Page,
     PriceListLine,
@@ -428,8 +429,8 @@ def test_an_order_over_the_credit_limit_stays_a_quotation_until_the_warning_is_a
     over = _order("PO-CONF-CREDIT", customers[0], product, ("10", "50.0000"))  # 500.00
     within = _order("PO-CONF-FITS", customers[1], product, ("10", "50.0000"))
     if not erp.connector.capabilities.credit_limit_enforced:
-        # The ERP never refuses for credit (the portal's own check is the only one): the order over the
-        # limit goes in like the other, and finance's acceptance changes nothing.
+        # The ERP only warns (Business Central, Odoo): the order over the limit goes in like the other,
+        # the portal's own credit check is the only one, and pushed again it is found.
         over_pushed, fits = erp.connector.push_orders([over, within])
         for result in (over_pushed, fits):
             assert (result.error, result.credit_refused, result.created) == ("", False, True)
@@ -441,7 +442,8 @@ def test_an_order_over_the_credit_limit_stays_a_quotation_until_the_warning_is_a
             "",
             False,
         )
-        assert len(_orders_named(erp, "PO-CONF-CREDIT")) == 1
+        (sale,) = _orders_named(erp, "PO-CONF-CREDIT")
+        assert (sale.erp_id, sale.state) == (over_pushed.erp_id, over_pushed.state)
         return
 
     refused, fits = erp.connector.push_orders([over, within])
@@ -485,13 +487,22 @@ def test_cancel_cancels_a_quotation_once_refuses_a_confirmed_sale_and_ignores_un
     erp: ConformanceErp,
 ) -> None:
     customers, product = erp.driver.customers(), erp.driver.product_erp_id()
-    erp.driver.set_credit_limit(customers[0].erp_id, Decimal("100.00"))
-    quotation, confirmed = erp.connector.push_orders(
-        [
-            _order("PO-CONF-QUOTE", customers[0], product, ("10", "50.0000")),
-            _order("PO-CONF-GOES-ON", customers[1], product, ("1", "0.1300")),
-        ]
-    )
+    quote_order = _order("PO-CONF-QUOTE", customers[0], product, ("10", "50.0000"))
+    goes_on = _order("PO-CONF-GOES-ON", customers[1], product, ("1", "0.1300"))
+    quotation: OrderPushResult | OrderStateRecord
+    if erp.connector.capabilities.credit_limit_enforced:
+        erp.driver.set_credit_limit(customers[0].erp_id, Decimal("100.00"))
+        quotation, confirmed = erp.connector.push_orders([quote_order, goes_on])
+    elif not erp.connector.capabilities.order_confirm:
+        # Every push leaves a quotation (Business Central): the ERP's people confirm the other one below.
+        quotation, confirmed = erp.connector.push_orders([quote_order, goes_on])
+    else:
+        # No credit refusal leaves a quotation: an interrupted push does (the sale was created, its
+        # confirmation never sent).
+        with erp.driver.losing_the_answer(erp.connector), pytest.raises(ErpTransientError):
+            erp.connector.push_orders([quote_order])
+        (confirmed,) = erp.connector.push_orders([goes_on])
+        (quotation,) = _orders_named(erp, "PO-CONF-QUOTE")
     assert quotation.state == "quotation"
     if erp.connector.capabilities.order_confirm:
         assert confirmed.state in CONFIRMED
