@@ -22,6 +22,7 @@ SCHEDULES: dict[str, tuple[str, int, int]] = {
     "erp.pull.b": ("apps.erp.tasks.pull", 1, 30),
     "erp.dispatch": ("apps.erp.tasks.dispatch", 1, 15),
     "erp.alerts": ("apps.erp.tasks.check_alerts", 5, 45),
+    "erp.webhooks.renew": ("apps.erp.tasks.webhooks_renew", 60, 50),
 }
 
 # name -> (task path, local time of day "HH:MM"): tasks that run once a day. A django-q2 CRON schedule

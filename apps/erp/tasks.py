@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from apps.erp import alerts, inbound, services
+from apps.erp import alerts, inbound, services, webhooks
 from apps.erp import reconcile as reconciliation
 
 
@@ -71,3 +71,15 @@ def reconcile_nightly() -> str:
 
 
 __all__ = ["check_alerts", "dispatch", "pull", "reconcile", "reconcile_nightly"]
+
+
+def webhooks_renew() -> str:
+    """Subscribe to the ERP's change notifications and renew them a day before they expire (hourly; only
+    with ERP_WEBHOOK_BASE_URL set: without it the portal polls)."""
+    if not settings.ERP_SYNC_ENABLED or not webhooks.webhooks_enabled():
+        return "webhooks off: polling only"
+    report = webhooks.subscriptions_renew()
+    return (
+        f"subscribed {', '.join(report.subscribed) or 'none'}; renewed {', '.join(report.renewed) or 'none'}"
+        + (f"; failed {', '.join(report.failed)}" if report.failed else "")
+    )

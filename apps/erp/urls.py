@@ -15,4 +15,5 @@ urlpatterns = [
     path("staff/sync/drift/<int:drift_id>/repush/", views.drift_repush, name="sync-drift-repush"),
     path("staff/sync/drift/<int:drift_id>/accept/", views.drift_accept, name="sync-drift-accept"),
     path("erp/changes/", views.stream_changes, name="erp-stream-changes"),
+    path("erp/webhooks/<int:connection_id>/", views.erp_webhook, name="erp-webhook"),
 ]

@@ -1,23 +1,25 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core import csvexport
 from apps.core.http import AuthenticatedRequest
 from apps.core.staff import StaffRole, staff_role_required
-from apps.erp import reconcile, registry, selectors, services
+from apps.erp import reconcile, registry, selectors, services, webhooks
 from apps.erp.exceptions import InvalidDriftAction, InvalidJobAction
 from apps.erp.forms import (
     DriftAcceptForm,
@@ -26,7 +28,7 @@ from apps.erp.forms import (
     entity_label,
     form_error_text,
 )
-from apps.erp.models import Drift, SyncJob
+from apps.erp.models import Drift, ErpConnection, SyncJob
 
 DRIFT_PAGE_SIZE = 50
 
@@ -245,3 +247,32 @@ def stream_changes(request: HttpRequest) -> HttpResponse:
     response = render(request, "erp/_live.html", poller)
     response["HX-Trigger"] = ", ".join(["erp-changed", *(f"erp-changed-{name}" for name in moved)])
     return response
+
+
+@csrf_exempt  # the ERP calls it: no session, no CSRF token; each notification carries its clientState
+@require_http_methods(["GET", "POST"])
+def erp_webhook(request: HttpRequest, connection_id: int) -> HttpResponse:
+    """An ERP's change notification (Business Central webhooks). ``?validationToken=…``: the subscription
+    handshake, answered with the token as plain text. Otherwise a JSON body of notifications: each must
+    carry its subscription's ``clientState`` (else 403 and nothing is pulled); the streams they name are
+    pulled by the watcher within seconds (202)."""
+    connection = ErpConnection.objects.filter(pk=connection_id, is_active=True).first()
+    if connection is None:
+        raise Http404
+    token = request.GET.get("validationToken")
+    if token is not None:
+        # BC's docs do not say which method the handshake uses (POST in practice): both are answered.
+        return HttpResponse(webhooks.validation_answer(token), content_type="text/plain")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        payload = json.loads(request.body or b"{}")
+    except ValueError:
+        return HttpResponse("not JSON", status=400, content_type="text/plain")
+    if not isinstance(payload, dict):
+        return HttpResponse("not a notification", status=400, content_type="text/plain")
+    try:
+        webhooks.notification_receive(connection=connection, payload=payload)
+    except webhooks.WebhookRefused as exc:
+        return HttpResponse(str(exc), status=403, content_type="text/plain")
+    return HttpResponse(status=202)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection as db_connection
 
 from apps.erp import inbound, registry, services
@@ -31,6 +32,27 @@ from apps.erp.waker import cluster_thread_start, running_qcluster
 logger = logging.getLogger(__name__)
 
 _started = threading.Event()
+# A stream an ERP notification (webhook) asked to pull, waiting for the watcher's next look.
+REQUEST_KEY = "erp:watch:request:{connection}:{stream}"
+REQUEST_TTL_SECONDS = 300  # a request no watcher took by then is left to the schedule
+
+
+def streams_request(connection_pk: int, streams: set[str]) -> None:
+    """Ask the watcher to pull these streams of the connection at its next look (within
+    ``ERP_WATCH_SECONDS``), whatever the ERP's change marks say: an ERP notification named them."""
+    cache.set_many(
+        {REQUEST_KEY.format(connection=connection_pk, stream=stream): 1 for stream in streams},
+        REQUEST_TTL_SECONDS,
+    )
+
+
+def streams_requested(connection_pk: int, streams: list[str]) -> set[str]:
+    """The streams asked for since the last look; taken (the requests are cleared)."""
+    keys = {REQUEST_KEY.format(connection=connection_pk, stream=stream): stream for stream in streams}
+    found = cache.get_many(list(keys))
+    if found:
+        cache.delete_many(list(found))
+    return {keys[key] for key in found}
 
 
 @dataclass
@@ -38,6 +60,7 @@ class WatchReport:
     held: bool  # this watcher held the lease (else it asked nothing)
     asked: int = 0  # questions asked of the ERP
     changed: list[str] = field(default_factory=list)
+    requested: list[str] = field(default_factory=list)  # asked for by an ERP notification (webhook)
     pulled: list[inbound.PullReport] = field(default_factory=list)
     error: str = ""
 
@@ -88,8 +111,10 @@ class Watcher:
             if self._resting.get((connection.pk, stream), 0) <= now
         }
         connector = self._connector(connection)
+        requested = streams_requested(connection.pk, streams)
+        report.requested += sorted(requested)
         try:
-            changed = connector.changed_streams(since)
+            changed = connector.changed_streams(since) | requested
         except ErpError as exc:
             report.error = exc.message
             self._connectors.pop(connection.pk).close()

@@ -213,6 +213,10 @@ ERP_WATCH_ENABLED = env.bool("ERP_WATCH_ENABLED", default=True)
 ERP_WATCH_SECONDS = env.float("ERP_WATCH_SECONDS", default=2.0)
 ERP_WATCH_LEASE_SECONDS = env.float("ERP_WATCH_LEASE_SECONDS", default=10.0)
 ERP_PAGE_POLL_SECONDS = env.float("ERP_PAGE_POLL_SECONDS", default=2.0)
+# ERPs that call back (Business Central): the portal's public base URL as the ERP reaches it, e.g.
+# https://portal.example.com. Set, an hourly task subscribes to change notifications and renews them a
+# day before they expire, and a notification asks the watcher to pull at once; empty: polling only.
+ERP_WEBHOOK_BASE_URL = env.str("ERP_WEBHOOK_BASE_URL", default="")
 # A pull holds its stream while it renews this per page; a dead puller's hold expires after it.
 ERP_STREAM_LEASE_SECONDS = env.int("ERP_STREAM_LEASE_SECONDS", default=120)
 ERP_STREAM_STALL_ALERT_SECONDS = env.int("ERP_STREAM_STALL_ALERT_SECONDS", default=600)

@@ -404,6 +404,9 @@ def test_every_url_is_in_the_matrix() -> None:
         "password_reset_confirm",
         "password_reset_complete",
         "invitation-accept",
+        # An ERP calls it, with no session: each notification must carry its subscription's secret
+        # (tests/erp/test_business_central_webhooks.py).
+        "erp-webhook",
     }
     patterns = [
         *account_urls.urlpatterns,

@@ -20,7 +20,7 @@ from typing import Literal, Protocol
 import pytest
 
 from apps.erp.connectors import connector_for
-from apps.erp.connectors.base import AddressRecord, Connector, CustomerPush
+from apps.erp.connectors.base import AddressRecord, Connector, CustomerPush, OrderPushResult
 from apps.erp.models import ErpConnection
 
 Stream = Literal["customers", "products", "orders", "invoices"]
@@ -82,6 +82,11 @@ class ErpDriver(Protocol):
         """The ERP's credit controller sets the customer's credit limit."""
         ...
 
+    def confirm_order(self, order_erp_id: str) -> None:
+        """A person confirms (releases) the sale in the ERP: what follows a push where the connector
+        cannot confirm through the API (``capabilities.order_confirm`` False); nothing where it can."""
+        ...
+
     def ship_order(self, order_erp_id: str) -> None:
         """The warehouse ships the whole sale."""
         ...
@@ -129,6 +134,24 @@ class ErpDriver(Protocol):
         ...
 
 
+CONFIRMED = ("confirmed", "processing")  # a confirmed sale, before it is done (base.OrderStateRecord)
+
+
+def pushed_states(erp: ConformanceErp) -> tuple[str, ...]:
+    """The states a pushed order is in: confirmed where the push confirms it (``order_confirm``), else a
+    quotation left for the ERP's people."""
+    return CONFIRMED if erp.connector.capabilities.order_confirm else ("quotation",)
+
+
+def assert_pushed_then_confirmed(erp: ConformanceErp, results: Sequence[OrderPushResult]) -> None:
+    """Each order went in without error, in the state its push leaves it (``pushed_states``); where the
+    ERP's people confirm it, the driver does (so every sale is confirmed afterwards)."""
+    for result in results:
+        assert (result.error, result.state in pushed_states(erp)) == ("", True), result
+        if not erp.connector.capabilities.order_confirm:
+            erp.driver.confirm_order(result.erp_id)
+
+
 @dataclass(frozen=True)
 class ConformanceErp:
     kind: str
@@ -137,12 +160,12 @@ class ConformanceErp:
     driver: ErpDriver
 
 
-@pytest.fixture(params=["tryton", "odoo"])
+@pytest.fixture(params=["tryton", "business_central", "odoo"])
 def erp(
     db: None, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, settings: object
 ) -> Iterator[ConformanceErp]:
-    """A fresh ERP per test (Tryton: a copy of the seeded template on its own port, about 1 s; Odoo: a
-    freshly seeded simulator on its own port, about 0.5 s)."""
+    """A fresh ERP per test (Tryton: a copy of the seeded template on its own port, about 1 s; Business
+    Central and Odoo: a freshly seeded simulator on its own port)."""
     stops: list[Callable[[], None]] = []
     if request.param == "tryton":
         # Imported here: the driver module imports this one (SeededCustomer, Stream).
@@ -158,6 +181,16 @@ def erp(
             monkeypatch.setenv(name, value)
             setattr(settings, name, value)
         driver: ErpDriver = TrytonDriver(admin, server, connection)
+    elif request.param == "business_central":
+        from tests.erp.conformance.business_central_driver import BusinessCentralDriver, bc_connection
+        from tools.erp_sim.business_central import CLIENT_SECRET, BusinessCentralSimulator
+
+        simulator = BusinessCentralSimulator(notification_delay=0.2).start()
+        stops.append(simulator.stop)
+        monkeypatch.setenv("BC_CLIENT_SECRET", CLIENT_SECRET)
+        connection = bc_connection(simulator)
+        connection.save()
+        driver = BusinessCentralDriver(simulator, connection)
     elif request.param == "odoo":
         # Imported here: the driver module imports this one (SeededCustomer, Stream).
         from tests.erp.conformance.odoo_driver import OdooDriver

@@ -87,6 +87,9 @@ class OdooDriver:
         self.sim.advance()
         self.sim.set_credit_limit(int(customer_erp_id), amount)
 
+    def confirm_order(self, order_erp_id: str) -> None:
+        """Nothing: the connector's push confirms the sale (``order_confirm``)."""
+
     def ship_order(self, order_erp_id: str) -> None:
         self.sim.advance()
         self.sim.ship(int(order_erp_id))

@@ -21,6 +21,7 @@ from apps.erp.connectors import connector_for
 from apps.erp.connectors.base import (
     Connector,
     Cursor,
+    ErpBusinessError,
     OrderLinePush,
     OrderPush,
     Page,
@@ -34,9 +35,8 @@ from apps.erp.connectors.base import (
 )
 from apps.erp.inbound import apply_page
 from apps.erp.models import POSITION_MAX_LENGTH
-from tests.erp.conformance.conftest import ConformanceErp, SeededCustomer
+from tests.erp.conformance.conftest import ConformanceErp, SeededCustomer, assert_pushed_then_confirmed
 
-CONFIRMED = ("confirmed", "processing")
 READS: dict[str, Callable[[Connector], Callable[[str, int], Page[ReconcileRecord]]]] = {
     "customers": lambda connector: connector.reconcile_customers,
     "products": lambda connector: connector.reconcile_products,
@@ -56,6 +56,7 @@ FIELDS = {
 }
 NUMBER = re.compile(r"-?\d+(\.\d+)?")
 EXPONENT = re.compile(r"\d[eE][+-]?\d")
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # The pull of each entity the portal pulls (price lists are the portal's own: no pull, no record).
 PULLS: dict[str, Callable[[Connector], Callable[[Cursor, int], Page[Any]]]] = {
     "customers": lambda connector: connector.pull_customers,
@@ -112,14 +113,27 @@ def _make(erp: ConformanceErp, entity: str) -> None:
         results = erp.connector.push_orders(
             [_order(f"PO-REC-{n}", customers[n % 3], product, ("2", "1.5000")) for n in range(5)]
         )
-        assert [(result.error, result.state in CONFIRMED) for result in results] == [("", True)] * 5
+        assert_pushed_then_confirmed(erp, results)
         if entity == "invoices":
             for result in results:
                 erp.driver.invoice_order(result.erp_id)
     if entity == "price_lists":
-        erp.connector.push_price_lists(
-            [_price_list(f"portal-company-{n}", [customers[n % 3]], product, "9.5000") for n in range(5)]
-        )
+        pushes = [_price_list(f"portal-company-{n}", [customers[n % 3]], product, "9.5000") for n in range(5)]
+        if erp.connector.capabilities.price_lists:
+            erp.connector.push_price_lists(pushes)
+        else:  # refused at once: the ERP has none, and its read has nothing
+            with pytest.raises(ErpBusinessError, match="no price lists"):
+                erp.connector.push_price_lists(pushes)
+            assert READS["price_lists"](erp.connector)("", 100_000) == Page([], "", False)
+
+
+def _none_to_read(erp: ConformanceErp, entity: str) -> bool:
+    """An entity the ERP does not have (price lists where ``capabilities.price_lists`` is False): its
+    reads are empty, its records absent (``_make`` checked the read)."""
+    if entity == "price_lists" and not erp.connector.capabilities.price_lists:
+        assert erp.connector.reconcile_one(entity, erp.driver.unknown_customer_erp_id()) is None
+        return True
+    return False
 
 
 # --- Paging ---------------------------------------------------------------------------------------------
@@ -130,6 +144,8 @@ def test_pages_read_every_record_exactly_once_and_resume_from_a_stored_position(
     erp: ConformanceErp, entity: str
 ) -> None:
     _make(erp, entity)
+    if _none_to_read(erp, entity):
+        return
     read = READS[entity](erp.connector)
     whole = read("", 100_000)
     assert not whole.has_more
@@ -159,6 +175,8 @@ def test_pages_read_every_record_exactly_once_and_resume_from_a_stored_position(
 @pytest.mark.parametrize("entity", list(READS))
 def test_one_record_by_its_key_is_the_record_the_full_read_gives(erp: ConformanceErp, entity: str) -> None:
     _make(erp, entity)
+    if _none_to_read(erp, entity):
+        return
     records = _read(erp, entity)
     assert records
     for key in list(records)[:3] + list(records)[-2:]:
@@ -177,13 +195,16 @@ def test_fields_are_normalised_text_with_no_exponent_nor_trailing_zeros(
     erp: ConformanceErp, entity: str
 ) -> None:
     _make(erp, entity)
+    if _none_to_read(erp, entity):
+        return
     records = _read(erp, entity)
     assert records
     for record in records.values():
         assert set(record.fields) == FIELDS[entity]
         for name, value in record.fields.items():
             assert isinstance(value, str), (record.key, name, value)
-            assert not EXPONENT.search(value), (record.key, name, value)
+            # GUID ids (Business Central's) may hold "5e8": only the numbers around them are checked.
+            assert not EXPONENT.search(GUID.sub("", value)), (record.key, name, value)
             if NUMBER.fullmatch(value) and "." in value:
                 assert not value.endswith("0"), (record.key, name, value)
 
@@ -194,9 +215,11 @@ def test_what_each_entity_compares(erp: ConformanceErp) -> None:
         [_order("PO-REC-FIELDS", customers[0], product, ("10", "12.3450"), ("3", "0.1300"))]
     )
     invoice_id = erp.driver.invoice_order(pushed.erp_id)
-    (price_list,) = erp.connector.push_price_lists(
-        [_price_list("portal-company-7", [customers[1], customers[0]], product, "9.5000")]
-    )
+    price_lists = erp.connector.capabilities.price_lists
+    if price_lists:
+        (price_list,) = erp.connector.push_price_lists(
+            [_price_list("portal-company-7", [customers[1], customers[0]], product, "9.5000")]
+        )
 
     customer = _read(erp, "customers")[customers[0].erp_id]
     assert (customer.reference, customer.fields["code"], customer.active) == (
@@ -231,6 +254,9 @@ def test_what_each_entity_compares(erp: ConformanceErp) -> None:
     assert invoice.fields["currency"] == erp.driver.currency
     assert re.fullmatch(r"\d{4}-\d\d-\d\d", invoice.fields["due_date"])
 
+    if not price_lists:
+        assert _read(erp, "price_lists") == {}
+        return
     (listed,) = [record for record in _read(erp, "price_lists").values() if record.key == price_list.erp_id]
     assert (listed.reference, listed.record, listed.active) == ("portal-company-7", None, True)
     assert listed.fields["customers"] == ",".join(sorted((customers[0].erp_id, customers[1].erp_id), key=int))
@@ -261,7 +287,11 @@ def test_archived_products_and_customers_come_back_inactive(erp: ConformanceErp)
     assert not after[0][customers[2].erp_id].active
     assert not after[1][product].active
     assert not after[2][product].active
-    assert after[0][customers[2].erp_id].fields == before[0][customers[2].erp_id].fields
+    # An ERP without an archive flag on customers (Business Central) archives by blocking every
+    # transaction, which is a credit hold too: the other fields stay.
+    assert {k: v for k, v in after[0][customers[2].erp_id].fields.items() if k != "on_hold"} == {
+        k: v for k, v in before[0][customers[2].erp_id].fields.items() if k != "on_hold"
+    }
     assert after[1][product].fields == before[1][product].fields
     assert sum(not record.active for record in after[0].values()) == 1 + sum(
         not record.active for record in before[0].values()
@@ -283,9 +313,11 @@ def test_a_deleted_record_is_absent(erp: ConformanceErp) -> None:
 def test_a_change_in_the_erp_shows_in_the_next_read(erp: ConformanceErp) -> None:
     customers, product = erp.driver.customers(), erp.driver.product_erp_id()
     (pushed,) = erp.connector.push_orders([_order("PO-REC-MOVES", customers[0], product, ("4", "2.5000"))])
-    (price_list,) = erp.connector.push_price_lists(
-        [_price_list("portal-company-8", [customers[0]], product, "9.5000")]
-    )
+    price_lists = erp.connector.capabilities.price_lists
+    if price_lists:
+        (price_list,) = erp.connector.push_price_lists(
+            [_price_list("portal-company-8", [customers[0]], product, "9.5000")]
+        )
     before = {entity: _read(erp, entity) for entity in READS}
     stock = Decimal(before["stock"][product].fields["quantity"])
 
@@ -293,7 +325,8 @@ def test_a_change_in_the_erp_shows_in_the_next_read(erp: ConformanceErp) -> None
     erp.driver.move_stock(product, Decimal("7"))
     erp.driver.ship_order(pushed.erp_id)
     invoice_id = erp.driver.invoice_order(pushed.erp_id)
-    erp.connector.push_price_lists([_price_list("portal-company-8", [customers[1]], product, "8.2500")])
+    if price_lists:
+        erp.connector.push_price_lists([_price_list("portal-company-8", [customers[1]], product, "8.2500")])
 
     after = {entity: _read(erp, entity) for entity in READS}
     assert after["customers"][customers[1].erp_id].fields["credit_limit"] == "31000.5"
@@ -304,10 +337,11 @@ def test_a_change_in_the_erp_shows_in_the_next_read(erp: ConformanceErp) -> None
     assert invoice_id not in before["invoices"] or before["invoices"][invoice_id].fields["state"] != "posted"
     assert after["invoices"][invoice_id].fields["state"] == "posted"
     assert after["invoices"][invoice_id].fields["number"] == after["invoices"][invoice_id].reference != ""
-    changed_list = after["price_lists"][price_list.erp_id]
-    assert changed_list.fields["customers"] == customers[1].erp_id
-    assert changed_list.fields["lines"] != before["price_lists"][price_list.erp_id].fields["lines"]
-    assert changed_list.fields["lines"].startswith(f"{product}:10:8.25:")
+    if price_lists:
+        changed_list = after["price_lists"][price_list.erp_id]
+        assert changed_list.fields["customers"] == customers[1].erp_id
+        assert changed_list.fields["lines"] != before["price_lists"][price_list.erp_id].fields["lines"]
+        assert changed_list.fields["lines"].startswith(f"{product}:10:8.25:")
     # Nothing else moved.
     for entity in ("customers", "products"):
         untouched = {key for key in before[entity] if key not in (customers[1].erp_id,)}
@@ -324,7 +358,7 @@ def test_two_sales_of_one_order_come_back_as_two_records_with_one_reference(erp:
 
     orders = _read(erp, "orders")
     twins = [record for record in orders.values() if record.reference.endswith(":PO-REC-TWICE")]
-    assert sorted(record.key for record in twins) == sorted([pushed.erp_id, copy], key=int)
+    assert sorted(record.key for record in twins) == sorted([pushed.erp_id, copy])
     assert {record.reference for record in twins} == {f"{customers[0].erp_id}:PO-REC-TWICE"}
     assert twins[0].fields["lines"] == twins[1].fields["lines"] == f"{product}:1:3"
 

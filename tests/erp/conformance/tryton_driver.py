@@ -138,6 +138,9 @@ class TrytonDriver:
         (sale,) = self.admin.model("sale.sale", "read", [int(order_erp_id)], ["shipments", "invoices"])
         return sale
 
+    def confirm_order(self, order_erp_id: str) -> None:
+        """Nothing: the connector's push confirms the sale (``order_confirm``)."""
+
     def ship_order(self, order_erp_id: str) -> None:
         shipments = self._sale(order_erp_id)["shipments"]
         self.admin.model("stock.shipment.out", "assign_try", shipments)

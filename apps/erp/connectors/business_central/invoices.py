@@ -1,0 +1,130 @@
+"""Sales invoices and credit memos of Business Central (learn: api-reference/v2.0/resources/
+dynamics_salesinvoice, dynamics_salescreditmemo).
+
+Invoices carry ``remainingAmount``: paid = total - remaining. Credit memos have no remaining amount in
+v2.0, so what was refunded follows from their status (Paid: all of it; else nothing) and their total is
+negative, as a credit note's is to the portal. One run reads the invoices changed since the cursor, then
+the credit memos (``Page.next`` says which phase).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from apps.erp.connectors.base import Cursor, InvoiceRecord, Page, ReconcileRecord, reconcile_text
+from apps.erp.connectors.business_central.client import BusinessCentralClient, BusinessCentralError
+from apps.erp.connectors.business_central.common import (
+    Phase,
+    after_filter,
+    parse_date,
+    parse_time,
+    phased_page,
+    query,
+    since_filter,
+)
+
+INVOICES, MEMOS = "invoices:", "memos:"
+# learn: .../dynamics_salesinvoice — status " ", Draft, In Review, Open, Paid, Canceled, Corrective.
+STATES = {
+    "Draft": "draft",
+    "In Review": "draft",
+    " ": "draft",
+    "Open": "posted",
+    "Paid": "paid",
+    "Canceled": "cancelled",
+    "Corrective": "cancelled",
+}
+
+
+def _dec(value: Any) -> Decimal:
+    return Decimal(str(value or 0))
+
+
+def invoice_record(row: dict[str, Any], currency: str, *, memo: bool) -> InvoiceRecord:
+    total = _dec(row.get("totalAmountIncludingTax"))
+    state = STATES.get(row.get("status") or " ", "posted")
+    if memo:
+        paid = total if state == "paid" else Decimal(0)
+        total, paid = -total, -paid
+        invoice_date = parse_date(row.get("creditMemoDate") or row.get("postingDate"))
+    else:
+        paid = total - _dec(row.get("remainingAmount"))
+        invoice_date = parse_date(row.get("invoiceDate") or row.get("postingDate"))
+    reference = row.get("externalDocumentNumber") or ""
+    return InvoiceRecord(
+        erp_id=row["id"].lower(),
+        customer_erp_id=row["customerId"].lower(),
+        number=row.get("number") or "",
+        invoice_date=invoice_date,
+        due_date=parse_date(row.get("dueDate")) if state != "draft" else None,
+        currency=row.get("currencyCode") or currency,
+        total_amount=total,
+        amount_paid=paid,
+        state=state,
+        sale_references=[reference] if reference and not memo else [],
+        changed_at=parse_time(row["lastModifiedDateTime"]),
+    )
+
+
+class BusinessCentralInvoices:
+    def __init__(self, client: BusinessCentralClient, currency: str) -> None:
+        self.client = client
+        self.currency = currency  # BC's local currency: what an empty currencyCode means
+
+    def invoices_changed(self, since: datetime | None) -> list[str]:
+        return [
+            query("salesInvoices", after_filter(since), select="id", top=1),
+            query("salesCreditMemos", after_filter(since), select="id", top=1),
+        ]
+
+    def _page(self, since: datetime | None, after: str, limit: int) -> tuple[list[InvoiceRecord], str, bool]:
+        phases: list[Phase[InvoiceRecord]] = [
+            Phase(
+                INVOICES,
+                query("salesInvoices", since_filter(since)),
+                lambda rows: [invoice_record(row, self.currency, memo=False) for row in rows],
+            ),
+            Phase(
+                MEMOS,
+                query("salesCreditMemos", since_filter(since)),
+                lambda rows: [invoice_record(row, self.currency, memo=True) for row in rows],
+            ),
+        ]
+        return phased_page(self.client, phases, after, limit)
+
+    def pull_invoices(self, cursor: Cursor, limit: int) -> Page[InvoiceRecord]:
+        records, position, more = self._page(cursor.since, cursor.after, limit)
+        return Page(records, position, more)
+
+    @staticmethod
+    def reconcile_record(record: InvoiceRecord) -> ReconcileRecord:
+        return ReconcileRecord(
+            key=record.erp_id,
+            fields={
+                "number": reconcile_text(record.number),
+                "state": reconcile_text(record.state),
+                "total_amount": reconcile_text(record.total_amount),
+                "amount_paid": reconcile_text(record.amount_paid),
+                "due_date": reconcile_text(record.due_date),
+                "currency": reconcile_text(record.currency),
+            },
+            reference=record.number,
+            record=record,
+        )
+
+    def reconcile_invoices(self, after: str, limit: int) -> Page[ReconcileRecord]:
+        records, position, more = self._page(None, after, limit)
+        return Page([self.reconcile_record(record) for record in records], position, more)
+
+    def reconcile_one(self, key: str) -> ReconcileRecord | None:
+        for entity_set, memo in (("salesInvoices", False), ("salesCreditMemos", True)):
+            try:
+                row = self.client.request("GET", f"{entity_set}({key})")
+            except BusinessCentralError as exc:
+                if exc.status != 404:
+                    raise
+                continue
+            return self.reconcile_record(invoice_record(row, self.currency, memo=memo))
+        return None
