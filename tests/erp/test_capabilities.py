@@ -1,0 +1,137 @@
+"""The engine and the pages follow what the configured ERP can do (``Connector.capabilities``): an ERP
+without price lists gets no price-list pushes nor comparisons, an order in an ERP that cannot confirm
+through its API says who must release it, and ``erp_check`` says what each ERP can and cannot do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from apps.accounts.models import Role, StaffRole
+from apps.erp import selectors, services
+from apps.erp.connectors import capabilities_for
+from apps.erp.models import ErpConnection, SyncJob
+from apps.pricing import services as pricing
+from apps.pricing.erp import PRICE_LIST_PUSH
+from apps.pricing.models import PriceTier
+from apps.purchase_orders import services as orders
+from apps.purchase_orders.models import PurchaseOrder
+from tests.accounts.factories import CompanyFactory, MembershipFactory, UserFactory
+from tools.erp_sim.business_central import CLIENT_ID, CLIENT_SECRET, COMPANY_NAME, BusinessCentralSimulator
+from tools.erp_sim.odoo import API_KEY, DATABASE, OdooSim
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(("kind", "jobs"), [("tryton", 1), ("odoo", 1), ("business_central", 0)])
+def test_price_lists_are_pushed_only_to_an_erp_that_has_them(settings, kind: str, jobs: int) -> None:
+    settings.ERP_KIND = kind
+    company = CompanyFactory(erp_party_id="42")
+    gold = PriceTier.objects.create(name="Gold", default_discount_percent=Decimal("10"))
+
+    pricing.company_tier_assign(actor=UserFactory(), company=company, tier=gold)
+
+    assert SyncJob.objects.filter(kind=PRICE_LIST_PUSH).count() == jobs
+    assert capabilities_for(kind).price_lists is bool(jobs)
+
+
+def test_the_drift_page_leaves_out_what_the_erp_does_not_keep(settings, staff_factory) -> None:
+    settings.ERP_KIND = ErpConnection.Kind.BUSINESS_CENTRAL
+    client = Client()
+    client.force_login(staff_factory(StaffRole.ADMIN))
+
+    html = client.get(reverse("sync-drift")).content.decode()
+
+    overview = selectors.drift_overview()
+    assert "price_lists" not in [row.entity for row in overview.entities]
+    assert "orders" in [row.entity for row in overview.entities]
+    assert overview.not_kept == ["Price lists"]
+    assert "Not compared, the ERP does not keep them: Price lists." in html
+    settings.ERP_KIND = ErpConnection.Kind.TRYTON
+    assert selectors.drift_overview().not_kept == []
+
+
+@pytest.mark.parametrize(("kind", "shown"), [("business_central", True), ("tryton", False), ("odoo", False)])
+def test_an_order_sent_to_an_erp_that_cannot_confirm_says_who_releases_it(
+    settings, kind: str, shown: bool
+) -> None:
+    settings.ERP_KIND = kind
+    company = CompanyFactory()
+    buyer = MembershipFactory(company=company, role=Role.BUYER).user
+    order = orders.purchase_order_draft_get(company=company, buyer=buyer)
+    PurchaseOrder.objects.filter(pk=order.pk).update(
+        status=PurchaseOrder.Status.SENT_TO_ERP, erp_reference="S-1042", customer_po_number="PO-REL"
+    )
+    client = Client()
+    client.force_login(buyer)
+
+    html = client.get(reverse("po-detail", args=[order.pk])).content.decode()
+
+    assert ('data-field="erp-release"' in html) is shown
+    if shown:
+        assert "In the ERP as S-1042, waiting for the wholesaler's team to release it there" in html
+
+
+@pytest.fixture
+def business_central(settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[BusinessCentralSimulator]:  # type: ignore[no-untyped-def]
+    sim = BusinessCentralSimulator().start()
+    settings.ERP_KIND = ErpConnection.Kind.BUSINESS_CENTRAL
+    settings.ERP_URL = sim.api_url
+    settings.ERP_DATABASE = COMPANY_NAME
+    settings.ERP_USERNAME = CLIENT_ID
+    settings.ERP_BC_TENANT_ID = sim.tenant_id
+    settings.ERP_BC_TOKEN_URL = sim.token_url
+    monkeypatch.setenv("ERP_PASSWORD", CLIENT_SECRET)
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def odoo(settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[OdooSim]:  # type: ignore[no-untyped-def]
+    sim = OdooSim(products=20).start()
+    settings.ERP_KIND = ErpConnection.Kind.ODOO
+    settings.ERP_URL = sim.url
+    settings.ERP_DATABASE = DATABASE
+    settings.ERP_USERNAME = "portal-bot"
+    monkeypatch.setenv("ERP_PASSWORD", API_KEY)
+    yield sim
+    sim.stop()
+
+
+def _check() -> str:
+    out = StringIO()
+    call_command("erp_check", "--page-size", "2", stdout=out)
+    return out.getvalue()
+
+
+def test_erp_check_against_business_central(business_central: BusinessCentralSimulator) -> None:
+    output = _check()
+
+    assert "ERP: Microsoft Dynamics 365 Business Central (API v2.0) at " in output
+    assert "Signed in: " in output
+    assert "  pull customers: 2 record(s)" in output
+    assert "reconcile price_lists" not in output  # BC keeps none
+    assert "calls the portal when records change" in output
+    assert "no price lists: each order line carries the portal's unit price" in output
+    assert "orders cannot be confirmed through the API" in output
+    assert services.connection_get_default().options == {
+        "environment": "production",
+        "tenant_id": business_central.tenant_id,
+        "token_url": business_central.token_url,
+    }
+
+
+def test_erp_check_against_odoo(odoo: OdooSim) -> None:
+    output = _check()
+
+    assert "ERP: Odoo (JSON-2) at " in output
+    assert "  pull products: 2 record(s)" in output
+    assert "  reconcile price_lists: " in output
+    assert "It can: pushes price lists; keeps ship-to addresses as records; confirms orders" in output
+    assert "the ERP does not enforce credit limits: the portal's credit check is the only one" in output
