@@ -341,6 +341,67 @@ def reconcile_text(value: object) -> str:
     return str(value)
 
 
+def customer_reconcile_record(record: CustomerRecord, *, active: bool) -> ReconcileRecord:
+    """A customer as every connector's reconciliation read gives it: the compared fields of the portal's
+    customers and their credit, the code as the portal's own reference."""
+    return ReconcileRecord(
+        key=record.erp_id,
+        fields={
+            "name": reconcile_text(record.name),
+            "code": reconcile_text(record.code),
+            "credit_limit": reconcile_text(record.credit_limit),
+            "payment_term": reconcile_text(record.payment_term_id),
+            "on_hold": reconcile_text(record.on_hold),
+        },
+        active=active,
+        reference=record.code,
+        record=record,
+    )
+
+
+def product_reconcile_record(record: ProductRecord) -> ReconcileRecord:
+    """A product as every connector's reconciliation read gives it (the SKU as reference)."""
+    return ReconcileRecord(
+        key=record.erp_id,
+        fields={
+            "sku": reconcile_text(record.sku),
+            "name": reconcile_text(record.name),
+            "list_price": reconcile_text(record.list_price),
+            "unit": reconcile_text(record.unit),
+        },
+        active=record.is_active,
+        reference=record.sku,
+        record=record,
+    )
+
+
+def stock_reconcile_record(record: StockRecord, *, active: bool) -> ReconcileRecord:
+    """A product's stock level as every connector's reconciliation read gives it, keyed by the product."""
+    return ReconcileRecord(
+        key=record.product_erp_id,
+        fields={"quantity": reconcile_text(record.quantity)},
+        active=active,
+        record=record,
+    )
+
+
+def invoice_reconcile_record(record: InvoiceRecord) -> ReconcileRecord:
+    """An invoice as every connector's reconciliation read gives it (its number as reference)."""
+    return ReconcileRecord(
+        key=record.erp_id,
+        fields={
+            "number": reconcile_text(record.number),
+            "state": reconcile_text(record.state),
+            "total_amount": reconcile_text(record.total_amount),
+            "amount_paid": reconcile_text(record.amount_paid),
+            "due_date": reconcile_text(record.due_date),
+            "currency": reconcile_text(record.currency),
+        },
+        reference=record.number,
+        record=record,
+    )
+
+
 # Canonical line texts longer than this are compared by their digest ("sha256:<hexdigest>").
 RECONCILE_LINES_MAX = 500
 

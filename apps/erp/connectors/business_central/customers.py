@@ -17,7 +17,7 @@ from apps.erp.connectors.base import (
     Page,
     PushResult,
     ReconcileRecord,
-    reconcile_text,
+    customer_reconcile_record,
 )
 from apps.erp.connectors.business_central.client import BusinessCentralClient, odata_text
 from apps.erp.connectors.business_central.common import (
@@ -98,20 +98,8 @@ class BusinessCentralCustomers:
         return link_page(self.records(rows), link)
 
     def reconcile_record(self, record: CustomerRecord, row: dict[str, Any]) -> ReconcileRecord:
-        return ReconcileRecord(
-            key=record.erp_id,
-            fields={
-                "name": reconcile_text(record.name),
-                "code": reconcile_text(record.code),
-                "credit_limit": reconcile_text(record.credit_limit),
-                "payment_term": reconcile_text(record.payment_term_id),
-                "on_hold": reconcile_text(record.on_hold),
-            },
-            # BC customers have no archive flag; one blocked for every transaction is out of business.
-            active=row.get("blocked") != "All",
-            reference=record.code,
-            record=record,
-        )
+        # BC customers have no archive flag; one blocked for every transaction is out of business.
+        return customer_reconcile_record(record, active=row.get("blocked") != "All")
 
     def reconcile_customers(self, after: str, limit: int) -> Page[ReconcileRecord]:
         rows, link = read_page(self.client, "customers", after, limit)

@@ -13,7 +13,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from apps.erp.connectors.base import Cursor, InvoiceRecord, Page, ReconcileRecord, reconcile_text
+from apps.erp.connectors.base import (
+    Cursor,
+    InvoiceRecord,
+    Page,
+    ReconcileRecord,
+    invoice_reconcile_record,
+)
 from apps.erp.connectors.business_central.client import BusinessCentralClient, BusinessCentralError
 from apps.erp.connectors.business_central.common import (
     Phase,
@@ -100,19 +106,7 @@ class BusinessCentralInvoices:
 
     @staticmethod
     def reconcile_record(record: InvoiceRecord) -> ReconcileRecord:
-        return ReconcileRecord(
-            key=record.erp_id,
-            fields={
-                "number": reconcile_text(record.number),
-                "state": reconcile_text(record.state),
-                "total_amount": reconcile_text(record.total_amount),
-                "amount_paid": reconcile_text(record.amount_paid),
-                "due_date": reconcile_text(record.due_date),
-                "currency": reconcile_text(record.currency),
-            },
-            reference=record.number,
-            record=record,
-        )
+        return invoice_reconcile_record(record)
 
     def reconcile_invoices(self, after: str, limit: int) -> Page[ReconcileRecord]:
         records, position, more = self._page(None, after, limit)

@@ -20,7 +20,8 @@ from apps.erp.connectors.base import (
     ProductRecord,
     ReconcileRecord,
     StockRecord,
-    reconcile_text,
+    product_reconcile_record,
+    stock_reconcile_record,
 )
 from apps.erp.connectors.business_central.client import BusinessCentralClient, batch_error, odata_text
 from apps.erp.connectors.business_central.common import (
@@ -109,27 +110,11 @@ class BusinessCentralProducts:
     # -- reconciliation ------------------------------------------------------------------------------------
     @staticmethod
     def reconcile_product(record: ProductRecord) -> ReconcileRecord:
-        return ReconcileRecord(
-            key=record.erp_id,
-            fields={
-                "sku": reconcile_text(record.sku),
-                "name": reconcile_text(record.name),
-                "list_price": reconcile_text(record.list_price),
-                "unit": reconcile_text(record.unit),
-            },
-            active=record.is_active,
-            reference=record.sku,
-            record=record,
-        )
+        return product_reconcile_record(record)
 
     @staticmethod
     def reconcile_stock_record(record: StockRecord, row: dict[str, Any]) -> ReconcileRecord:
-        return ReconcileRecord(
-            key=record.product_erp_id,
-            fields={"quantity": reconcile_text(record.quantity)},
-            active=not row.get("blocked"),
-            record=record,
-        )
+        return stock_reconcile_record(record, active=not row.get("blocked"))
 
     def reconcile_products(self, after: str, limit: int) -> Page[ReconcileRecord]:
         rows, link = read_page(self.client, "items", after, limit)

@@ -15,7 +15,7 @@ from apps.erp.connectors.base import (
     Page,
     PushResult,
     ReconcileRecord,
-    reconcile_text,
+    customer_reconcile_record,
 )
 from apps.erp.connectors.odoo.client import OdooClient
 from apps.erp.connectors.odoo.common import (
@@ -99,19 +99,7 @@ class OdooCustomers:
             order="id asc",
         )
         records = [
-            ReconcileRecord(
-                key=record.erp_id,
-                fields={
-                    "name": reconcile_text(record.name),
-                    "code": reconcile_text(record.code),
-                    "credit_limit": reconcile_text(record.credit_limit),
-                    "payment_term": reconcile_text(record.payment_term_id),
-                    "on_hold": reconcile_text(record.on_hold),
-                },
-                active=bool(row["active"]),
-                reference=record.code,
-                record=record,
-            )
+            customer_reconcile_record(record, active=bool(row["active"]))
             for row, record in zip(rows, self._records(rows), strict=True)
         ]
         return id_page(records, rows, after, limit)

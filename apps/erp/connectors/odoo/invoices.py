@@ -7,7 +7,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from apps.erp.connectors.base import Cursor, InvoiceRecord, Page, ReconcileRecord, reconcile_text
+from apps.erp.connectors.base import (
+    Cursor,
+    InvoiceRecord,
+    Page,
+    ReconcileRecord,
+    invoice_reconcile_record,
+)
 from apps.erp.connectors.odoo.client import OdooClient
 from apps.erp.connectors.odoo.common import (
     after_id,
@@ -70,22 +76,7 @@ class OdooInvoices:
             limit=limit or None,
             order="id asc",
         )
-        records = [
-            ReconcileRecord(
-                key=record.erp_id,
-                fields={
-                    "number": reconcile_text(record.number),
-                    "state": reconcile_text(record.state),
-                    "total_amount": reconcile_text(record.total_amount),
-                    "amount_paid": reconcile_text(record.amount_paid),
-                    "due_date": reconcile_text(record.due_date),
-                    "currency": reconcile_text(record.currency),
-                },
-                reference=record.number,
-                record=record,
-            )
-            for record in self._records(rows)
-        ]
+        records = [invoice_reconcile_record(record) for record in self._records(rows)]
         return id_page(records, rows, after, limit)
 
     def _records(self, rows: list[dict[str, Any]]) -> list[InvoiceRecord]:

@@ -7,7 +7,15 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from apps.erp.connectors.base import Cursor, Page, ProductRecord, ReconcileRecord, StockRecord, reconcile_text
+from apps.erp.connectors.base import (
+    Cursor,
+    Page,
+    ProductRecord,
+    ReconcileRecord,
+    StockRecord,
+    product_reconcile_record,
+    stock_reconcile_record,
+)
 from apps.erp.connectors.odoo.client import OdooClient
 from apps.erp.connectors.odoo.common import (
     EPOCH,
@@ -83,21 +91,7 @@ class OdooProducts:
             order="id asc",
             context=EVERY,
         )
-        records = [
-            ReconcileRecord(
-                key=record.erp_id,
-                fields={
-                    "sku": reconcile_text(record.sku),
-                    "name": reconcile_text(record.name),
-                    "list_price": reconcile_text(record.list_price),
-                    "unit": reconcile_text(record.unit),
-                },
-                active=record.is_active,
-                reference=record.sku,
-                record=record,
-            )
-            for record in _product_records(rows)
-        ]
+        records = [product_reconcile_record(record) for record in _product_records(rows)]
         return id_page(records, rows, after, limit)
 
     # -- stock ---------------------------------------------------------------------------------------------
@@ -156,12 +150,7 @@ class OdooProducts:
             context=EVERY,
         )
         records = [
-            ReconcileRecord(
-                key=record.product_erp_id,
-                fields={"quantity": reconcile_text(record.quantity)},
-                active=bool(row["active"]),
-                record=record,
-            )
+            stock_reconcile_record(record, active=bool(row["active"]))
             for row, record in zip(rows, _stock_records(rows, {}, as_of), strict=True)
         ]
         return id_page(records, rows, after, limit)

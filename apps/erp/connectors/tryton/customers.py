@@ -14,7 +14,7 @@ from apps.erp.connectors.base import (
     Page,
     PushResult,
     ReconcileRecord,
-    reconcile_text,
+    customer_reconcile_record,
 )
 from apps.erp.connectors.tryton.client import TrytonClient
 from apps.erp.connectors.tryton.common import (
@@ -92,19 +92,7 @@ class TrytonCustomers:
             order=[["id", "ASC"]],
         )
         records = [
-            ReconcileRecord(
-                key=record.erp_id,
-                fields={
-                    "name": reconcile_text(record.name),
-                    "code": reconcile_text(record.code),
-                    "credit_limit": reconcile_text(record.credit_limit),
-                    "payment_term": reconcile_text(record.payment_term_id),
-                    "on_hold": reconcile_text(record.on_hold),
-                },
-                active=bool(party["active"]),
-                reference=record.code,
-                record=record,
-            )
+            customer_reconcile_record(record, active=bool(party["active"]))
             for party, record in zip(parties, self._customer_records(parties), strict=True)
         ]
         return id_page(records, parties, after, limit)

@@ -6,7 +6,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from apps.erp.connectors.base import Cursor, InvoiceRecord, Page, ReconcileRecord, reconcile_text
+from apps.erp.connectors.base import (
+    Cursor,
+    InvoiceRecord,
+    Page,
+    ReconcileRecord,
+    invoice_reconcile_record,
+)
 from apps.erp.connectors.tryton.client import TrytonClient
 from apps.erp.connectors.tryton.common import (
     after_id,
@@ -92,22 +98,7 @@ class TrytonInvoices:
             limit=limit,
             order=[["id", "ASC"]],
         )
-        records = [
-            ReconcileRecord(
-                key=record.erp_id,
-                fields={
-                    "number": reconcile_text(record.number),
-                    "state": reconcile_text(record.state),
-                    "total_amount": reconcile_text(record.total_amount),
-                    "amount_paid": reconcile_text(record.amount_paid),
-                    "due_date": reconcile_text(record.due_date),
-                    "currency": reconcile_text(record.currency),
-                },
-                reference=record.number,
-                record=record,
-            )
-            for record in _invoice_records(rows)
-        ]
+        records = [invoice_reconcile_record(record) for record in _invoice_records(rows)]
         return id_page(records, rows, after, limit)
 
 

@@ -12,7 +12,8 @@ from apps.erp.connectors.base import (
     ProductRecord,
     ReconcileRecord,
     StockRecord,
-    reconcile_text,
+    product_reconcile_record,
+    stock_reconcile_record,
 )
 from apps.erp.connectors.tryton.client import TrytonClient
 from apps.erp.connectors.tryton.common import (
@@ -89,21 +90,7 @@ class TrytonProducts:
             order=[["id", "ASC"]],
             context={"active_test": False},
         )
-        records = [
-            ReconcileRecord(
-                key=record.erp_id,
-                fields={
-                    "sku": reconcile_text(record.sku),
-                    "name": reconcile_text(record.name),
-                    "list_price": reconcile_text(record.list_price),
-                    "unit": reconcile_text(record.unit),
-                },
-                active=record.is_active,
-                reference=record.sku,
-                record=record,
-            )
-            for record in self._product_records(rows)
-        ]
+        records = [product_reconcile_record(record) for record in self._product_records(rows)]
         return id_page(records, rows, after, limit)
 
     def _product_records(self, rows: list[dict[str, Any]]) -> list[ProductRecord]:
@@ -218,12 +205,7 @@ class TrytonProducts:
             context={"locations": self._storage(), "active_test": False},
         )
         records = [
-            ReconcileRecord(
-                key=record.product_erp_id,
-                fields={"quantity": reconcile_text(record.quantity)},
-                active=bool(row["active"]),
-                record=record,
-            )
+            stock_reconcile_record(record, active=bool(row["active"]))
             for row, record in zip(rows, self._stock_records(rows, {}, as_of), strict=True)
         ]
         return id_page(records, rows, after, limit)
