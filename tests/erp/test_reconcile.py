@@ -17,7 +17,7 @@ from apps.catalog.models import Product, StockLevel
 from apps.credit.erp import INVOICES
 from apps.credit.models import Invoice
 from apps.erp import inbound, reconcile, services
-from apps.erp.connectors.tryton.price_lists import price_list_marker
+from apps.erp.connectors.base import price_list_marker
 from apps.erp.exceptions import InvalidDriftAction
 from apps.erp.models import Drift, ReconcileRun, SyncEvent
 from apps.pricing import services as pricing

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from apps.erp.connectors.base import ErpBusinessError, PriceListLine, PriceListPush
+from apps.erp.connectors.base import ErpBusinessError, PriceListLine, PriceListPush, price_list_marker
 from apps.erp.connectors.tryton import TrytonConnector
 from apps.erp.connectors.tryton.client import TrytonClient
-from apps.erp.connectors.tryton.price_lists import price_list_marker
 
 KEY = "portal-company-7"
 TODAY = date.today()  # noqa: DTZ011 - only a base for windows far from the ERP's today

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -400,6 +401,23 @@ def invoice_reconcile_record(record: InvoiceRecord) -> ReconcileRecord:
         reference=record.number,
         record=record,
     )
+
+
+# An ERP price list the portal pushed is named "<name> [<key>]"; the keys it pushes under
+# (``apps.pricing.erp.price_list_key``) start with this.
+PORTAL_KEY_PREFIX = "portal-"
+_MARKED = re.compile(r"\[([^\[\]]+)\]\Z")
+
+
+def price_list_marker(key: str) -> str:
+    """The suffix that names a price list the portal pushed under ``key``: ``"<name> [<key>]"``."""
+    return f"[{key}]"
+
+
+def price_list_key(name: str) -> str | None:
+    """The portal key of a price list named ``name``: its marker's key when that is a portal key."""
+    marked = _MARKED.search(name)
+    return marked.group(1) if marked and marked.group(1).startswith(PORTAL_KEY_PREFIX) else None
 
 
 # Canonical line texts longer than this are compared by their digest ("sha256:<hexdigest>").

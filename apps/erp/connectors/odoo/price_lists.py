@@ -3,27 +3,26 @@ assigned to their customers (``res.partner.property_product_pricelist``)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from apps.erp.connectors.base import (
+    PORTAL_KEY_PREFIX,
     ErpBusinessError,
     Page,
     PriceListLine,
     PriceListPush,
     PriceListResult,
     ReconcileRecord,
+    price_list_key,
+    price_list_marker,
     reconcile_price_list_lines,
 )
 from apps.erp.connectors.odoo.client import OdooClient
 from apps.erp.connectors.odoo.common import EVERY, EVERY_ACTIVE_STATE, after_id, decimal, id_page, many2one
 
-# The keys the portal pushes its price lists under (``apps.pricing.erp.price_list_key``) start so.
-PORTAL_KEY_PREFIX = "portal-"
-_MARKED = re.compile(r"\[([^\[\]]+)\]\Z")
 ITEM_FIELDS = [
     "pricelist_id",
     "product_id",
@@ -34,16 +33,6 @@ ITEM_FIELDS = [
     "date_start",
     "date_end",
 ]
-
-
-def price_list_marker(key: str) -> str:
-    """The suffix that names a pushed price list in Odoo: ``"<name> [<key>]"`` ends with it."""
-    return f"[{key}]"
-
-
-def price_list_key(name: str) -> str | None:
-    marked = _MARKED.search(name)
-    return marked.group(1) if marked and marked.group(1).startswith(PORTAL_KEY_PREFIX) else None
 
 
 class OdooPriceLists:

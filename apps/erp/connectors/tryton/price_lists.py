@@ -8,35 +8,23 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from apps.erp.connectors.base import (
+    PORTAL_KEY_PREFIX,
     ErpBusinessError,
     Page,
     PriceListLine,
     PriceListPush,
     PriceListResult,
     ReconcileRecord,
+    price_list_key,
+    price_list_marker,
     reconcile_price_list_lines,
 )
 from apps.erp.connectors.tryton.client import TrytonClient
 from apps.erp.connectors.tryton.common import EVERY_ACTIVE_STATE, after_id
 
-# The keys the portal pushes its price lists under (``apps.pricing.erp.price_list_key``) start so.
-PORTAL_KEY_PREFIX = "portal-"
-# A pushed price list's name ends with its marker: the key is what the brackets hold.
-_MARKED = re.compile(r"\[([^\[\]]+)\]\Z")
 # Pushed formulas: a fixed price, or a fraction of the list price (``_price_list_formula``).
 _FIXED = re.compile(r'Decimal\("([^"]+)"\)\Z')
 _FRACTION = re.compile(r'unit_price \* Decimal\("([^"]+)"\)\Z')
-
-
-def price_list_marker(key: str) -> str:
-    """The suffix that names a pushed price list in the ERP: ``"<name> [<key>]"`` ends with it."""
-    return f"[{key}]"
-
-
-def price_list_key(name: str) -> str | None:
-    """The portal key of a price list named ``name``: its marker's key when that is a portal key."""
-    marked = _MARKED.search(name)
-    return marked.group(1) if marked and marked.group(1).startswith(PORTAL_KEY_PREFIX) else None
 
 
 class TrytonPriceLists:
