@@ -403,6 +403,32 @@ def test_invoices_are_paid_down_and_credit_memos_have_no_remaining_amount(
     )
 
 
+def test_a_credit_memo_of_no_invoice_shows_only_its_whole_refund(
+    sim: BusinessCentralSimulator, api: Api
+) -> None:
+    customer = sim.customer_id("CUST-002")
+    memo_id = sim.customer_credit_memo(customer, Decimal("250.00"))
+    memo = api.json(api.call("GET", f"salesCreditMemos({memo_id})"))
+    assert "remainingAmount" not in memo
+    assert (memo["customerId"], memo["totalAmountIncludingTax"], memo["status"]) == (
+        customer,
+        Decimal("250.00"),
+        "Open",
+    )
+    assert not any(key.startswith("_") for key in memo)
+
+    sim.refund(memo_id, Decimal("100.00"))  # partly refunded: the API shows nothing of it
+    assert api.json(api.call("GET", f"salesCreditMemos({memo_id})")) == memo
+    with pytest.raises(ValueError, match="cannot refund"):
+        sim.refund(memo_id, Decimal("150.01"))  # more than is open
+    sim.refund(memo_id, Decimal("150.00"))
+    closed = api.json(api.call("GET", f"salesCreditMemos({memo_id})"))
+    assert closed["status"] == "Paid"
+    assert closed["lastModifiedDateTime"] > memo["lastModifiedDateTime"]
+    with pytest.raises(ValueError, match="cannot refund"):
+        sim.refund(memo_id, Decimal("0.01"))
+
+
 # 13. 429 after the rate or queue limits, optionally with Retry-After; injected 503/504.
 def test_rate_limit_queue_limit_and_injected_faults() -> None:
     sim = BusinessCentralSimulator(rate_limit=3, rate_window=60, max_concurrent=1, max_queued=0).start()

@@ -542,6 +542,34 @@ def test_invoices_and_credit_notes_with_residual_due_date_and_payment_state(sim:
     ) == ("out_refund", 20.0, 20.0, move)
 
 
+def test_a_credit_note_of_no_invoice_is_refunded_down_its_residual(sim: OdooSim) -> None:
+    partner = customer(sim, "CUST-002")["id"]
+    fields = ["name", "move_type", "state", "partner_id", "amount_total", "amount_residual", "payment_state"]
+    fields += ["amount_total_signed", "reversed_entry_id", "write_date"]
+    note_id = sim.credit_note(partner, Decimal("250.00"))
+    (note,) = ok(sim, "account.move", "read", ids=[note_id], fields=fields)
+    assert (note["move_type"], note["state"], note["partner_id"][0], note["reversed_entry_id"]) == (
+        "out_refund",
+        "posted",
+        partner,
+        False,
+    )
+    assert note["name"].startswith("RINV/")
+    assert (note["amount_total"], note["amount_residual"], note["amount_total_signed"]) == (
+        250.0,
+        250.0,
+        -250.0,
+    )
+    sim.advance()
+    sim.pay(note_id, Decimal("100"))  # a refund paid to the customer
+    (partly,) = ok(sim, "account.move", "read", ids=[note_id], fields=fields)
+    assert (partly["amount_residual"], partly["payment_state"]) == (150.0, "partial")
+    assert partly["write_date"] > note["write_date"]
+    sim.pay(note_id, Decimal("150"))
+    (paid,) = ok(sim, "account.move", "read", ids=[note_id], fields=fields)
+    assert (paid["amount_residual"], paid["payment_state"]) == (0.0, "paid")
+
+
 # 14. Credit warning: text, never a block -------------------------------------------------------------------
 
 

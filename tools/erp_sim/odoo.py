@@ -1550,26 +1550,43 @@ class OdooSim:
         with self.lock:
             move = self._row("account.move", move_id)
             value = Decimal(amount) if amount is not None else move["amount_total"]
-            refund_id = self._insert(
-                "account.move",
-                {
-                    "move_type": "out_refund",
-                    "state": "draft",
-                    "partner_id": move["partner_id"],
-                    "currency_id": self.usd,
-                    "amount_untaxed": value,
-                    "amount_total": value,
-                    "amount_residual": value,
-                    "amount_total_signed": -value,
-                    "payment_state": "not_paid",
-                    # Whether a reversal keeps the invoice's invoice_origin is unconfirmed: kept here.
-                    "invoice_origin": move["invoice_origin"],
-                    "ref": f"Reversal of: {move['name']}",
-                    "reversed_entry_id": move_id,
-                },
+            return self._credit_note(
+                move["partner_id"],
+                value,
+                # Whether a reversal keeps the invoice's invoice_origin is unconfirmed: kept here.
+                invoice_origin=move["invoice_origin"],
+                ref=f"Reversal of: {move['name']}",
+                reversed_entry_id=move_id,
             )
-            self.post(refund_id)
-            return refund_id
+
+    def credit_note(self, partner_id: int, amount: Decimal) -> int:
+        """Accounting posts a credit note (out_refund) of ``amount`` for the customer, reversing no
+        invoice (Invoicing > Customers > Credit Notes > New): its id. Refunding it is ``pay``."""
+        with self.lock:
+            self._row("res.partner", partner_id)
+            return self._credit_note(partner_id, Decimal(amount))
+
+    def _credit_note(self, partner_id: int, value: Decimal, **values: Any) -> int:
+        # learn: fact sheet §3 (account.move): a credit note is move_type out_refund; amount_total and
+        # amount_residual are positive like an invoice's, amount_total_signed negative; a refund paid
+        # to the customer lowers amount_residual as a payment does an invoice's (``pay``).
+        refund_id = self._insert(
+            "account.move",
+            {
+                "move_type": "out_refund",
+                "state": "draft",
+                "partner_id": partner_id,
+                "currency_id": self.usd,
+                "amount_untaxed": value,
+                "amount_total": value,
+                "amount_residual": value,
+                "amount_total_signed": -value,
+                "payment_state": "not_paid",
+                **values,
+            },
+        )
+        self.post(refund_id)
+        return refund_id
 
     def copy_sale(self, order_id: int, default: dict[str, Any] | None = None) -> int:
         """A person duplicates a sale (a new quotation with the same lines)."""

@@ -130,8 +130,10 @@ class Capabilities:
     addresses are ERP records with ids (else one address per customer and the order carries its ship-to
     as text). ``order_confirm``: a push confirms (releases) the sale through the API (else it is created
     and left for the ERP's people, state quotation). ``cancel``: "cancel" keeps the sale, cancelled;
-    "delete" deletes it (its pull then reports it cancelled). ``credit_limit_enforced``: the ERP refuses to
-    confirm an order over the customer's credit limit (``OrderPushResult.credit_refused``).
+    "delete": the connector's cancel deletes the sale, so the ERP keeps none: the cancel's result (state
+    cancelled) is the portal's record of it and the pull no longer reports it; a sale the ERP's people
+    delete is found by reconciliation (deleted in the ERP), not by the pull. ``credit_limit_enforced``:
+    the ERP refuses to confirm an order over the customer's credit limit (``OrderPushResult.credit_refused``).
     ``customer_holds``: the ERP has a credit hold the customer pull reads (``CustomerRecord.on_hold``).
     ``credit_memo_amount_paid``: credit notes come with what was refunded (else derived from their
     state). ``change_notifications``: the ERP can call the portal when records change (webhooks);

@@ -103,6 +103,11 @@ class BusinessCentralDriver:
         """A person releases the order (BC's API cannot)."""
         self.sim.release(order_erp_id)
 
+    def hold_customer(self, customer_erp_id: str, on: bool) -> None:
+        """The customer's ``blocked`` set to "Ship" (no new shipments: the credit controller's hold; "All"
+        is what archiving does here) or cleared to " "."""
+        self.sim.set_blocked(customer_erp_id, "Ship" if on else " ")
+
     def ship_order(self, order_erp_id: str) -> None:
         self.sim.ship(order_erp_id)
 
@@ -111,6 +116,14 @@ class BusinessCentralDriver:
 
     def pay_invoice(self, invoice_erp_id: str, amount: Decimal) -> None:
         self.sim.pay(invoice_erp_id, amount)
+
+    def credit_note(self, customer_erp_id: str, amount: Decimal) -> str:
+        """A posted salesCreditMemo for the customer, applied to no invoice (status Open)."""
+        return self.sim.customer_credit_memo(customer_erp_id, amount)
+
+    def refund_credit_note(self, credit_note_erp_id: str, amount: Decimal) -> None:
+        """A refund applied to the memo: BC's API shows it only once the memo is closed (status Paid)."""
+        self.sim.refund(credit_note_erp_id, amount)
 
     def price_list_ids(self, key: str) -> list[str]:
         return []  # BC v2.0 has no price lists

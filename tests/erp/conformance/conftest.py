@@ -87,6 +87,11 @@ class ErpDriver(Protocol):
         cannot confirm through the API (``capabilities.order_confirm`` False); nothing where it can."""
         ...
 
+    def hold_customer(self, customer_erp_id: str, on: bool) -> None:
+        """The ERP's credit controller puts the customer on credit hold (``on``) or lifts it, the way
+        that ERP does; where it has no hold (``capabilities.customer_holds`` False), nothing."""
+        ...
+
     def ship_order(self, order_erp_id: str) -> None:
         """The warehouse ships the whole sale."""
         ...
@@ -97,6 +102,15 @@ class ErpDriver(Protocol):
 
     def pay_invoice(self, invoice_erp_id: str, amount: Decimal) -> None:
         """The customer pays ``amount`` of a posted invoice (less than what is left: a partial payment)."""
+        ...
+
+    def credit_note(self, customer_erp_id: str, amount: Decimal) -> str:
+        """Accounting posts a credit note of ``amount`` (positive) for the customer, dated today and
+        applied to no invoice: its ``erp_id`` as the invoice pull reports it (with a negative total)."""
+        ...
+
+    def refund_credit_note(self, credit_note_erp_id: str, amount: Decimal) -> None:
+        """The customer is refunded ``amount`` (positive, at most what is left) of a posted credit note."""
         ...
 
     def price_list_ids(self, key: str) -> list[str]:

@@ -90,6 +90,10 @@ class OdooDriver:
     def confirm_order(self, order_erp_id: str) -> None:
         """Nothing: the connector's push confirms the sale (``order_confirm``)."""
 
+    def hold_customer(self, customer_erp_id: str, on: bool) -> None:
+        """Nothing: Odoo has no credit hold (``customer_holds`` False, see the connector's capabilities);
+        a hold is set in the portal only."""
+
     def ship_order(self, order_erp_id: str) -> None:
         self.sim.advance()
         self.sim.ship(int(order_erp_id))
@@ -101,6 +105,16 @@ class OdooDriver:
     def pay_invoice(self, invoice_erp_id: str, amount: Decimal) -> None:
         self.sim.advance()
         self.sim.pay(int(invoice_erp_id), amount)
+
+    def credit_note(self, customer_erp_id: str, amount: Decimal) -> str:
+        """A posted out_refund of ``amount`` for the customer."""
+        self.sim.advance()
+        return str(self.sim.credit_note(int(customer_erp_id), amount))
+
+    def refund_credit_note(self, credit_note_erp_id: str, amount: Decimal) -> None:
+        """The refund paid to the customer, reconciled with the credit note (its amount_residual falls)."""
+        self.sim.advance()
+        self.sim.pay(int(credit_note_erp_id), amount)
 
     def price_list_ids(self, key: str) -> list[str]:
         marker = f"[{key}]"

@@ -20,7 +20,7 @@ from apps.erp.connectors.base import AddressRecord, Connector, CustomerPush, Erp
 from apps.erp.models import ErpConnection
 from tests.erp.conformance.conftest import SeededCustomer, Stream
 from tests.erp_fixtures import _accepting_warnings as accepting_warnings
-from tests.erp_fixtures import erp_invoice_pay
+from tests.erp_fixtures import erp_invoice_create, erp_invoice_pay, erp_party_hold
 from tools.tryton import erp
 
 SEEDED_CUSTOMERS = ("CUST-001", "CUST-002", "CUST-004")  # credit limits 25,000 / 50,000 / 40,000, no hold
@@ -141,6 +141,10 @@ class TrytonDriver:
     def confirm_order(self, order_erp_id: str) -> None:
         """Nothing: the connector's push confirms the sale (``order_confirm``)."""
 
+    def hold_customer(self, customer_erp_id: str, on: bool) -> None:
+        """The seeded "Credit hold" party category, added or removed (the connector's hold category)."""
+        erp_party_hold(self.admin, int(customer_erp_id), on)  # type: ignore[arg-type]
+
     def ship_order(self, order_erp_id: str) -> None:
         shipments = self._sale(order_erp_id)["shipments"]
         self.admin.model("stock.shipment.out", "assign_try", shipments)
@@ -154,6 +158,20 @@ class TrytonDriver:
 
     def pay_invoice(self, invoice_erp_id: str, amount: Decimal) -> None:
         erp_invoice_pay(self.admin, int(invoice_erp_id), amount)  # type: ignore[arg-type]
+
+    def credit_note(self, customer_erp_id: str, amount: Decimal) -> str:
+        """A customer invoice of ``-amount`` (Tryton's credit note: quantity -1), posted, dated the ERP's
+        today (it runs in UTC)."""
+        credit_note = erp_invoice_create(
+            self.admin,  # type: ignore[arg-type]
+            party_id=int(customer_erp_id),
+            amount=-amount,
+            invoice_date=datetime.now(tz=UTC).date(),
+        )
+        return str(credit_note)
+
+    def refund_credit_note(self, credit_note_erp_id: str, amount: Decimal) -> None:
+        erp_invoice_pay(self.admin, int(credit_note_erp_id), -amount)  # type: ignore[arg-type]
 
     def price_list_ids(self, key: str) -> list[str]:
         marker = f"[{key}]"  # the connector names a pushed list "<name> [<key>]"

@@ -270,6 +270,18 @@ class BusinessCentralSimulator:
         with self.lock:
             return str(self.company.credit_memo(self.company.get("salesInvoices", invoice_id), amount)["id"])
 
+    def customer_credit_memo(self, customer_id: str, amount: Decimal) -> str:
+        """Accounting posts a credit memo of ``amount`` for the customer, applied to no invoice: its id."""
+        with self.lock:
+            return str(
+                self.company.customer_credit_memo(self.company.get("customers", customer_id), amount)["id"]
+            )
+
+    def refund(self, memo_id: str, amount: Decimal) -> None:
+        """The customer is refunded ``amount`` of an open credit memo (status Paid once all of it is)."""
+        with self.lock:
+            self.company.refund(self.company.get("salesCreditMemos", memo_id), amount)
+
     def edit(self, entity_set: str, record_id: str, *, at: datetime | None = None, **fields: Any) -> None:
         """A person edits the record (one transaction). ``at``: stamped then instead of now."""
         with self.lock:

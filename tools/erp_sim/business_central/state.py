@@ -882,6 +882,54 @@ class Company:
         self.touch("salesInvoices", invoice, at=when)
         return memo
 
+    def customer_credit_memo(self, customer: dict[str, Any], amount: Decimal) -> dict[str, Any]:
+        """A posted credit memo for the customer applied to no invoice (an allowance, a return): its
+        customer ledger entry stays open, so its status is "Open" until a refund closes it. Its totals are
+        positive, as BC keeps a credit memo's (learn: .../dynamics_salescreditmemo)."""
+        if amount <= 0:
+            raise ValueError("a credit memo credits a positive amount")
+        self.counters["memo"] += 1
+        when = self._stamp()
+        amount = money(amount)
+        memo = {
+            "number": f"S-CR{self.counters['memo']}",
+            "externalDocumentNumber": "",
+            "creditMemoDate": when.date(),
+            "postingDate": when.date(),
+            "dueDate": when.date(),
+            "customerId": customer["id"],
+            "customerNumber": customer["number"],
+            "customerName": customer["displayName"],
+            "currencyCode": CURRENCY,
+            "pricesIncludeTax": False,
+            "discountAmount": Decimal(0),
+            "totalAmountExcludingTax": amount,
+            "totalTaxAmount": Decimal(0),
+            "totalAmountIncludingTax": amount,
+            # learn: .../dynamics_salescreditmemo — status Draft, In Review, Open, Canceled, Corrective, Paid.
+            "status": "Open",
+            "invoiceId": "00000000-0000-0000-0000-000000000000",
+            "invoiceNumber": "",
+            "customerReturnReasonId": "00000000-0000-0000-0000-000000000000",
+            "_refunded": Decimal(0),  # the simulator's own: what refunds have closed of the memo
+            "_lines": [],
+        }
+        return self.insert("salesCreditMemos", memo, at=when)
+
+    def refund(self, memo: dict[str, Any], amount: Decimal) -> None:
+        """A refund payment applied to the credit memo's open ledger entry. The API shows no part of it:
+        credit memos have no remainingAmount in v2.0 (learn: .../dynamics_salescreditmemo; fact sheet §2,
+        checklist item 12), so a partial refund leaves the memo as it was ("Open", not re-stamped); the
+        refund that closes it makes it "Paid"."""
+        # A memo applied to an invoice (``credit_memo``) is closed already: nothing is left to refund.
+        left = memo["totalAmountIncludingTax"] - memo["_refunded"] if memo["status"] == "Open" else 0
+        if amount <= 0 or amount > left:
+            raise ValueError(f"cannot refund {amount} of a credit memo with {left} open")
+        memo["_refunded"] += amount
+        if memo["_refunded"] == memo["totalAmountIncludingTax"]:
+            memo["status"] = "Paid"
+            self.touch("salesCreditMemos", memo)
+
     def snapshot(self) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, int]]:
         return copy.deepcopy(self.tables), dict(self.counters)
 
