@@ -125,6 +125,10 @@ class BusinessCentralDriver:
         """A refund applied to the memo: BC's API shows it only once the memo is closed (status Paid)."""
         self.sim.refund(credit_note_erp_id, amount)
 
+    def deliver_notifications(self) -> None:
+        """The simulator POSTs what its subscriptions' coalescing windows hold now (BC waits ~30 s)."""
+        self.sim.flush_notifications()
+
     def price_list_ids(self, key: str) -> list[str]:
         return []  # BC v2.0 has no price lists
 

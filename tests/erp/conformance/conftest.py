@@ -113,6 +113,13 @@ class ErpDriver(Protocol):
         """The customer is refunded ``amount`` (positive, at most what is left) of a posted credit note."""
         ...
 
+    def deliver_notifications(self) -> None:
+        """The ERP sends the change notifications it holds now, without waiting out its own delay (Business
+        Central coalesces a subscription's changes for about 30 s, then POSTs one notification to its
+        notificationUrl). Nothing where the ERP calls no one (``capabilities.change_notifications``
+        False: the portal polls ``changed_streams``)."""
+        ...
+
     def price_list_ids(self, key: str) -> list[str]:
         """The ids of the ERP price lists pushed under ``key`` (idempotency key), whatever their state."""
         ...

@@ -116,6 +116,10 @@ class OdooDriver:
         self.sim.advance()
         self.sim.pay(int(credit_note_erp_id), amount)
 
+    def deliver_notifications(self) -> None:
+        """Nothing: Odoo has no subscriptions (``change_notifications`` False). An Automation Rule's
+        "Send Webhook Notification", set up by hand, posts at once on save; nothing is held back."""
+
     def price_list_ids(self, key: str) -> list[str]:
         marker = f"[{key}]"
         rows = self.sim.find("product.pricelist", [["name", "ilike", marker]])

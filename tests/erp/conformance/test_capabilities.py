@@ -1,13 +1,26 @@
 """The ``Capabilities`` values not asserted elsewhere in the suite, each for the value the connector declares
 and for the fallback: ``customer_holds`` (a credit hold put on and lifted in the ERP reaches the customer
 pull, or an ERP without holds never reports one) and ``credit_memo_amount_paid`` (a credit note's partial
-refund shows as its amount paid, or only its whole refund shows, as paid). Written against the
-``Connector`` protocol and the driver only."""
+refund shows as its amount paid, or only its whole refund shows, as paid) and ``change_notifications``
+(the ERP calls the portal when a customer changes, or the connector offers no subscription and polling
+is all there is). Written against the ``Connector`` protocol and the driver only (and, for change
+notifications, the connector's subscription API that ``apps.erp.webhooks`` uses)."""
 
 from __future__ import annotations
 
+import json
+import secrets
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, cast
 
+from apps.erp import webhooks
+from apps.erp.models import ErpSubscription
 from tests.erp.conformance.conftest import ConformanceErp
 from tests.erp.conformance.test_connector_conformance import TICK, _run
 
@@ -99,3 +112,114 @@ def test_a_credit_note_has_a_negative_total_and_shows_its_refunds_as_the_erp_kee
     )
     assert (type(paid.total_amount), type(paid.amount_paid)) == (Decimal, Decimal)
     assert paid.changed_at > partly.changed_at
+
+
+class _Receiver:
+    """A notification URL served by the test on a free loopback port: it answers the validation handshake
+    the documented way (200, the ``validationToken`` query parameter echoed as plain text; learn:
+    api-reference/v2.0/dynamics-subscriptions) and keeps the JSON bodies POSTed to it."""
+
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+        self.bodies: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                if "validationToken" in query:
+                    token = query["validationToken"][0]
+                    with receiver.lock:
+                        receiver.tokens.append(token)
+                    text = token.encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain")
+                    self.send_header("Content-Length", str(len(text)))
+                    self.end_headers()
+                    self.wfile.write(text)
+                    return
+                if self.command == "POST":
+                    with receiver.lock:
+                        receiver.bodies.append(json.loads(raw))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/erp/webhooks/notify/"
+
+    def received(self, seconds: float = 10) -> list[dict[str, Any]]:
+        """The bodies POSTed so far, waiting up to ``seconds`` for a first one."""
+        deadline = time.monotonic() + seconds
+        while True:
+            with self.lock:
+                if self.bodies or time.monotonic() >= deadline:
+                    return list(self.bodies)
+            time.sleep(0.05)
+
+
+@contextmanager
+def _receiving() -> Iterator[_Receiver]:
+    receiver = _Receiver()
+    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_changed_customer_is_polled_and_where_the_erp_notifies_it_calls_the_portal(
+    erp: ConformanceErp, settings: Any
+) -> None:
+    customer = erp.driver.customers()[1]
+    mark = max(record.changed_at for record in _run(erp, "customers").values())
+    assert "customers" not in erp.connector.changed_streams({"customers": mark})
+
+    if not erp.connector.capabilities.change_notifications:
+        # The ERP calls no one (Tryton, Odoo): no subscription API, so the renewal task subscribes
+        # nothing even with the portal's public address set, and polling is the only way a change comes.
+        assert not hasattr(erp.connector, "subscribe")
+        assert not hasattr(erp.connector, "webhook_resources")
+        settings.ERP_WEBHOOK_BASE_URL = "https://portal.example.com"
+        report = webhooks.subscriptions_renew(connection=erp.connection)
+        assert (report.subscribed, report.renewed, report.failed) == ([], [], [])
+        assert not ErpSubscription.objects.filter(connection=erp.connection).exists()
+        erp.driver.touch("customers", [customer.erp_id])
+        erp.driver.deliver_notifications()  # nothing to deliver
+        assert "customers" in erp.connector.changed_streams({"customers": mark})  # the fallback
+        return
+
+    connector = cast(webhooks.Subscribing, erp.connector)
+    assert "customers" in connector.webhook_resources()
+    client_state = secrets.token_urlsafe(32)
+    with _receiving() as receiver:
+        subscription = connector.subscribe("customers", receiver.url, client_state)
+        assert len(receiver.tokens) == 1  # the handshake passed before the subscription was made
+        assert subscription.subscription_id
+        assert subscription.client_state == client_state
+        assert receiver.bodies == []  # nothing changed yet
+
+        erp.driver.touch("customers", [customer.erp_id])
+        erp.driver.deliver_notifications()
+        bodies = receiver.received()
+
+    assert bodies, "the ERP never called the notification URL"
+    notifications = [item for body in bodies for item in body["value"]]
+    assert {(item["subscriptionId"], item["clientState"]) for item in notifications} == {
+        (subscription.subscription_id, client_state)
+    }
+    assert any(customer.erp_id in item["resource"] for item in notifications)
+    assert all("customers" in connector.webhook_streams(body) for body in bodies)
+    # Polling stays the fallback (a lost notification): the change is there to see as well.
+    assert "customers" in erp.connector.changed_streams({"customers": mark})

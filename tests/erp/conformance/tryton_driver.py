@@ -173,6 +173,9 @@ class TrytonDriver:
     def refund_credit_note(self, credit_note_erp_id: str, amount: Decimal) -> None:
         erp_invoice_pay(self.admin, int(credit_note_erp_id), -amount)  # type: ignore[arg-type]
 
+    def deliver_notifications(self) -> None:
+        """Nothing: Tryton calls no one when records change (``change_notifications`` False)."""
+
     def price_list_ids(self, key: str) -> list[str]:
         marker = f"[{key}]"  # the connector names a pushed list "<name> [<key>]"
         rows = self.admin.model(
