@@ -25,3 +25,7 @@ class QuoteExpired(QuoteError):
 
 class OfferRefused(QuoteError):
     """An offer with a price of zero or less, a valid-until in the past, or no lines."""
+
+
+class ImmutableVersion(QuoteError):
+    """An offered version is never changed; the next offer is a new version."""

@@ -10,9 +10,9 @@ from django.db.models import Q
 from apps.accounts.models import Company
 from apps.catalog.models import Product
 from apps.core import money
-from apps.core.exceptions import ApplicationError
 from apps.core.models import TimeStampedModel
 from apps.purchase_orders.models import PurchaseOrder
+from apps.quotes.exceptions import ImmutableVersion
 
 
 class Side(models.TextChoices):
@@ -116,10 +116,6 @@ class QuoteRequestLine(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.quantity} of product {self.product_id}"
-
-
-class ImmutableVersion(ApplicationError):
-    pass
 
 
 class QuoteVersion(models.Model):
