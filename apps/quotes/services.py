@@ -22,10 +22,11 @@ from django.utils import timezone
 from apps.accounts.models import Company, Membership, Role, ShipToAddress
 from apps.catalog.models import Product
 from apps.core.exceptions import ApplicationError
-from apps.core.money import quantize_price
+from apps.core.money import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, quantize_price
 from apps.core.staff import StaffRole, user_staff_roles
 from apps.pricing.selectors import price_resolve_many
 from apps.purchase_orders.models import PurchaseOrder, PurchaseOrderLine
+from apps.purchase_orders.quantities import MAX_QUANTITY
 from apps.purchase_orders.services import purchase_order_cancel, purchase_order_submit_and_route
 from apps.quotes.exceptions import (
     InvalidTransition,
@@ -46,7 +47,10 @@ from apps.quotes.models import (
 )
 
 Status = Quote.Status
-BUYING_ROLES = (Role.BUYER, Role.ADMIN)  # approvers and viewers read quotes but do not negotiate them
+BUYING_ROLES = (Role.BUYER, Role.ADMIN)
+PRICE_LIMIT = Decimal(10) ** (
+    PRICE_MAX_DIGITS - PRICE_DECIMAL_PLACES
+)  # what a unit price column holds  # approvers and viewers read quotes but do not negotiate them
 
 
 # --- Time ----------------------------------------------------------------------------------------------
@@ -215,8 +219,10 @@ def _add_lines(quote: Quote, lines: Sequence[RequestedLine]) -> None:
     for line in lines:
         if line.product.pk in seen:
             raise QuoteError(f"{line.product.sku} is listed twice; give it once with the whole quantity.")
-        if not line.quantity.is_finite() or line.quantity <= 0:
-            raise QuoteError(f"{line.product.sku}: the quantity must be more than zero.")
+        if not line.quantity.is_finite() or line.quantity <= 0 or line.quantity > MAX_QUANTITY:
+            raise QuoteError(
+                f"{line.product.sku}: the quantity must be more than zero and at most {MAX_QUANTITY:,}."
+            )
         if not line.product.is_active:
             raise QuoteError(f"{line.product.sku} is no longer sold.")
         seen.add(line.product.pk)
@@ -325,11 +331,15 @@ def _check_offer(lines: Sequence[OfferedLine], valid_until: date, today: date) -
         if line.product.pk in seen:
             raise OfferRefused(f"{sku} is offered twice.")
         seen.add(line.product.pk)
-        if not line.quantity.is_finite() or line.quantity <= 0:
-            raise OfferRefused(f"{sku}: the quantity must be more than zero.")
+        if not line.product.is_active:
+            raise OfferRefused(f"{sku} is no longer sold.")
+        if not line.quantity.is_finite() or line.quantity <= 0 or line.quantity > MAX_QUANTITY:
+            raise OfferRefused(f"{sku}: the quantity must be more than zero and at most {MAX_QUANTITY:,}.")
         prices = [line.unit_price, *(price for _, price in line.breaks)]
         if any(not price.is_finite() or quantize_price(price) <= 0 for price in prices):
             raise OfferRefused(f"{sku}: every price must be more than zero.")
+        if any(quantize_price(price) >= PRICE_LIMIT for price in prices):
+            raise OfferRefused(f"{sku}: a unit price must be less than {PRICE_LIMIT:,}.")
         minimums = [minimum for minimum, _ in line.breaks]
         if any(not minimum.is_finite() or minimum <= 0 for minimum in minimums) or len(set(minimums)) != len(
             minimums

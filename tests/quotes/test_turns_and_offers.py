@@ -192,6 +192,8 @@ def test_a_request_with_a_past_wanted_date_is_refused(team: Team) -> None:
         (("8.5", "2.1"), ((D("500"), D("0")),), WEEK, "more than zero"),
         (("8.5", "2.1"), ((D("0"), D("8")),), WEEK, "quantity break"),
         (("8.5", "2.1"), (), NOW.date() - timedelta(days=1), "day is past"),
+        (("1000000000000", "2.1"), (), WEEK, "less than"),
+        (("NaN", "2.1"), (), WEEK, "more than zero"),
     ],
 )
 def test_a_bad_offer_is_refused_and_changes_nothing(
@@ -262,3 +264,44 @@ def test_the_offer_keeps_what_the_seller_saw(team: Team, quote_in: Callable[[Sta
         "USD",
     )
     assert [(b.min_quantity, b.unit_price) for b in bolt.breaks.all()] == [(D("500"), D("8.0000"))]
+
+
+def test_an_offer_of_a_product_no_longer_sold_is_refused(
+    team: Team, quote_in: Callable[[Status], Quote]
+) -> None:
+    from apps.catalog.models import Product
+
+    quote = quote_in(Status.IN_REVIEW)
+    before = snapshot(quote)
+    Product.objects.filter(pk=team.products[1].pk).update(is_active=False)
+    team.products[1].refresh_from_db()
+
+    with pytest.raises(OfferRefused, match="no longer sold"):
+        quotes.quote_offer(
+            quote=quote, actor=team.manager, lines=offer_lines(team), valid_until=WEEK, now=NOW
+        )
+
+    assert snapshot(quote) == before
+
+
+@pytest.mark.parametrize("quantity", ["0", "-1", "1000000000000", "NaN"])
+def test_a_request_with_a_bad_quantity_is_refused(team: Team, quantity: str) -> None:
+    lines = [quotes.RequestedLine(team.products[0], D(quantity))]
+
+    with pytest.raises(QuoteError, match="more than zero"):
+        quotes.quote_request(company=team.company, buyer=team.buyer, message="", lines=lines, now=NOW)
+
+    assert not Quote.objects.exists()
+
+
+def test_a_request_without_lines_or_from_a_viewer_is_refused(team: Team) -> None:
+    viewer = MembershipFactory(company=team.company, role=Role.VIEWER).user
+
+    with pytest.raises(QuoteError, match="at least one product"):
+        quotes.quote_request(company=team.company, buyer=team.buyer, message="", lines=[], now=NOW)
+    with pytest.raises(QuoteForbidden):
+        quotes.quote_request(
+            company=team.company, buyer=viewer, message="", lines=request_lines(team), now=NOW
+        )
+
+    assert not Quote.objects.exists()
