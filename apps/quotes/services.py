@@ -132,7 +132,8 @@ def _transition(
 
 
 def _locked(quote: Quote) -> Quote:
-    return Quote.objects.select_for_update().select_related("company").get(pk=quote.pk)
+    """The quote row locked (its company read along, not locked: the order's own submit locks that)."""
+    return Quote.objects.select_for_update(of=("self",)).select_related("company").get(pk=quote.pk)
 
 
 def _is_due(quote: Quote, now: datetime) -> bool:
