@@ -23,6 +23,8 @@ SCHEDULES: dict[str, tuple[str, int, int]] = {
     "erp.dispatch": ("apps.erp.tasks.dispatch", 1, 15),
     "erp.alerts": ("apps.erp.tasks.check_alerts", 5, 45),
     "erp.webhooks.renew": ("apps.erp.tasks.webhooks_renew", 60, 50),
+    # Offers run out at the end of their valid-until day; every action re-checks it too.
+    "quotes.expire": ("apps.quotes.tasks.expire_due", 1, 20),
 }
 
 # name -> (task path, local time of day "HH:MM"): tasks that run once a day. A django-q2 CRON schedule

@@ -230,8 +230,13 @@ def _locked(order: PurchaseOrder) -> PurchaseOrder:
 
 
 @transaction.atomic
-def purchase_order_submit(*, purchase_order: PurchaseOrder, actor: User) -> PurchaseOrder:
-    """Freeze prices and totals onto the lines, then let the company's rules route the order."""
+def purchase_order_submit(
+    *, purchase_order: PurchaseOrder, actor: User, agreed_prices: dict[int, tuple[Decimal, str]] | None = None
+) -> PurchaseOrder:
+    """Freeze prices and totals onto the lines, then let the company's rules route the order.
+
+    ``agreed_prices`` (product id -> unit price, source), e.g. from an accepted quote, are frozen instead
+    of the price book's for those products."""
     order = _locked(purchase_order)
     if order.status != Status.DRAFT:
         raise InvalidTransition("Only a draft can be submitted.")
@@ -256,11 +261,11 @@ def purchase_order_submit(*, purchase_order: PurchaseOrder, actor: User) -> Purc
         quantity={line.product_id: line.quantity for line in lines},
     )
     total = Decimal("0")
+    agreed = agreed_prices or {}
     for line in lines:
         quote = quotes[line.product_id]
-        line.unit_price = quote.unit_price
-        line.price_source = quote.source
-        line.line_amount = quantize_amount(quote.unit_price * line.quantity, order.currency)
+        line.unit_price, line.price_source = agreed.get(line.product_id, (quote.unit_price, quote.source))
+        line.line_amount = quantize_amount(line.unit_price * line.quantity, order.currency)
         total += line.line_amount
     _check_amounts(lines, total, order.currency)
     PurchaseOrderLine.objects.bulk_update(lines, ["unit_price", "price_source", "line_amount"])
@@ -291,10 +296,12 @@ def _check_amounts(lines: list[PurchaseOrderLine], total: Decimal, currency: str
 
 
 @transaction.atomic
-def purchase_order_submit_and_route(*, purchase_order: PurchaseOrder, actor: User) -> PurchaseOrder:
+def purchase_order_submit_and_route(
+    *, purchase_order: PurchaseOrder, actor: User, agreed_prices: dict[int, tuple[Decimal, str]] | None = None
+) -> PurchaseOrder:
     """Submit, then let the gates route the order: the company's approval rules, then the credit check
     (approved, or held for finance); see ``apps.purchase_orders.gates``."""
-    order = purchase_order_submit(purchase_order=purchase_order, actor=actor)
+    order = purchase_order_submit(purchase_order=purchase_order, actor=actor, agreed_prices=agreed_prices)
     return gates_route(purchase_order=order, actor=actor)
 
 

@@ -55,6 +55,7 @@ LOCAL_APPS = [
     "apps.purchase_orders",
     "apps.credit",
     "apps.approvals",
+    "apps.quotes",
     "apps.demo",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
