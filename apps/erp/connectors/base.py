@@ -388,6 +388,27 @@ def stock_reconcile_record(record: StockRecord, *, active: bool) -> ReconcileRec
     )
 
 
+def order_reconcile_record(
+    record: OrderStateRecord, *, lines: Iterable[tuple[str, Decimal, Decimal]], total: Decimal | None
+) -> ReconcileRecord:
+    """A sale as every connector's reconciliation read gives it: its states, its ``lines`` (product id,
+    quantity, unit price; ``reconcile_order_lines``) and untaxed ``total``; the reference is the
+    customer and PO number (``"<customer id>:<PO number>"``), the pair a portal order is found by."""
+    return ReconcileRecord(
+        key=record.erp_id,
+        fields={
+            "number": reconcile_text(record.number),
+            "state": reconcile_text(record.state),
+            "shipment_state": reconcile_text(record.shipment_state),
+            "invoice_state": reconcile_text(record.invoice_state),
+            "lines": reconcile_order_lines(lines),
+            "total": reconcile_text(total),
+        },
+        reference=f"{record.customer_erp_id}:{record.reference}",
+        record=record,
+    )
+
+
 def invoice_reconcile_record(record: InvoiceRecord) -> ReconcileRecord:
     """An invoice as every connector's reconciliation read gives it (its number as reference)."""
     return ReconcileRecord(

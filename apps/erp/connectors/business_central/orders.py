@@ -26,8 +26,7 @@ from apps.erp.connectors.base import (
     OrderStateRecord,
     Page,
     ReconcileRecord,
-    reconcile_order_lines,
-    reconcile_text,
+    order_reconcile_record,
 )
 from apps.erp.connectors.business_central.client import (
     BatchAnswer,
@@ -216,22 +215,14 @@ class BusinessCentralOrders:
     @staticmethod
     def reconcile_record(record: OrderStateRecord, row: dict[str, Any]) -> ReconcileRecord:
         lines = row.get("salesOrderLines") if "salesOrderLines" in row else row.get("salesInvoiceLines")
-        return ReconcileRecord(
-            key=record.erp_id,
-            fields={
-                "number": reconcile_text(record.number),
-                "state": reconcile_text(record.state),
-                "shipment_state": reconcile_text(record.shipment_state),
-                "invoice_state": reconcile_text(record.invoice_state),
-                "lines": reconcile_order_lines(
-                    (str(line["itemId"]).lower(), _dec(line["quantity"]), _dec(line["unitPrice"]))
-                    for line in lines or []
-                    if line.get("lineType") == "Item"
-                ),
-                "total": reconcile_text(_dec(row.get("totalAmountExcludingTax"))),
-            },
-            reference=f"{record.customer_erp_id}:{record.reference}",
-            record=record,
+        return order_reconcile_record(
+            record,
+            lines=(
+                (str(line["itemId"]).lower(), _dec(line["quantity"]), _dec(line["unitPrice"]))
+                for line in lines or []
+                if line.get("lineType") == "Item"
+            ),
+            total=_dec(row.get("totalAmountExcludingTax")),
         )
 
     def reconcile_orders(self, after: str, limit: int) -> Page[ReconcileRecord]:

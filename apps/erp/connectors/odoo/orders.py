@@ -19,8 +19,7 @@ from apps.erp.connectors.base import (
     OrderStateRecord,
     Page,
     ReconcileRecord,
-    reconcile_order_lines,
-    reconcile_text,
+    order_reconcile_record,
 )
 from apps.erp.connectors.odoo.client import OdooClient
 from apps.erp.connectors.odoo.common import (
@@ -426,26 +425,18 @@ class OdooOrders:
             ):
                 lines.setdefault(many2one(line["order_id"]) or 0, []).append(line)
         records = [
-            ReconcileRecord(
-                key=record.erp_id,
-                fields={
-                    "number": reconcile_text(record.number),
-                    "state": reconcile_text(record.state),
-                    "shipment_state": reconcile_text(record.shipment_state),
-                    "invoice_state": reconcile_text(record.invoice_state),
-                    "lines": reconcile_order_lines(
-                        (
-                            str(many2one(line["product_id"])),
-                            decimal(line["product_uom_qty"]),
-                            decimal(line["price_unit"]),
-                        )
-                        for line in lines.get(row["id"], [])
-                        if line["product_id"]
-                    ),
-                    "total": reconcile_text(decimal(row["amount_untaxed"])),
-                },
-                reference=f"{record.customer_erp_id}:{record.reference}",
-                record=record,
+            order_reconcile_record(
+                record,
+                lines=(
+                    (
+                        str(many2one(line["product_id"])),
+                        decimal(line["product_uom_qty"]),
+                        decimal(line["price_unit"]),
+                    )
+                    for line in lines.get(row["id"], [])
+                    if line["product_id"]
+                ),
+                total=decimal(row["amount_untaxed"]),
             )
             for row, record in zip(rows, self._records(rows), strict=True)
         ]

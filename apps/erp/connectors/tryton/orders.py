@@ -20,8 +20,7 @@ from apps.erp.connectors.base import (
     OrderStateRecord,
     Page,
     ReconcileRecord,
-    reconcile_order_lines,
-    reconcile_text,
+    order_reconcile_record,
 )
 from apps.erp.connectors.tryton.client import TrytonClient, TrytonWarning
 from apps.erp.connectors.tryton.common import (
@@ -501,26 +500,18 @@ class TrytonOrders:
             order=[["id", "ASC"]],
         )
         records = [
-            ReconcileRecord(
-                key=record.erp_id,
-                fields={
-                    "number": reconcile_text(record.number),
-                    "state": reconcile_text(record.state),
-                    "shipment_state": reconcile_text(record.shipment_state),
-                    "invoice_state": reconcile_text(record.invoice_state),
-                    "lines": reconcile_order_lines(
-                        (
-                            str(line["product"]),
-                            Decimal(str(line["quantity"])),
-                            line["unit_price"] if line["unit_price"] is not None else Decimal(0),
-                        )
-                        for line in row.get("lines.") or []
-                        if line["product"]
-                    ),
-                    "total": reconcile_text(row["untaxed_amount"]),
-                },
-                reference=f"{record.customer_erp_id}:{record.reference}",
-                record=record,
+            order_reconcile_record(
+                record,
+                lines=(
+                    (
+                        str(line["product"]),
+                        Decimal(str(line["quantity"])),
+                        line["unit_price"] if line["unit_price"] is not None else Decimal(0),
+                    )
+                    for line in row.get("lines.") or []
+                    if line["product"]
+                ),
+                total=row["untaxed_amount"],
             )
             for row, record in zip(rows, _order_records(rows), strict=True)
         ]
