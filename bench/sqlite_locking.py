@@ -60,6 +60,7 @@ QUICK = {"seconds": 10, "readers": 4, "buyers": 2, "products": 300}
 # What the embedded default must not inherit from the calling process (the suite runs with DEBUG off).
 NOT_INHERITED = {"DATABASE_URL", "DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY", "REDIS_URL"}
 PAGE_SIZE = 100  # rows per pull page: several write transactions per pull
+EXTRA_SECONDS = 120  # how long --until-pushed may stretch a run
 
 
 def log(message: str) -> None:
@@ -183,9 +184,19 @@ def _guarded(tally: Tally, where: str, stop: threading.Event, step: Callable[[],
 
 
 def child(
-    mode: str, database: Path, seconds: float, readers: int, buyers: int, products: int
+    mode: str,
+    database: Path,
+    seconds: float,
+    readers: int,
+    buyers: int,
+    products: int,
+    until_pushed: int = 0,
 ) -> dict[str, Any]:
-    """One configuration in this process: set Django up on ``database`` and run the load."""
+    """One configuration in this process: set Django up on ``database`` and run the load.
+
+    ``until_pushed``: after ``seconds``, keep the whole load running until the worker has pushed that
+    many orders (at most EXTRA_SECONDS more), so that a slow machine, whose buyers submit their first
+    order late, still shows the worker writing while the others read and write."""
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
     os.environ["DATABASE_URL"] = f"sqlite:///{database}"
     from django.conf import settings
@@ -297,7 +308,13 @@ def child(
     connection.close()  # each thread uses its own connection
     for thread in threads:
         thread.start()
+    began = time.perf_counter()
     time.sleep(seconds)
+    while (
+        tally.counts["orders_pushed"] < until_pushed and time.perf_counter() - began < seconds + EXTRA_SECONDS
+    ):
+        time.sleep(0.2)
+    ran = time.perf_counter() - began
     stop.set()
     for thread in threads:
         thread.join(timeout=120)
@@ -306,6 +323,7 @@ def child(
         "mode": mode,
         "journal_mode": journal,
         "seconds": seconds,
+        "seconds_run": round(ran, 1),
         "reader_threads": readers,
         "buyer_threads": buyers,
         "reads": tally.counts["reads"],
@@ -346,6 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="10 s per configuration")
     parser.add_argument("--child", choices=["ours", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--database", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--until-pushed", type=int, default=0, help=argparse.SUPPRESS)
     for key in FULL:
         parser.add_argument(f"--{key}", type=float if key == "seconds" else int)
     options = parser.parse_args(argv)
@@ -353,7 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         key: getattr(options, key) or default for key, default in (QUICK if options.quick else FULL).items()
     }
     if options.child:
-        print(json.dumps(child(options.child, options.database, **figures)), flush=True)
+        run = child(options.child, options.database, **figures, until_pushed=options.until_pushed)
+        print(json.dumps(run), flush=True)
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as workdir:
         runs = {mode: _run_child(mode, Path(workdir), figures) for mode in ("ours", "baseline")}

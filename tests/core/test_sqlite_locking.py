@@ -26,6 +26,7 @@ def test_no_database_is_locked_while_the_worker_pushes_and_pulls(tmp_path: Path)
             "--readers=4",
             "--buyers=2",
             "--products=60",
+            "--until-pushed=2",  # a slow machine runs longer rather than proving nothing
         ],
         cwd=ROOT,
         env={k: v for k, v in os.environ.items() if k not in NOT_INHERITED},
@@ -41,5 +42,5 @@ def test_no_database_is_locked_while_the_worker_pushes_and_pulls(tmp_path: Path)
     assert (run["locked"], run["other_errors"], run["error_samples"]) == (0, 0, [])
     assert run["reads"] > 0
     assert run["orders_submitted"] > 0
-    assert run["orders_pushed"] > 0  # the worker really wrote while the others read and wrote
+    assert run["orders_pushed"] >= 2  # the worker really wrote while the others read and wrote
     assert run["pull_pages"] > 0
