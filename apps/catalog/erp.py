@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.catalog import services
 from apps.catalog.models import Category, Product, StockLevel
+from apps.core.money import quantize_price
 from apps.erp import registry
 from apps.erp.connectors.base import ProductRecord, ReconcileRecord, StockRecord, reconcile_text
 from apps.erp.registry import Applied, Change, PortalRow
@@ -42,6 +43,7 @@ def products_apply(records: list[ProductRecord]) -> Applied:
             "category": categories.get(record.category_id) if record.category_id else None,
             "unit": record.unit,
             "list_price": record.list_price,
+            "cost_price": None if record.cost_price is None else quantize_price(record.cost_price),
             "is_active": record.is_active,
             "erp_updated_at": record.changed_at,
         }

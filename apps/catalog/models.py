@@ -38,6 +38,11 @@ class Product(TimeStampedModel):
         max_digits=money.PRICE_MAX_DIGITS, decimal_places=money.PRICE_DECIMAL_PLACES
     )
     currency = models.CharField(max_length=3, default=money.DEFAULT_CURRENCY)
+    # What one unit costs the wholesaler, where the ERP has it (Tryton's cost price, Business Central's
+    # unitCost, Odoo's standard_price): the account manager's margin on a quote. Never shown to buyers.
+    cost_price = models.DecimalField(
+        max_digits=money.PRICE_MAX_DIGITS, decimal_places=money.PRICE_DECIMAL_PLACES, null=True, blank=True
+    )
     is_active = models.BooleanField(default=True, db_index=True)
     erp_updated_at = models.DateTimeField(null=True, blank=True, help_text="The ERP's own change time.")
     # Portal-owned
@@ -56,7 +61,17 @@ class Product(TimeStampedModel):
     portal_notes = models.TextField(blank=True)
 
     # Fields a pull may write; everything else on the model belongs to the portal.
-    ERP_FIELDS = ("sku", "name", "category", "unit", "list_price", "currency", "is_active", "erp_updated_at")
+    ERP_FIELDS = (
+        "sku",
+        "name",
+        "category",
+        "unit",
+        "list_price",
+        "cost_price",
+        "currency",
+        "is_active",
+        "erp_updated_at",
+    )
 
     class Meta:
         ordering = ["sku"]

@@ -96,6 +96,7 @@ class ProductRecord:
     list_price: Decimal
     is_active: bool
     changed_at: datetime
+    cost_price: Decimal | None = None  # None: the ERP has no cost for it (or the connector reads none)
 
 
 @dataclass(frozen=True)
