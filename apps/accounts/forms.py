@@ -5,6 +5,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import password_validators_help_text_html
 
 from apps.accounts.models import Company, Role, ShipToAddress
+from apps.core.timezones import default_time_zone, time_zone_choices
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -47,9 +48,15 @@ class InvitationAcceptForm(forms.Form):
 
 
 class CompanyContactForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(
+        choices=time_zone_choices,
+        label="Time zone",
+        help_text="Quote offers run out at midnight in this time zone.",
+    )
+
     class Meta:
         model = Company
-        fields = ["phone", "billing_email", "website"]
+        fields = ["phone", "billing_email", "website", "time_zone"]
 
 
 class ShipToAddressForm(forms.ModelForm):
@@ -89,6 +96,13 @@ class CompanyCreateForm(forms.Form):
     city = forms.CharField(max_length=100, required=False)
     postal_code = forms.CharField(max_length=20, required=False)
     country = forms.CharField(max_length=2, required=False, initial="US", help_text="Two-letter ISO code.")
+    time_zone = forms.ChoiceField(
+        choices=time_zone_choices,
+        initial=default_time_zone,
+        required=False,
+        label="Time zone",
+        help_text="The customer's day: quote offers run out at midnight there. Blank: the portal's.",
+    )
 
     def clean(self) -> dict[str, object]:
         cleaned = super().clean() or {}
@@ -101,4 +115,5 @@ class CompanyCreateForm(forms.Form):
         if country and (len(country) != 2 or not country.isalpha()):
             self.add_error("country", "Use the two-letter ISO country code, e.g. US or DE.")
         cleaned["country"] = country or "US"
+        cleaned["time_zone"] = cleaned.get("time_zone") or default_time_zone()
         return cleaned

@@ -8,6 +8,7 @@ from django.utils import timezone
 from apps.core.models import TimeStampedModel
 from apps.core.staff import STAFF_GROUP_NAMES as STAFF_GROUP_NAMES  # re-exported: the roles are core's
 from apps.core.staff import StaffRole as StaffRole
+from apps.core.timezones import default_time_zone, validate_time_zone
 
 
 class Company(TimeStampedModel):
@@ -48,6 +49,13 @@ class Company(TimeStampedModel):
         null=True,
         blank=True,
         related_name="managed_companies",
+    )
+    # The company's own day: an offered quote runs out at midnight here. Portal-owned.
+    time_zone = models.CharField(
+        max_length=64,
+        default=default_time_zone,
+        validators=[validate_time_zone],
+        help_text="Quote offers run out at midnight in this time zone.",
     )
     phone = models.CharField(max_length=40, blank=True)
     billing_email = models.EmailField(blank=True)

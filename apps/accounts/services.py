@@ -114,13 +114,19 @@ def company_create(
 
 
 @transaction.atomic
-def company_update_contact(*, company: Company, phone: str, billing_email: str, website: str) -> Company:
-    """Update the portal-owned contact fields; name and ERP code belong to the ERP."""
+def company_update_contact(
+    *, company: Company, phone: str, billing_email: str, website: str, time_zone: str | None = None
+) -> Company:
+    """Update the portal-owned contact fields and time zone; name and ERP code belong to the ERP.
+    A new time zone counts for quotes made from now on: an offer on the table keeps the day it was
+    given."""
     company.phone = phone
     company.billing_email = billing_email
     company.website = website
+    if time_zone is not None:
+        company.time_zone = time_zone
     company.full_clean()
-    company.save(update_fields=["phone", "billing_email", "website", "updated_at"])
+    company.save(update_fields=["phone", "billing_email", "website", "time_zone", "updated_at"])
     return company
 
 

@@ -359,6 +359,7 @@ def manager_company_create(request: AuthenticatedRequest) -> HttpResponse:
                 company = services.company_create(
                     name=data["name"],
                     tax_identifier=data["tax_identifier"],
+                    time_zone=data["time_zone"],
                     account_manager=request.user,
                     push_to_erp=True,
                 )

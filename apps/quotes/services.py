@@ -57,9 +57,8 @@ PRICE_LIMIT = Decimal(10) ** (
 
 
 def company_time_zone(company: Company) -> str:
-    """The time zone a company's days are counted in. The portal has one (PORTAL_TIME_ZONE); a company
-    field would be read here first once there is one."""
-    return str(getattr(company, "time_zone", "") or settings.TIME_ZONE)
+    """The time zone a company's days are counted in (its own, PORTAL_TIME_ZONE by default)."""
+    return company.time_zone or str(settings.TIME_ZONE)
 
 
 def offer_end(valid_until: date, time_zone: str) -> datetime:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,6 +22,13 @@ Status = Quote.Status
 ZONES = ["America/Los_Angeles", "Asia/Tokyo"]
 
 
+def _company_in(team: Team, zone: str) -> None:
+    """The company's own time zone; the portal's (settings.TIME_ZONE) stays UTC, so only the company's
+    can make these days end where they do."""
+    team.company.time_zone = zone
+    team.company.save(update_fields=["time_zone"])
+
+
 def _offered(team: Team, valid_until: date, zone: str) -> tuple[Quote, datetime]:
     """A quote offered three days before its valid-until day ends; returns it and that end."""
     end = datetime.combine(valid_until + timedelta(days=1), datetime.min.time(), tzinfo=ZoneInfo(zone))
@@ -36,8 +42,8 @@ def _offered(team: Team, valid_until: date, zone: str) -> tuple[Quote, datetime]
 
 
 @pytest.mark.parametrize("zone", ZONES)
-def test_the_day_ends_at_local_midnight(settings: Any, team: Team, zone: str) -> None:
-    settings.TIME_ZONE = zone
+def test_the_day_ends_at_local_midnight(team: Team, zone: str) -> None:
+    _company_in(team, zone)
     quote, end = _offered(team, date(2026, 7, 10), zone)
 
     assert quote.time_zone == zone
@@ -53,8 +59,8 @@ def test_the_day_ends_at_local_midnight(settings: Any, team: Team, zone: str) ->
 
 
 @pytest.mark.parametrize("zone", ZONES)
-def test_an_action_one_second_before_midnight_is_taken(settings: Any, team: Team, zone: str) -> None:
-    settings.TIME_ZONE = zone
+def test_an_action_one_second_before_midnight_is_taken(team: Team, zone: str) -> None:
+    _company_in(team, zone)
     quote, end = _offered(team, date(2026, 7, 10), zone)
 
     quotes.quote_counter(
@@ -66,10 +72,8 @@ def test_an_action_one_second_before_midnight_is_taken(settings: Any, team: Team
 
 @pytest.mark.parametrize("zone", ZONES)
 @pytest.mark.parametrize("action", ["accept", "counter", "close", "decline"])
-def test_an_action_at_midnight_finds_the_offer_expired(
-    settings: Any, team: Team, zone: str, action: str
-) -> None:
-    settings.TIME_ZONE = zone
+def test_an_action_at_midnight_finds_the_offer_expired(team: Team, zone: str, action: str) -> None:
+    _company_in(team, zone)
     quote, end = _offered(team, date(2026, 7, 10), zone)
     calls: dict[str, Callable[[], object]] = {
         "accept": lambda: quotes.quote_accept(quote=quote, actor=team.buyer, now=end),
@@ -95,10 +99,8 @@ def test_an_action_at_midnight_finds_the_offer_expired(
     days=st.integers(min_value=0, max_value=400),  # a year and more: both daylight-saving changes in LA
     offset=st.integers(min_value=-2 * 86400, max_value=2 * 86400),  # seconds from local midnight
 )
-def test_expired_exactly_from_local_midnight(
-    settings: Any, team: Team, zone: str, days: int, offset: int
-) -> None:
-    settings.TIME_ZONE = zone
+def test_expired_exactly_from_local_midnight(team: Team, zone: str, days: int, offset: int) -> None:
+    _company_in(team, zone)
     valid_until = date(2026, 1, 1) + timedelta(days=days)
     quote, end = _offered(team, valid_until, zone)
     now = end + timedelta(seconds=offset)
