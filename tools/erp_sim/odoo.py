@@ -153,6 +153,9 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "description_sale": "text",
         "lst_price": "money",
         "list_price": "money",
+        # learn: src: product/models/product_template.py standard_price (company dependent, "Cost"): a
+        # Float read as 0.0 when nobody costed the product.
+        "standard_price": "money",
         "uom_id": (M2O, "uom.uom"),
         "categ_id": (M2O, "product.category"),
         "active": "bool",
@@ -622,6 +625,7 @@ class OdooSim:
                     "default_code": spec.code,
                     "lst_price": spec.list_price,
                     "list_price": spec.list_price,
+                    "standard_price": spec.cost_price,
                     "uom_id": self.units.get(spec.uom, self.units["u"]),
                     "categ_id": category,
                     "active": spec.active,
@@ -1624,6 +1628,7 @@ class OdooSim:
                     "default_code": sku,
                     "lst_price": price,
                     "list_price": price,
+                    "standard_price": Decimal(0),
                     "uom_id": self.units["u"],
                     "categ_id": 1,
                     "sale_ok": True,

@@ -138,7 +138,8 @@ class Capabilities:
     ``customer_holds``: the ERP has a credit hold the customer pull reads (``CustomerRecord.on_hold``).
     ``credit_memo_amount_paid``: credit notes come with what was refunded (else derived from their
     state). ``change_notifications``: the ERP can call the portal when records change (webhooks);
-    ``changed_streams`` polling stays the fallback."""
+    ``changed_streams`` polling stays the fallback. ``product_cost``: the product pull reads each product's
+    cost (``ProductRecord.cost_price``, None where the ERP has none), for the margin of a quoted line."""
 
     price_lists: bool = True
     ship_to_records: bool = True
@@ -148,6 +149,7 @@ class Capabilities:
     customer_holds: bool = True
     credit_memo_amount_paid: bool = True
     change_notifications: bool = False
+    product_cost: bool = True
 
     def limits(self) -> list[str]:
         """What this ERP cannot do, in words for the people setting it up (empty: nothing missing)."""
@@ -168,6 +170,8 @@ class Capabilities:
             said.append("credit notes carry no refunded amount: it follows from their state")
         if not self.change_notifications:
             said.append("no change notifications: changes are found by polling")
+        if not self.product_cost:
+            said.append("no product cost: quotes show no margin")
         return said
 
 

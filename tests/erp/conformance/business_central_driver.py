@@ -141,6 +141,9 @@ class BusinessCentralDriver:
     def new_product(self, sku: str) -> str:
         return self.sim.new_item(sku)
 
+    def set_product_cost(self, product_erp_id: str, cost: Decimal) -> None:
+        self.sim.edit("items", product_erp_id, unitCost=cost)
+
     def delete_product(self, product_erp_id: str) -> None:
         self.sim.delete_item(product_erp_id)
 

@@ -136,6 +136,10 @@ class ErpDriver(Protocol):
         """A new product (SKU ``sku``) made in the ERP, never moved nor sold: its ``erp_id``."""
         ...
 
+    def set_product_cost(self, product_erp_id: str, cost: Decimal) -> None:
+        """Purchasing sets the product's cost (what buying or making one costs) in the ERP."""
+        ...
+
     def delete_product(self, product_erp_id: str) -> None:
         """A person deletes a product (one never moved nor sold) from the ERP."""
         ...

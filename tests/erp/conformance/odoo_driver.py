@@ -137,6 +137,10 @@ class OdooDriver:
         self.sim.advance()
         return str(self.sim.new_product(sku, name=f"Conformance {sku}"))
 
+    def set_product_cost(self, product_erp_id: str, cost: Decimal) -> None:
+        self.sim.advance()
+        self.sim.edit("product.product", int(product_erp_id), {"standard_price": cost})
+
     def delete_product(self, product_erp_id: str) -> None:
         self.sim.delete("product.product", int(product_erp_id))
 

@@ -3,7 +3,8 @@ and for the fallback: ``customer_holds`` (a credit hold put on and lifted in the
 pull, or an ERP without holds never reports one) and ``credit_memo_amount_paid`` (a credit note's partial
 refund shows as its amount paid, or only its whole refund shows, as paid) and ``change_notifications``
 (the ERP calls the portal when a customer changes, or the connector offers no subscription and polling
-is all there is). Written against the ``Connector`` protocol and the driver only (and, for change
+is all there is) and ``product_cost`` (a cost set in the ERP comes with the product pull, none where
+nobody costed the product). Written against the ``Connector`` protocol and the driver only (and, for change
 notifications, the connector's subscription API that ``apps.erp.webhooks`` uses)."""
 
 from __future__ import annotations
@@ -223,3 +224,26 @@ def test_a_changed_customer_is_polled_and_where_the_erp_notifies_it_calls_the_po
     assert all("customers" in connector.webhook_streams(body) for body in bodies)
     # Polling stays the fallback (a lost notification): the change is there to see as well.
     assert "customers" in erp.connector.changed_streams({"customers": mark})
+
+
+def test_a_cost_set_in_the_erp_comes_with_the_next_product_pull_and_an_uncosted_product_has_none(
+    erp: ConformanceErp,
+) -> None:
+    product = erp.driver.new_product("SKU-COST-1")
+    before = _run(erp, "products")
+    assert before[product].cost_price is None  # nobody costed it yet
+    high_water = max(record.changed_at for record in before.values())
+
+    erp.driver.set_product_cost(product, Decimal("7.2500"))
+    costed = _run(erp, "products", since=high_water + TICK)
+    everyone = _run(erp, "products")
+
+    if not erp.connector.capabilities.product_cost:
+        # The connector reads no cost: every product comes without one (quotes show no margin).
+        assert all(record.cost_price is None for record in everyone.values())
+        return
+
+    assert product in costed
+    assert costed[product].cost_price == Decimal("7.25")
+    assert everyone[product].cost_price == Decimal("7.25")
+    assert everyone[erp.driver.product_erp_id()].cost_price is not None  # the seeded catalogue is costed

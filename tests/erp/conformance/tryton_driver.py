@@ -220,6 +220,10 @@ class TrytonDriver:
         (product,) = self.admin.model("product.template", "read", [template], ["products"])
         return str(product["products"][0])
 
+    def set_product_cost(self, product_erp_id: str, cost: Decimal) -> None:
+        # A company value: written in the admin's company (its preferences are the client's context).
+        self.admin.model("product.product", "write", [int(product_erp_id)], {"cost_price": cost})
+
     def delete_product(self, product_erp_id: str) -> None:
         # Tryton deletes the variant; its template (with no variant left) goes too, as a person would.
         (product,) = self.admin.model("product.product", "read", [int(product_erp_id)], ["template"])

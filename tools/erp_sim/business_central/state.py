@@ -321,6 +321,8 @@ class Company:
                         "number": f"SKU-{n:05d}",
                         "displayName": f"Catalog item {n}",
                         "unitPrice": Decimal(n * 3) + Decimal("0.99"),
+                        # Every fifth item never costed (unitCost 0), the others at about 60 % of the price.
+                        "unitCost": Decimal(0) if n % 5 == 0 else (Decimal(n * 9) / 15).quantize(CENT),
                         "itemCategoryCode": "TOOLS" if n % 2 else "PARTS",
                     }
                 ),
@@ -372,6 +374,8 @@ class Company:
             "inventory": Decimal(0),
             "unitPrice": Decimal(0),
             "priceIncludesTax": False,
+            # learn: api-reference/v2.0/resources/dynamics_item: unitCost, the item's cost (decimal); an item
+            # nobody costed has 0.
             "unitCost": Decimal(0),
             "taxGroupId": "00000000-0000-0000-0000-000000000000",
             "taxGroupCode": "",

@@ -70,6 +70,7 @@ class BusinessCentralConnector:
         customer_holds=True,
         credit_memo_amount_paid=False,
         change_notifications=True,
+        product_cost=True,  # items unitCost
     )
 
     def __init__(self, client: BusinessCentralClient, *, currency: str = "USD") -> None:

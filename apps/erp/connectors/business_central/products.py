@@ -1,5 +1,6 @@
 """The product and stock streams of Business Central: ``items`` (``blocked`` = inactive, ``unitPrice`` the
-list price) and their ``inventory``, the total on hand (learn: api-reference/v2.0/resources/dynamics_item).
+list price, ``unitCost`` the cost: 0 on an item nobody costed, taken as no cost) and their ``inventory``,
+the total on hand (learn: api-reference/v2.0/resources/dynamics_item).
 
 ``inventory`` is a FlowField over the item ledger: posting stock does not modify the item, so its
 ``lastModifiedDateTime`` says nothing about stock. The stock pull follows ``itemLedgerEntries`` by their
@@ -50,6 +51,7 @@ class BusinessCentralProducts:
                 category_name=row.get("itemCategoryCode") or None,
                 unit=row.get("baseUnitOfMeasureCode") or "",
                 list_price=Decimal(str(row.get("unitPrice") or 0)),
+                cost_price=Decimal(str(row["unitCost"])) if row.get("unitCost") else None,
                 is_active=not row.get("blocked"),
                 changed_at=parse_time(row["lastModifiedDateTime"]),
             )

@@ -71,6 +71,7 @@ class OdooConnector:
         # (``webhook_streams`` reads it), but it is unsigned, fire-and-forget and set up by hand in Odoo,
         # so the engine keeps polling (``changed_streams``).
         change_notifications=False,
+        product_cost=True,  # product.product standard_price
     )
 
     def __init__(self, client: OdooClient) -> None:

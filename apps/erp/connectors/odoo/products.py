@@ -1,4 +1,5 @@
-"""Products (``product.product`` variants: SKU in ``default_code``) and their stock on hand (``stock.quant``
+"""Products (``product.product`` variants: SKU in ``default_code``; ``standard_price`` the cost, company
+dependent, 0 when nobody costed it: taken as no cost) and their stock on hand (``stock.quant``
 in internal locations: a stock change writes the quant, never the product's ``write_date``)."""
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ PRODUCT_FIELDS = [
     "active",
     "sale_ok",
     "lst_price",
+    "standard_price",
     "uom_id",
     "categ_id",
     "write_date",
@@ -169,6 +171,7 @@ def _product_records(rows: list[dict[str, Any]]) -> list[ProductRecord]:
                 category_name=many2one_name(row["categ_id"]) if category else None,
                 unit=many2one_name(row["uom_id"]) or "",
                 list_price=decimal(row["lst_price"]),
+                cost_price=decimal(row["standard_price"]) or None,
                 is_active=bool(row["active"] and row["sale_ok"]),
                 changed_at=parse_stamp(row["write_date"]) or EPOCH,
             )

@@ -58,6 +58,7 @@ class TrytonConnector:
         customer_holds=True,
         credit_memo_amount_paid=True,
         change_notifications=False,
+        product_cost=True,  # product.product cost_price (a company value)
     )
 
     def __init__(

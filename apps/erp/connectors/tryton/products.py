@@ -1,4 +1,10 @@
-"""Products (variants with their template's category, unit and list price) and their stock on hand."""
+"""Products (variants with their template's category, unit and list price, and their cost) and their stock
+on hand.
+
+``cost_price`` is a company value of the variant (``product.cost_price`` rows, Tryton 8.2
+``modules/product/product.py``), read in the service user's company; a variant nobody costed reads 0
+there, taken as no cost. A cost written by itself (e.g. the average cost after a receipt) stamps only its
+``cost_prices`` row, so the pull's change domain follows those rows too."""
 
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ PRODUCT_FIELDS = [
     "name",
     "active",
     "list_price_used",
+    "cost_price",
     "default_uom.symbol",
     "template.categories",
     "template.active",
@@ -41,6 +48,10 @@ PRODUCT_FIELDS = [
     "write_date",
     "create_date",
 ]
+
+# Where a change to a product's record is written: the variant, its template (list price, category) and
+# its company cost rows.
+CHANGED_WITH = ("template", "cost_prices")
 
 
 class TrytonProducts:
@@ -55,7 +66,7 @@ class TrytonProducts:
     def products_changed(self, since: datetime | None) -> bool:
         """A product (or its template: the list price lives there) created or written after ``since``."""
         return any_match(
-            self.client, "product.product", changed_after(since, "template"), {"active_test": False}
+            self.client, "product.product", changed_after(since, *CHANGED_WITH), {"active_test": False}
         )
 
     def stock_changed(self, since: datetime | None) -> bool:
@@ -67,7 +78,7 @@ class TrytonProducts:
 
     # -- products ------------------------------------------------------------------------------------------
     def pull_products(self, cursor: Cursor, limit: int) -> Page[ProductRecord]:
-        domain = [*changed_since(cursor.since, "template"), ["id", ">", after_id(cursor.after)]]
+        domain = [*changed_since(cursor.since, *CHANGED_WITH), ["id", ">", after_id(cursor.after)]]
         rows = self.client.search_read(
             "product.product",
             domain,
@@ -114,6 +125,7 @@ class TrytonProducts:
                     category_name=names.get(category_id) if category_id else None,
                     unit=(row.get("default_uom.") or {}).get("symbol") or "",
                     list_price=row["list_price_used"] if row["list_price_used"] is not None else Decimal("0"),
+                    cost_price=row["cost_price"] or None,
                     is_active=bool(
                         row["active"] and template.get("active", True) and template.get("salable", True)
                     ),
