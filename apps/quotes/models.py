@@ -3,6 +3,8 @@ the buyer counters, closes or accepts, and an accepted quote becomes exactly one
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -12,6 +14,7 @@ from apps.catalog.models import Product
 from apps.core import money
 from apps.core.models import TimeStampedModel
 from apps.purchase_orders.models import PurchaseOrder
+from apps.quotes import pricing
 from apps.quotes.exceptions import ImmutableVersion
 
 
@@ -25,6 +28,9 @@ class Quote(TimeStampedModel):
         DRAFT = "draft", "Draft"  # started by the account manager; only the seller sees it
         SUBMITTED = "submitted", "Submitted"  # asked by the buyer, waiting for the seller to pick it up
         IN_REVIEW = "in_review", "In review"  # the seller holds it; the buyer can no longer change it
+        # The seller offered a discount past the threshold: the version waits for a second person's approval
+        # (the buyer sees the quote still in review and not the version).
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
         OFFERED = "offered", "Offered"  # an immutable version is on the table until its valid-until day ends
         ACCEPTED = "accepted", "Accepted"  # the buyer took the offer; its order is being made
         ORDERED = "ordered", "Ordered"  # final: the order exists, prices frozen from the offer
@@ -70,14 +76,30 @@ class Quote(TimeStampedModel):
         """Whose move it is; None once the quote is final (or its order is being made)."""
         return TURN.get(Quote.Status(self.status))
 
+    def status_for(self, side: Side | str) -> Quote.Status:
+        """The state as ``side`` sees it: the buyer sees a quote awaiting approval still in review."""
+        return status_for(self.status, side)
+
+    def status_label_for(self, side: Side | str) -> str:
+        return self.status_for(side).label
+
+
+def status_for(status: str, side: Side | str) -> Quote.Status:
+    """A state as ``side`` sees it (a thread row's too): the second approval is the seller's own affair."""
+    if side == Side.BUYER and status == Quote.Status.AWAITING_APPROVAL:
+        return Quote.Status.IN_REVIEW
+    return Quote.Status(status)
+
 
 S = Quote.Status
 
 # Every allowed move, and only those. A state with no way out is final.
 TRANSITIONS: dict[Quote.Status, frozenset[Quote.Status]] = {
-    S.DRAFT: frozenset({S.IN_REVIEW, S.OFFERED, S.DECLINED}),
+    S.DRAFT: frozenset({S.IN_REVIEW, S.OFFERED, S.AWAITING_APPROVAL, S.DECLINED}),
     S.SUBMITTED: frozenset({S.IN_REVIEW, S.DECLINED}),
-    S.IN_REVIEW: frozenset({S.OFFERED, S.DECLINED}),
+    S.IN_REVIEW: frozenset({S.OFFERED, S.AWAITING_APPROVAL, S.DECLINED}),
+    # An approver releases the version (offered) or sends it back (in review); the seller may decline.
+    S.AWAITING_APPROVAL: frozenset({S.OFFERED, S.IN_REVIEW, S.DECLINED}),
     # The buyer accepts, counters (back to in review) or closes; the seller may withdraw (decline); the
     # end of the valid-until day expires it.
     S.OFFERED: frozenset({S.ACCEPTED, S.IN_REVIEW, S.CLOSED, S.DECLINED, S.EXPIRED}),
@@ -93,6 +115,7 @@ TURN: dict[Quote.Status, Side] = {
     S.DRAFT: Side.SELLER,
     S.SUBMITTED: Side.SELLER,
     S.IN_REVIEW: Side.SELLER,
+    S.AWAITING_APPROVAL: Side.SELLER,
     S.OFFERED: Side.BUYER,
 }
 
@@ -118,8 +141,18 @@ class QuoteRequestLine(TimeStampedModel):
         return f"{self.quantity} of product {self.product_id}"
 
 
+class QuoteVersionQuerySet(models.QuerySet["QuoteVersion"]):
+    def offered(self) -> QuoteVersionQuerySet:
+        """The versions put before the buyer: those needing no approval, and the approved ones."""
+        return self.filter(Q(needs_approval=False) | Q(approved_at__isnull=False))
+
+
 class QuoteVersion(models.Model):
-    """One offer: written once by ``quote_offer``, never changed (a counter leads to the next version)."""
+    """One offer: written once by ``quote_offer``, never changed (a counter leads to the next version).
+
+    A version whose discount passes the threshold ``needs_approval``: it reaches the buyer only once a
+    second person approved it (``approved_by``/``approved_at``, set once by ``quote_offer_approve``
+    through a narrow update, the one write after creation)."""
 
     quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
@@ -128,6 +161,13 @@ class QuoteVersion(models.Model):
     currency = models.CharField(max_length=3, default=money.DEFAULT_CURRENCY)
     offered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     offered_at = models.DateTimeField()
+    needs_approval = models.BooleanField(default=False)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = QuoteVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["quote", "number"]
@@ -142,6 +182,11 @@ class QuoteVersion(models.Model):
         if self.pk is not None:
             raise ImmutableVersion("An offered version cannot be changed; offer a new version.")
         super().save(*args, **kwargs)
+
+    @property
+    def is_offered(self) -> bool:
+        """Put before the buyer: needing no approval, or approved."""
+        return not self.needs_approval or self.approved_at is not None
 
 
 class QuoteLine(models.Model):
@@ -165,6 +210,10 @@ class QuoteLine(models.Model):
         max_digits=money.PRICE_MAX_DIGITS, decimal_places=money.PRICE_DECIMAL_PLACES
     )
     reference_source = models.CharField(max_length=30)
+    # The product's cost from the ERP when offered (None: the ERP has none), for the line's margin.
+    cost_price = models.DecimalField(
+        max_digits=money.PRICE_MAX_DIGITS, decimal_places=money.PRICE_DECIMAL_PLACES, null=True, blank=True
+    )
 
     class Meta:
         ordering = ["id"]
@@ -176,6 +225,21 @@ class QuoteLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} of product {self.product_id} at {self.unit_price}"
+
+    @property
+    def lowest_price(self) -> Decimal:
+        """The lowest price offered on the line, its quantity breaks' included (prefetch ``breaks``)."""
+        return pricing.lowest_price(self.unit_price, [line_break.unit_price for line_break in self.breaks.all()])
+
+    @property
+    def discount(self) -> Decimal:
+        """How far the lowest offered price is below what the company pays without the quote."""
+        return pricing.discount(self.lowest_price, self.reference_price)
+
+    @property
+    def margin(self) -> Decimal | None:
+        """The margin of the unit price over the cost when offered; None without a cost."""
+        return pricing.margin(self.unit_price, self.cost_price)
 
 
 class QuoteLineBreak(models.Model):
@@ -215,6 +279,8 @@ class QuoteEvent(models.Model):
     from_status = models.CharField(max_length=20, choices=Quote.Status.choices, blank=True)
     to_status = models.CharField(max_length=20, choices=Quote.Status.choices, blank=True)
     message = models.TextField(blank=True)
+    # The seller's own: the second approval's conversation, never shown to the buyer.
+    seller_only = models.BooleanField(default=False)
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -222,3 +288,10 @@ class QuoteEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or '—'} → {self.to_status or '—'}"
+
+    def from_status_for(self, side: Side | str) -> Quote.Status | None:
+        """The state the row moved the quote from, as ``side`` sees it (None: no move)."""
+        return status_for(self.from_status, side) if self.from_status else None
+
+    def to_status_for(self, side: Side | str) -> Quote.Status | None:
+        return status_for(self.to_status, side) if self.to_status else None

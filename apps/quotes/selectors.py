@@ -1,21 +1,43 @@
-"""Quote reads, each scoped to who asks: a buyer sees their company's quotes (never the seller's drafts),
-an account manager the quotes of the companies they manage (a portal admin all)."""
+"""Quote reads, each scoped to who asks: a buyer sees their company's quotes (never the seller's drafts,
+nor a version still waiting for its second approval, nor the seller's own thread rows), an account manager
+the quotes of the companies they manage (a portal admin all), an approver the offers waiting for them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from apps.accounts.models import Membership
+from apps.catalog.models import Product
 from apps.core.staff import StaffRole, user_staff_roles
-from apps.quotes.models import TURN, Quote, Side
+from apps.pricing.selectors import price_resolve_many
+from apps.quotes import pricing
+from apps.quotes.models import TURN, Quote, QuoteEvent, QuoteVersion, Side
+
+
+def _buyer_company_id(user: User) -> int | None:
+    membership = Membership.objects.active().filter(user=user).first()
+    return membership.company_id if membership is not None else None
 
 
 def quote_list_for_user(*, user: User) -> QuerySet[Quote]:
+    """The quotes ``user`` may see. A buyer's come with only the versions put before them (``versions``
+    prefetched: those needing no approval and the approved ones)."""
     quotes = Quote.objects.select_related("company", "account_manager", "created_by", "purchase_order")
-    membership = Membership.objects.active().filter(user=user).first()
-    if membership is not None:
-        return quotes.filter(company_id=membership.company_id).exclude(status=Quote.Status.DRAFT)
+    company_id = _buyer_company_id(user)
+    if company_id is not None:
+        return (
+            quotes.filter(company_id=company_id)
+            .exclude(status=Quote.Status.DRAFT)
+            .prefetch_related(Prefetch("versions", queryset=QuoteVersion.objects.offered()))
+        )
     roles = user_staff_roles(user)
     if StaffRole.ADMIN in roles:
         return quotes
@@ -25,17 +47,121 @@ def quote_list_for_user(*, user: User) -> QuerySet[Quote]:
 
 
 def quote_get_for_user(*, user: User, quote_id: int) -> Quote:
-    """One quote with its versions, lines and thread; ``Quote.DoesNotExist`` when not the user's."""
+    """One quote with its versions, lines and thread; ``Quote.DoesNotExist`` when not the user's. For a
+    buyer, the versions are the offered ones and the thread leaves out the seller's own rows (show the
+    state with ``Quote.status_for(Side.BUYER)``)."""
+    is_buyer = _buyer_company_id(user) is not None
+    events = QuoteEvent.objects.select_related("actor")
     return (
         quote_list_for_user(user=user)
         .prefetch_related(
-            "request_lines__product", "versions__lines__product", "versions__lines__breaks", "events__actor"
+            "request_lines__product",
+            "versions__lines__product",
+            "versions__lines__breaks",
+            Prefetch("events", queryset=events.filter(seller_only=False) if is_buyer else events),
         )
         .get(pk=quote_id)
     )
 
 
 def quote_queue_for_manager(*, user: User) -> QuerySet[Quote]:
-    """The quotes waiting for the seller, the longest waiting first (``updated_at``: the last move)."""
-    waiting = [status for status, side in TURN.items() if side == Side.SELLER]
+    """The quotes waiting for the seller, the longest waiting first (``updated_at``: the last move). A
+    quote awaiting approval waits for an approver (``quote_approvals_waiting``), not here."""
+    waiting = [
+        status for status, side in TURN.items() if side == Side.SELLER and status != Quote.Status.AWAITING_APPROVAL
+    ]
     return quote_list_for_user(user=user).filter(Q(status__in=waiting)).order_by("updated_at", "id")
+
+
+def user_is_quote_approver(*, user: User) -> bool:
+    """A portal admin or an active member of ``QUOTE_DISCOUNT_APPROVERS_GROUP``; never a customer's member."""
+    if not user.is_active or Membership.objects.active().filter(user=user).exists():
+        return False
+    if StaffRole.ADMIN in user_staff_roles(user):
+        return True
+    return user.groups.filter(name=settings.QUOTE_DISCOUNT_APPROVERS_GROUP).exists()
+
+
+def quote_approvals_waiting(*, user: User) -> QuerySet[Quote]:
+    """The quotes whose offer waits for a second approval that ``user`` may give (not their own offers),
+    the longest waiting first; each annotated with ``waiting_version`` (its number) and ``offered_by_id``
+    of that version."""
+    if not user_is_quote_approver(user=user):
+        return Quote.objects.none()
+    latest = QuoteVersion.objects.filter(quote=OuterRef("pk")).order_by("-number")
+    return (
+        Quote.objects.filter(status=Quote.Status.AWAITING_APPROVAL)
+        .select_related("company", "account_manager")
+        .annotate(
+            waiting_version=Subquery(latest.values("number")[:1]),
+            waiting_offered_by_id=Subquery(latest.values("offered_by")[:1]),
+        )
+        .exclude(waiting_offered_by_id=user.pk)
+        .order_by("updated_at", "id")
+    )
+
+
+@dataclass(frozen=True)
+class OfferPricingRow:
+    """What the seller sees of one line when pricing an offer: the list price, what the company pays
+    without the quote (tier, contract or list: ``reference_source``), the ERP's cost (None: none) and the
+    price last offered to the buyer (None: never offered)."""
+
+    product: Product
+    quantity: Decimal
+    list_price: Decimal
+    reference_price: Decimal
+    reference_source: str
+    cost_price: Decimal | None
+    last_offered_price: Decimal | None
+
+    @property
+    def reference_margin(self) -> Decimal | None:
+        return pricing.margin(self.reference_price, self.cost_price)
+
+    @property
+    def last_offered_discount(self) -> Decimal | None:
+        if self.last_offered_price is None:
+            return None
+        return pricing.discount(self.last_offered_price, self.reference_price)
+
+    @property
+    def last_offered_margin(self) -> Decimal | None:
+        if self.last_offered_price is None:
+            return None
+        return pricing.margin(self.last_offered_price, self.cost_price)
+
+
+def quote_offer_pricing(*, quote: Quote, now: datetime | None = None) -> list[OfferPricingRow]:
+    """The lines the seller prices next, with their prices today: the last version's lines (product and
+    quantity as last offered) and then any requested product not in it, each with the price the buyer was
+    last offered (the latest version put before them). A fixed number of queries, whatever the lines."""
+    today = (now or timezone.now()).astimezone(ZoneInfo(quote.time_zone)).date()
+    versions = list(quote.versions.order_by("-number").prefetch_related("lines__product"))
+    wanted: dict[int, tuple[Product, Decimal]] = {}
+    if versions:
+        for line in versions[0].lines.all():
+            wanted[line.product_id] = (line.product, line.quantity)
+    for request in quote.request_lines.select_related("product"):
+        wanted.setdefault(request.product_id, (request.product, request.quantity))
+    offered = next((version for version in versions if version.is_offered), None)
+    last_prices = {line.product_id: line.unit_price for line in offered.lines.all()} if offered else {}
+    products = [product for product, _ in wanted.values()]
+    references = price_resolve_many(
+        account=quote.company,
+        products=products,
+        quantity={product_id: quantity for product_id, (_, quantity) in wanted.items()},
+        on_date=today,
+    )
+    return [
+        OfferPricingRow(
+            product=product,
+            quantity=quantity,
+            list_price=product.list_price,
+            reference_price=references[product.pk].unit_price,
+            reference_source=references[product.pk].source,
+            cost_price=product.cost_price,
+            last_offered_price=last_prices.get(product.pk),
+        )
+        for product, quantity in wanted.values()
+    ]

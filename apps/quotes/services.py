@@ -1,4 +1,5 @@
-"""Quote writes: the request, one service per transition, and the accept that makes the order.
+"""Quote writes: the request, one service per transition, the second approval of a deep discount, and the
+accept that makes the order.
 
 Every action first expires an offer whose valid-until day has ended (in its own transaction, so the
 expiry stays when the action is then refused with ``QuoteExpired``), then locks the quote row, checks
@@ -24,10 +25,11 @@ from apps.catalog.models import Product
 from apps.core.exceptions import ApplicationError
 from apps.core.money import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, quantize_price
 from apps.core.staff import StaffRole, user_staff_roles
-from apps.pricing.selectors import price_resolve_many
+from apps.pricing.selectors import PriceQuote, price_resolve_many
 from apps.purchase_orders.models import PurchaseOrder, PurchaseOrderLine
 from apps.purchase_orders.quantities import MAX_QUANTITY
 from apps.purchase_orders.services import purchase_order_cancel, purchase_order_submit_and_route
+from apps.quotes.selectors import user_is_quote_approver
 from apps.quotes.exceptions import (
     InvalidTransition,
     NotYourTurn,
@@ -36,6 +38,7 @@ from apps.quotes.exceptions import (
     QuoteExpired,
     QuoteForbidden,
 )
+from apps.quotes import pricing
 from apps.quotes.models import (
     Quote,
     QuoteEvent,
@@ -106,6 +109,7 @@ def _transition(
     side: Side | None,
     message: str = "",
     version: QuoteVersion | None = None,
+    seller_only: bool = False,
 ) -> Quote:
     """Move a locked quote and write the thread row; an illegal move raises and changes nothing."""
     if not quote.can_transition_to(to):
@@ -120,6 +124,7 @@ def _transition(
         from_status=quote.status,
         to_status=to,
         message=message,
+        seller_only=seller_only,
     )
     quote.status = to
     fields = ["status", "updated_at"]
@@ -309,6 +314,8 @@ def quote_review(*, quote: Quote, actor: User, message: str = "", now: datetime 
     with transaction.atomic():
         locked, side = _act(quote, actor, now)
         _check_turn(locked, side)
+        if locked.status == Status.AWAITING_APPROVAL:
+            raise InvalidTransition(_waiting_text(locked))
         return _transition(locked, Status.IN_REVIEW, actor=actor, side=side, message=message)
 
 
@@ -347,6 +354,29 @@ def _check_offer(lines: Sequence[OfferedLine], valid_until: date, today: date) -
             raise OfferRefused(f"{sku}: each quantity break needs its own quantity of more than zero.")
 
 
+OFFERABLE = (Status.DRAFT, Status.IN_REVIEW)  # a quote awaiting approval waits for the approver first
+
+
+def _waiting_text(quote: Quote) -> str:
+    return f"Quote {quote.number} waits for a second approval of its offer; approve or reject that first."
+
+
+def _deep_lines(lines: Sequence[OfferedLine], references: dict[int, PriceQuote]) -> list[str]:
+    """The lines whose lowest price (quantity breaks included) is further below the company's own price
+    than the threshold allows, as "22% below the company's price on SKU-1"; deepest first."""
+    threshold = settings.QUOTE_DISCOUNT_APPROVAL_PERCENT
+    deep = []
+    for line in lines:
+        lowest = pricing.lowest_price(
+            quantize_price(line.unit_price), [quantize_price(price) for _, price in line.breaks]
+        )
+        cut = pricing.discount(lowest, references[line.product.pk].unit_price)
+        if pricing.needs_second_approval(cut, threshold):
+            deep.append((cut, line.product.sku))
+    deep.sort(key=lambda item: (-item[0], item[1]))
+    return [f"{pricing.percent_text(cut)} below the company's price on {sku}" for cut, sku in deep]
+
+
 def quote_offer(
     *,
     quote: Quote,
@@ -357,15 +387,32 @@ def quote_offer(
     now: datetime | None = None,
 ) -> QuoteVersion:
     """The seller offers prices: a new immutable version, valid until the end of ``valid_until`` in the
-    company's time zone. Prices above zero; the day not past."""
+    company's time zone. Prices above zero; the day not past.
+
+    A line more than ``QUOTE_DISCOUNT_APPROVAL_PERCENT`` below what the company pays without the quote
+    (its lowest price, quantity breaks included, against the tier, contract or list price) makes the
+    version wait for a second approval (``quote_offer_approve``): the quote is awaiting approval, the
+    buyer sees neither the version nor the wait, and the offer's clock starts only when approved."""
     now = now or timezone.now()
     _expire_first(quote, now)
     with transaction.atomic():
         locked, side = _act(quote, actor, now)
         _check_turn(locked, side)
-        if not locked.can_transition_to(Status.OFFERED):
+        if locked.status == Status.AWAITING_APPROVAL:
+            raise InvalidTransition(_waiting_text(locked))
+        if locked.status not in OFFERABLE:
             raise InvalidTransition(f"A {locked.get_status_display().lower()} quote cannot be offered.")
         _check_offer(lines, valid_until, local_today(locked.time_zone, now))
+        references = price_resolve_many(
+            account=locked.company,
+            products=[line.product for line in lines],
+            quantity={line.product.pk: line.quantity for line in lines},
+            on_date=local_today(locked.time_zone, now),
+        )
+        deep = _deep_lines(lines, references)
+        costs = dict(
+            Product.objects.filter(pk__in=[line.product.pk for line in lines]).values_list("pk", "cost_price")
+        )
         last = locked.versions.order_by("-number").values_list("number", flat=True).first() or 0
         version = QuoteVersion(
             quote=locked,
@@ -375,14 +422,9 @@ def quote_offer(
             currency=locked.currency,
             offered_by=actor,
             offered_at=now,
+            needs_approval=bool(deep),
         )
         version.save()
-        references = price_resolve_many(
-            account=locked.company,
-            products=[line.product for line in lines],
-            quantity={line.product.pk: line.quantity for line in lines},
-            on_date=local_today(locked.time_zone, now),
-        )
         for offered in lines:
             reference = references[offered.product.pk]
             line = QuoteLine.objects.create(
@@ -394,15 +436,103 @@ def quote_offer(
                 list_price=quantize_price(offered.product.list_price),
                 reference_price=reference.unit_price,
                 reference_source=reference.source,
+                cost_price=costs.get(offered.product.pk),
             )
             QuoteLineBreak.objects.bulk_create(
                 QuoteLineBreak(line=line, min_quantity=minimum, unit_price=quantize_price(price))
                 for minimum, price in offered.breaks
             )
+        if deep:
+            waits = f"v{version.number} waits for a second approval: {'; '.join(deep)}."
+            _transition(
+                locked,
+                Status.AWAITING_APPROVAL,
+                actor=actor,
+                side=side,
+                message=f"{waits}\n\n{note}" if note.strip() else waits,
+                version=version,
+                seller_only=True,
+            )
+            return version
         locked.expires_at = offer_end(valid_until, locked.time_zone)
         locked.save(update_fields=["expires_at", "updated_at"])
         _transition(locked, Status.OFFERED, actor=actor, side=side, message=note, version=version)
         return version
+
+
+# --- Second approval ------------------------------------------------------------------------------------
+
+
+def _waiting(quote: Quote) -> QuoteVersion:
+    """The version a quote awaiting approval waits with (its latest)."""
+    if quote.status != Status.AWAITING_APPROVAL:
+        raise InvalidTransition(f"Quote {quote.number} is not waiting for an approval.")
+    version = _current_version(quote)
+    if not version.needs_approval or version.approved_at is not None:  # pragma: no cover - by construction
+        raise InvalidTransition(f"Quote {quote.number} is not waiting for an approval.")
+    return version
+
+
+def quote_offer_approve(*, quote: Quote, actor: User, message: str = "", now: datetime | None = None) -> Quote:
+    """A second person approves the waiting version: it goes to the buyer (offered), valid until the end
+    of its valid-until day from now on. The approver is a portal admin or an active member of
+    ``QUOTE_DISCOUNT_APPROVERS_GROUP``, and never the person who made the offer (four eyes). A version
+    whose valid-until day has passed is refused: it is rejected and offered again instead."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked(quote)
+        if not user_is_quote_approver(user=actor):
+            raise QuoteForbidden("Only a portal admin or a quote approver can approve an offer.")
+        version = _waiting(locked)
+        if version.offered_by_id == actor.pk:
+            raise QuoteForbidden("You made this offer; another person must approve it.")
+        if version.valid_until < local_today(locked.time_zone, now):
+            raise OfferRefused(
+                f"v{version.number} was valid until {version.valid_until:%Y-%m-%d}, a day that has passed: "
+                "reject it so the account manager can offer again."
+            )
+        QuoteVersion.objects.filter(pk=version.pk, approved_at__isnull=True).update(
+            approved_by=actor, approved_at=now
+        )
+        approved = f"v{version.number} approved."
+        QuoteEvent.objects.create(
+            quote=locked,
+            version=version,
+            actor=actor,
+            side=Side.SELLER,
+            message=f"{approved} {message.strip()}" if message.strip() else approved,
+            seller_only=True,
+        )
+        locked.expires_at = offer_end(version.valid_until, locked.time_zone)
+        locked.save(update_fields=["expires_at", "updated_at"])
+        # The buyer's row: the offer as its maker wrote it, as any offer reads.
+        return _transition(
+            locked, Status.OFFERED, actor=version.offered_by, side=Side.SELLER, message=version.note, version=version
+        )
+
+
+def quote_offer_reject(*, quote: Quote, actor: User, message: str) -> Quote:
+    """An approver sends the waiting version back with a reason (or its maker withdraws it): the quote is
+    in review again and the seller offers a new version. The rejected version stays, never offered."""
+    with transaction.atomic():
+        locked = _locked(quote)
+        version = _waiting(locked) if locked.status == Status.AWAITING_APPROVAL else None
+        is_maker = version is not None and version.offered_by_id == actor.pk
+        if not (is_maker or user_is_quote_approver(user=actor)):
+            raise QuoteForbidden("Only a portal admin or a quote approver can reject an offer.")
+        if version is None:
+            raise InvalidTransition(f"Quote {locked.number} is not waiting for an approval.")
+        if not message.strip():
+            raise QuoteError("Say why the offer is rejected; the account manager is told.")
+        return _transition(
+            locked,
+            Status.IN_REVIEW,
+            actor=actor,
+            side=Side.SELLER,
+            message=f"v{version.number} rejected: {message.strip()}",
+            version=version,
+            seller_only=True,
+        )
 
 
 def quote_decline(*, quote: Quote, actor: User, message: str, now: datetime | None = None) -> Quote:

@@ -6,6 +6,7 @@ Defaults here are the safe, production ones: ``DEBUG`` is off and, with it off, 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -242,6 +243,13 @@ CREDIT_EXPOSURE_INCLUDES_ORDERS_IN_FLOW = env.bool("CREDIT_EXPOSURE_INCLUDES_ORD
 CREDIT_WARNING_PERCENT = env.int("CREDIT_WARNING_PERCENT", default=80)
 # Finance's queue: who is emailed when an order goes on credit hold (empty: the Finance group).
 CREDIT_HOLD_EMAILS = env.list("CREDIT_HOLD_EMAILS", default=[])
+
+# --- Quotes ----------------------------------------------------------------------------------------------
+# An offered line more than this many percent below what the company pays without the quote (its tier,
+# contract or list price; a quantity break counts) needs a second approval: a portal admin or an active
+# member of the named group, never the person who made the offer.
+QUOTE_DISCOUNT_APPROVAL_PERCENT = Decimal(env.str("QUOTE_DISCOUNT_APPROVAL_PERCENT", default="15"))
+QUOTE_DISCOUNT_APPROVERS_GROUP = env.str("QUOTE_DISCOUNT_APPROVERS_GROUP", default="Quote approvers")
 
 # --- Authentication --------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth.models import User
+from django.conf import settings
+from django.contrib.auth.models import Group, User
 
 from apps.accounts.models import Company, Role, StaffRole
 from apps.accounts.services import staff_user_set_roles
@@ -32,10 +34,17 @@ class Team:
     manager: User
     buyer: User
     products: list[Product]
+    approver: User  # an active member of the quote approvers group, not a manager
+
+
+DEEP_BOLT = "4.0000"  # 60 % below the bolt's list price: past any threshold the tests set
 
 
 @pytest.fixture
-def team(db: None) -> Team:
+def team(db: None, settings: Any) -> Team:
+    # The negotiation tests offer up to 30 % below list without a second approval; test_approval.py sets
+    # the threshold it tests.
+    settings.QUOTE_DISCOUNT_APPROVAL_PERCENT = D("50")
     manager = UserFactory(email="manager@wholesaler.example")
     staff_user_set_roles(user=manager, roles=[StaffRole.ACCOUNT_MANAGER])
     company = CompanyFactory(name="Acme", account_manager=manager)
@@ -47,7 +56,9 @@ def team(db: None) -> Team:
         ProductFactory(sku="BOLT", list_price=D("10.0000")),
         ProductFactory(sku="NUT", list_price=D("2.5000")),
     ]
-    return Team(company, manager, buyer, products)
+    approver = UserFactory(email="approver@wholesaler.example")
+    approver.groups.add(Group.objects.get_or_create(name=settings.QUOTE_DISCOUNT_APPROVERS_GROUP)[0])
+    return Team(company, manager, buyer, products, approver)
 
 
 def request_lines(team: Team) -> list[quotes.RequestedLine]:
@@ -83,6 +94,9 @@ def quote_in(team: Team) -> Callable[[Status], Quote]:
             return quote
         quotes.quote_review(quote=quote, actor=team.manager, now=NOW)
         if status == Status.IN_REVIEW:
+            return refreshed(quote)
+        if status == Status.AWAITING_APPROVAL:
+            offer(team, quote, bolt=DEEP_BOLT)
             return refreshed(quote)
         offer(team, quote)
         if status == Status.OFFERED:

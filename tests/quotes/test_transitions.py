@@ -13,7 +13,7 @@ from apps.purchase_orders.models import PurchaseOrder
 from apps.quotes import services as quotes
 from apps.quotes.exceptions import InvalidTransition, QuoteError
 from apps.quotes.models import TRANSITIONS, TURN, Quote, QuoteEvent, QuoteLine, Side
-from tests.quotes.conftest import NOW, Team, offer_lines, refreshed
+from tests.quotes.conftest import DEEP_BOLT, NOW, Team, offer_lines, refreshed
 
 Status = Quote.Status
 ALL = list(Status)
@@ -21,11 +21,16 @@ ALL = list(Status)
 EXPECTED = {
     (Status.DRAFT, Status.IN_REVIEW),
     (Status.DRAFT, Status.OFFERED),
+    (Status.DRAFT, Status.AWAITING_APPROVAL),
     (Status.DRAFT, Status.DECLINED),
     (Status.SUBMITTED, Status.IN_REVIEW),
     (Status.SUBMITTED, Status.DECLINED),
     (Status.IN_REVIEW, Status.OFFERED),
+    (Status.IN_REVIEW, Status.AWAITING_APPROVAL),
     (Status.IN_REVIEW, Status.DECLINED),
+    (Status.AWAITING_APPROVAL, Status.OFFERED),
+    (Status.AWAITING_APPROVAL, Status.IN_REVIEW),
+    (Status.AWAITING_APPROVAL, Status.DECLINED),
     (Status.OFFERED, Status.ACCEPTED),
     (Status.OFFERED, Status.IN_REVIEW),
     (Status.OFFERED, Status.CLOSED),
@@ -51,12 +56,14 @@ def snapshot(quote: Quote) -> tuple[Any, ...]:
 def test_the_table_is_exactly_the_documented_moves() -> None:
     assert {(source, target) for source, targets in TRANSITIONS.items() for target in targets} == EXPECTED
     assert set(TRANSITIONS) == set(ALL)
+    assert len(ALL) ** 2 == 100  # every ordered pair below
     final = {status for status in ALL if not TRANSITIONS[status]}
     assert final == {Status.ORDERED, Status.CLOSED, Status.DECLINED, Status.EXPIRED}
     assert TURN == {
         Status.DRAFT: Side.SELLER,
         Status.SUBMITTED: Side.SELLER,
         Status.IN_REVIEW: Side.SELLER,
+        Status.AWAITING_APPROVAL: Side.SELLER,
         Status.OFFERED: Side.BUYER,
     }
 
@@ -104,6 +111,24 @@ def _close(team: Team, quote: Quote) -> object:
     return quotes.quote_close(quote=quote, actor=team.buyer, now=NOW)
 
 
+def _offer_deep(team: Team, quote: Quote) -> object:
+    return quotes.quote_offer(
+        quote=quote,
+        actor=team.manager,
+        lines=offer_lines(team, bolt=DEEP_BOLT),
+        valid_until=NOW.date() + timedelta(days=7),
+        now=NOW,
+    )
+
+
+def _approve(team: Team, quote: Quote) -> object:
+    return quotes.quote_offer_approve(quote=quote, actor=team.approver, now=NOW)
+
+
+def _reject(team: Team, quote: Quote) -> object:
+    return quotes.quote_offer_reject(quote=quote, actor=team.approver, message="Too deep")
+
+
 def _decline(team: Team, quote: Quote) -> object:
     return quotes.quote_decline(quote=quote, actor=team.manager, message="Discontinued", now=NOW)
 
@@ -116,11 +141,14 @@ def _accept(team: Team, quote: Quote) -> object:
 SERVICES: dict[str, tuple[Callable[[Team, Quote], object], set[Status], Status]] = {
     "review": (_review, {Status.DRAFT, Status.SUBMITTED}, Status.IN_REVIEW),
     "offer": (_offer, {Status.DRAFT, Status.IN_REVIEW}, Status.OFFERED),
+    "offer deep": (_offer_deep, {Status.DRAFT, Status.IN_REVIEW}, Status.AWAITING_APPROVAL),
+    "approve": (_approve, {Status.AWAITING_APPROVAL}, Status.OFFERED),
+    "reject": (_reject, {Status.AWAITING_APPROVAL}, Status.IN_REVIEW),
     "counter": (_counter, {Status.OFFERED}, Status.IN_REVIEW),
     "close": (_close, {Status.OFFERED}, Status.CLOSED),
     "decline": (
         _decline,
-        {Status.DRAFT, Status.SUBMITTED, Status.IN_REVIEW, Status.OFFERED},
+        {Status.DRAFT, Status.SUBMITTED, Status.IN_REVIEW, Status.AWAITING_APPROVAL, Status.OFFERED},
         Status.DECLINED,
     ),
     "accept": (_accept, {Status.OFFERED}, Status.ORDERED),
