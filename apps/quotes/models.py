@@ -229,7 +229,9 @@ class QuoteLine(models.Model):
     @property
     def lowest_price(self) -> Decimal:
         """The lowest price offered on the line, its quantity breaks' included (prefetch ``breaks``)."""
-        return pricing.lowest_price(self.unit_price, [line_break.unit_price for line_break in self.breaks.all()])
+        return pricing.lowest_price(
+            self.unit_price, [line_break.unit_price for line_break in self.breaks.all()]
+        )
 
     @property
     def discount(self) -> Decimal:

@@ -11,8 +11,10 @@ Decimal('8.0000')
 Decimal('0.25')
 >>> margin(Decimal("8.0000"), None) is None
 True
->>> needs_second_approval(Decimal("0.15"), Decimal("15")), needs_second_approval(Decimal("0.1501"), Decimal("15"))
-(False, True)
+>>> needs_second_approval(Decimal("0.15"), Decimal("15"))
+False
+>>> needs_second_approval(Decimal("0.1501"), Decimal("15"))
+True
 >>> percent_text(Decimal("0.2249")), percent_text(Decimal("0.2")), percent_text(Decimal("-0.05"))
 ('22.5%', '20%', '-5%')
 """

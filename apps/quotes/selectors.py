@@ -68,7 +68,9 @@ def quote_queue_for_manager(*, user: User) -> QuerySet[Quote]:
     """The quotes waiting for the seller, the longest waiting first (``updated_at``: the last move). A
     quote awaiting approval waits for an approver (``quote_approvals_waiting``), not here."""
     waiting = [
-        status for status, side in TURN.items() if side == Side.SELLER and status != Quote.Status.AWAITING_APPROVAL
+        status
+        for status, side in TURN.items()
+        if side == Side.SELLER and status != Quote.Status.AWAITING_APPROVAL
     ]
     return quote_list_for_user(user=user).filter(Q(status__in=waiting)).order_by("updated_at", "id")
 

@@ -29,7 +29,7 @@ from apps.pricing.selectors import PriceQuote, price_resolve_many
 from apps.purchase_orders.models import PurchaseOrder, PurchaseOrderLine
 from apps.purchase_orders.quantities import MAX_QUANTITY
 from apps.purchase_orders.services import purchase_order_cancel, purchase_order_submit_and_route
-from apps.quotes.selectors import user_is_quote_approver
+from apps.quotes import pricing
 from apps.quotes.exceptions import (
     InvalidTransition,
     NotYourTurn,
@@ -38,7 +38,6 @@ from apps.quotes.exceptions import (
     QuoteExpired,
     QuoteForbidden,
 )
-from apps.quotes import pricing
 from apps.quotes.models import (
     Quote,
     QuoteEvent,
@@ -48,6 +47,7 @@ from apps.quotes.models import (
     QuoteVersion,
     Side,
 )
+from apps.quotes.selectors import user_is_quote_approver
 
 Status = Quote.Status
 BUYING_ROLES = (Role.BUYER, Role.ADMIN)
@@ -473,7 +473,9 @@ def _waiting(quote: Quote) -> QuoteVersion:
     return version
 
 
-def quote_offer_approve(*, quote: Quote, actor: User, message: str = "", now: datetime | None = None) -> Quote:
+def quote_offer_approve(
+    *, quote: Quote, actor: User, message: str = "", now: datetime | None = None
+) -> Quote:
     """A second person approves the waiting version: it goes to the buyer (offered), valid until the end
     of its valid-until day from now on. The approver is a portal admin or an active member of
     ``QUOTE_DISCOUNT_APPROVERS_GROUP``, and never the person who made the offer (four eyes). A version
@@ -507,7 +509,12 @@ def quote_offer_approve(*, quote: Quote, actor: User, message: str = "", now: da
         locked.save(update_fields=["expires_at", "updated_at"])
         # The buyer's row: the offer as its maker wrote it, as any offer reads.
         return _transition(
-            locked, Status.OFFERED, actor=version.offered_by, side=Side.SELLER, message=version.note, version=version
+            locked,
+            Status.OFFERED,
+            actor=version.offered_by,
+            side=Side.SELLER,
+            message=version.note,
+            version=version,
         )
 
 
