@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import sqlite3
+from contextlib import closing
+from datetime import UTC, timedelta
 from decimal import Decimal
 
 import pytest
@@ -96,6 +98,37 @@ def test_products_and_stock_are_pulled(erp_connection, connector) -> None:
     assert cursor.position_time is not None
     assert cursor.position == ""
     assert cursor.items_total == 1200
+
+
+def test_product_costs_come_with_the_pull_even_when_only_the_cost_changed(
+    erp_connection, connector, erp_admin, erp_server, settings
+) -> None:
+    settings.ERP_PULL_OVERLAP_SECONDS = 0
+    _pull(erp_connection, connector, PRODUCTS)
+    # The seed stamps every product alike: move the cursor past them, so the next pull reads only what
+    # changes from now on.
+    SyncCursor.objects.filter(stream=PRODUCTS).update(position_time=timezone.now())
+    product = Product.objects.get(sku="SKU-00042")
+    assert product.cost_price is not None
+    assert Decimal(0) < product.cost_price < product.list_price  # the seeded cost
+    (row,) = erp_admin.model(
+        "product.product", "search_read", [["code", "=", "SKU-00042"]], 0, 1, None, ["cost_prices"]
+    )
+    # What Tryton's average costing does on a receipt: the company's cost row alone is written, the
+    # product itself is not (product.cost_price has no RPC write: through its SQLite table, stamped now
+    # by the server's clock, naive UTC text as Tryton keeps it).
+    stamp = timezone.now().astimezone(UTC).replace(tzinfo=None).isoformat(" ", timespec="microseconds")
+    database = erp_server.workdir / "db" / f"{erp_server.database}.sqlite"
+    with closing(sqlite3.connect(database, timeout=30)) as db, db:
+        db.executemany(
+            "UPDATE product_cost_price SET cost_price = ?, write_date = ? WHERE id = ?",
+            [("1.2345", stamp, cost_id) for cost_id in row["cost_prices"]],
+        )
+
+    report = _pull(erp_connection, connector, PRODUCTS)
+
+    assert Product.objects.get(pk=product.pk).cost_price == Decimal("1.2345")
+    assert report.changed == 1
 
 
 def test_erp_change_reaches_the_portal_and_portal_fields_survive(
