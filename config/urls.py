@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("apps.purchase_orders.urls")),
     path("", include("apps.approvals.urls")),
     path("", include("apps.credit.urls")),
+    path("", include("apps.quotes.urls")),
     path("api/v1/", include("apps.pricing.api_urls")),
     path("api/v1/", include("apps.purchase_orders.api_urls")),
     path("django-admin/", admin.site.urls),

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from apps.accounts.models import Role, StaffRole
 from apps.accounts.permissions import user_membership, user_staff_roles
+from apps.core.staff import user_in_quote_approvers
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ def navigation_for(request: HttpRequest) -> list[NavItem]:
     if admin or StaffRole.FINANCE in roles:
         items.append(NavItem("Finance", reverse("finance-home"), "finance"))
         items.append(NavItem("Credit holds", reverse("finance-holds"), "holds"))
+    if membership is None and user_in_quote_approvers(user):
+        items.append(NavItem("Quote approvals", reverse("quote-approvals"), "quote-approvals"))
     if admin:
         items.append(NavItem("ERP sync", reverse("sync-monitor"), "sync"))
         items.append(NavItem("Staff", reverse("staff-home"), "staff"))

@@ -82,9 +82,11 @@ def staff_groups_ensure() -> dict[StaffRole, Group]:
 
 
 def staff_user_set_roles(*, user: User, roles: list[StaffRole]) -> None:
-    """Give a wholesaler employee exactly ``roles``; portal admins may use Django admin."""
+    """Give a wholesaler employee exactly ``roles``; portal admins may use Django admin. Groups that are
+    not staff roles (the quote approvers) are left as they are."""
     groups = staff_groups_ensure()
-    user.groups.set([groups[role] for role in roles])
+    user.groups.remove(*[group for role, group in groups.items() if role not in roles])
+    user.groups.add(*[groups[role] for role in roles])
     user.is_staff = StaffRole.ADMIN in roles
     user.save(update_fields=["is_staff"])
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -52,6 +53,16 @@ def user_staff_roles(user: AnyUser) -> frozenset[StaffRole]:
         roles = frozenset(_GROUP_TO_ROLE[name] for name in names if name in _GROUP_TO_ROLE)
     user._portal_staff_roles = roles  # type: ignore[attr-defined]
     return roles
+
+
+def user_in_quote_approvers(user: AnyUser) -> bool:
+    """A portal admin, or an active member of the group QUOTE_DISCOUNT_APPROVERS_GROUP names: the people
+    who may give a deep discount its second approval (apps.quotes)."""
+    if StaffRole.ADMIN in user_staff_roles(user):
+        return True
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return user.groups.filter(name=settings.QUOTE_DISCOUNT_APPROVERS_GROUP).exists()  # type: ignore[attr-defined]
 
 
 def staff_allowed(user: AnyUser, roles: tuple[StaffRole, ...]) -> bool:

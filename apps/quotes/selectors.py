@@ -9,14 +9,13 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from apps.accounts.models import Membership
 from apps.catalog.models import Product
-from apps.core.staff import StaffRole, user_staff_roles
+from apps.core.staff import StaffRole, user_in_quote_approvers, user_staff_roles
 from apps.pricing.selectors import price_resolve_many
 from apps.quotes import pricing
 from apps.quotes.models import TURN, Quote, QuoteEvent, QuoteVersion, Side
@@ -79,9 +78,7 @@ def user_is_quote_approver(*, user: User) -> bool:
     """A portal admin or an active member of ``QUOTE_DISCOUNT_APPROVERS_GROUP``; never a customer's member."""
     if not user.is_active or Membership.objects.active().filter(user=user).exists():
         return False
-    if StaffRole.ADMIN in user_staff_roles(user):
-        return True
-    return user.groups.filter(name=settings.QUOTE_DISCOUNT_APPROVERS_GROUP).exists()
+    return user_in_quote_approvers(user)
 
 
 def quote_approvals_waiting(*, user: User) -> QuerySet[Quote]:

@@ -5,12 +5,13 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from apps.accounts.exceptions import InvitationError, MembershipError
-from apps.accounts.models import Company, Invitation, Membership, Role, ShipToAddress
+from apps.accounts.models import Company, Invitation, Membership, Role, ShipToAddress, StaffRole
 from apps.accounts.services import (
     invitation_accept,
     invitation_create,
@@ -19,7 +20,9 @@ from apps.accounts.services import (
     membership_deactivate,
     membership_reactivate,
     ship_to_address_save,
+    staff_user_set_roles,
 )
+from tests.accounts.factories import UserFactory
 
 User = get_user_model()
 
@@ -218,3 +221,14 @@ def test_default_address_cannot_be_archived(company: Company) -> None:
         ship_to_address_save(company=company, address=address, label="Dock A", is_active=False, **fields)
     address.refresh_from_db()
     assert address.is_active
+
+
+def test_setting_staff_roles_keeps_groups_that_are_not_roles(db: None) -> None:
+    user = UserFactory()
+    approvers = Group.objects.create(name="Quote approvers")
+    user.groups.add(approvers)
+
+    staff_user_set_roles(user=user, roles=[StaffRole.ACCOUNT_MANAGER])
+    staff_user_set_roles(user=user, roles=[StaffRole.FINANCE])
+
+    assert set(user.groups.values_list("name", flat=True)) == {"Quote approvers", "Finance"}

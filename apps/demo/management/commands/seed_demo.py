@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
@@ -50,6 +51,8 @@ STAFF = [
     ("manager2@wholesale.example", "Mia", "Moreau", [StaffRole.ACCOUNT_MANAGER]),
     ("finance@wholesale.example", "Fiona", "Finance", [StaffRole.FINANCE]),
 ]
+
+QUOTE_APPROVER = "manager2@wholesale.example"  # in the group QUOTE_DISCOUNT_APPROVERS_GROUP names
 
 COMPANIES: list[dict[str, Any]] = [
     {
@@ -172,6 +175,13 @@ class Command(BaseCommand):
             staff_user_set_roles(user=user, roles=roles)
             staff[email] = user
             logins.append((email, ", ".join(role.label for role in roles)))
+        # Mia gives Marco's deep discounts their second approval (and he hers).
+        approvers, _ = Group.objects.get_or_create(name=settings.QUOTE_DISCOUNT_APPROVERS_GROUP)
+        staff[QUOTE_APPROVER].groups.add(approvers)
+        logins = [
+            (email, f"{description}, quote approver" if email == QUOTE_APPROVER else description)
+            for email, description in logins
+        ]
         for spec in COMPANIES:
             company, _ = Company.objects.update_or_create(
                 erp_customer_code=spec["code"],
