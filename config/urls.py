@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("apps.credit.urls")),
     path("api/v1/", include("apps.pricing.api_urls")),
     path("api/v1/", include("apps.purchase_orders.api_urls")),
+    path("api/v1/", include("apps.quotes.api_urls")),
     path("django-admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     re_path(r"^api/", not_found),  # last: every other /api/ address is a JSON 404
