@@ -198,11 +198,6 @@ class QuoteSummaryOutput(serializers.Serializer):
         valid_until = serializers.DateField()
         offered_at = serializers.DateTimeField()
 
-    @extend_schema_serializer(component_name="QuoteRequestedLineSummary")
-    class RequestedLine(serializers.Serializer):
-        sku = serializers.CharField(source="product.sku")
-        quantity = serializers.DecimalField(max_digits=16, decimal_places=4)
-
     id = serializers.IntegerField()
     number = serializers.CharField()
     status = serializers.ChoiceField(choices=Quote.Status.choices)
@@ -214,7 +209,7 @@ class QuoteSummaryOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField(allow_null=True, help_text="When the offer on the table runs out.")
-    request_lines = RequestedLine(many=True, source="request_lines.all")
+    request_lines = QuoteRequestLineOutput(many=True, source="request_lines.all")
     latest_offer = serializers.SerializerMethodField()
     purchase_order = QuoteOrderReference(allow_null=True, help_text="The order made from the accepted offer.")
 
@@ -228,7 +223,6 @@ class QuoteSummaryOutput(serializers.Serializer):
 
 class QuoteOutput(QuoteSummaryOutput):
     message = serializers.CharField()
-    request_lines = QuoteRequestLineOutput(many=True, source="request_lines.all")
     time_zone = serializers.CharField(help_text="The zone an offer's valid-until day ends in.")
     versions = QuoteVersionOutput(many=True, source="versions.all", help_text="Every offer, the first first.")
     thread = serializers.SerializerMethodField(help_text="Who said what, when, and the move it made.")
@@ -347,7 +341,8 @@ class QuoteListRequestApi(APIView):
         wanted_date = serializers.DateField(
             required=False, allow_null=True, help_text="Today or later, in the company's time zone."
         )
-        lines = LineInput(many=True, allow_empty=False, max_length=MAX_LINES)
+        # DRF's ListSerializer takes max_length; the stubs do not know it.
+        lines = LineInput(many=True, allow_empty=False, max_length=MAX_LINES)  # type: ignore[call-arg]
 
         def validate_wanted_date(self, value: date | None) -> date | None:
             zone = services.company_time_zone(self.context["company"])
@@ -454,7 +449,7 @@ def _requested_lines(lines: list[dict[str, Any]]) -> list[services.RequestedLine
             reasons.append(str(exc))
         if product is not None:
             first_line.setdefault(product.pk, index)
-        if not reasons:
+        if product is not None and not reasons:
             requested.append(services.RequestedLine(product, quantity, line.get("note", "")))
     refused = {index: reasons for index, reasons in problems.items() if reasons}
     if refused:

@@ -192,7 +192,7 @@ def quote_products_find(
     *, skus: Iterable[str], ids: Iterable[int]
 ) -> tuple[dict[str, Product], dict[int, Product]]:
     """Products asked for by SKU (any case; keyed upper-case) or by id, active or not."""
-    by_sku = {
+    by_sku: dict[str, Product] = {
         product.sku_upper: product
         for product in Product.objects.annotate(sku_upper=Upper("sku")).filter(
             sku_upper__in={sku.upper() for sku in skus}
