@@ -54,3 +54,37 @@ def test_every_quote_response_matches_the_schema(case, offered_quote: tuple[str,
     if case.path_parameters and "quote_id" in case.path_parameters:
         case.path_parameters["quote_id"] = quote_id
     case.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=CHECKS)
+
+
+def test_the_schema_documents_every_quote_operation_and_its_answers(client) -> None:  # type: ignore[no-untyped-def]
+    document = client.get("/api/schema/?format=json").json()
+    paths = document["paths"]
+
+    operations = {
+        (path, method): operation["operationId"]
+        for path, methods in paths.items()
+        if path.startswith("/api/v1/quotes/")
+        for method, operation in methods.items()
+        if method in ("get", "post")
+    }
+    accept = paths["/api/v1/quotes/{quote_id}/accept/"]["post"]
+
+    assert operations == {
+        ("/api/v1/quotes/", "get"): "quotes_list",
+        ("/api/v1/quotes/", "post"): "quotes_request",
+        ("/api/v1/quotes/{quote_id}/", "get"): "quotes_read",
+        ("/api/v1/quotes/{quote_id}/counter/", "post"): "quotes_counter",
+        ("/api/v1/quotes/{quote_id}/accept/", "post"): "quotes_accept",
+        ("/api/v1/quotes/{quote_id}/close/", "post"): "quotes_close",
+    }
+    assert set(accept["responses"]) == {"200", "400", "401", "403", "404", "409"}
+    assert "already ordered" in accept["responses"]["409"]["description"]
+    assert set(paths["/api/v1/quotes/"]["post"]["responses"]) == {"200", "201", "400", "401", "403", "409"}
+    assert any(parameter["name"] == "Idempotency-Key" for parameter in accept["parameters"])
+    offered_line = document["components"]["schemas"]["QuoteOfferLineOutput"]["properties"]
+    assert offered_line["unit_price"] == {
+        "type": "string",
+        "format": "decimal",
+        "pattern": offered_line["unit_price"]["pattern"],
+    }
+    assert not {"cost_price", "list_price", "reference_price", "margin"} & set(offered_line)
