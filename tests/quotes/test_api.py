@@ -17,6 +17,7 @@ from apps.purchase_orders.models import PurchaseOrder
 from apps.quotes import services as quotes
 from apps.quotes.models import Quote
 from tests.accounts.factories import MembershipFactory
+from tests.credit.factories import CreditAccountFactory
 from tests.quotes.api_support import LIST, client_for, counts, in_a_month, offered, requested, url
 from tests.quotes.conftest import Team, refreshed
 
@@ -175,6 +176,17 @@ def test_the_accepted_order_goes_through_approvals_like_any_order(team: Team) ->
     assert response.status_code == 200
     assert response.json()["purchase_order"]["status"] == "awaiting_approval"
     assert PurchaseOrder.objects.get().approval_requests.count() == 1
+
+
+def test_the_accepted_order_goes_through_the_credit_check_like_any_order(team: Team) -> None:
+    CreditAccountFactory(company=team.company, credit_limit=D("500.00"))
+    quote = offered(team)
+
+    response = client_for(team.buyer).post(url(quote, "accept"), {}, format="json", HTTP_IDEMPOTENCY_KEY="a")
+
+    assert response.status_code == 200
+    assert response.json()["purchase_order"]["status"] == "credit_hold"  # 934.00 against 500.00
+    assert response.json()["status"] == "ordered"
 
 
 def test_a_company_admin_negotiates_too(team: Team) -> None:
