@@ -48,6 +48,12 @@ from apps.quotes.exceptions import (
 from apps.quotes.models import Quote, QuoteIdempotencyRecord, QuoteVersion, Side
 
 Action = QuoteIdempotencyRecord.Action
+# The states a buyer sees: never a draft, and an offer awaiting the seller's second approval is in review.
+BUYER_STATUSES = [
+    (value, label)
+    for value, label in Quote.Status.choices
+    if value not in (Quote.Status.DRAFT, Quote.Status.AWAITING_APPROVAL)
+]
 PAGE_SIZE = 50
 MAX_LINES = 1000
 MAX_MESSAGE_LENGTH = 5000
@@ -169,8 +175,8 @@ class QuoteEventOutput(serializers.Serializer):
     at = serializers.DateTimeField()
     who = serializers.CharField(allow_null=True, help_text="Null: the portal itself (an expiry).")
     side = serializers.ChoiceField(choices=Side.choices, allow_null=True)
-    from_status = serializers.ChoiceField(choices=Quote.Status.choices, allow_null=True)
-    to_status = serializers.ChoiceField(choices=Quote.Status.choices, allow_null=True)
+    from_status = serializers.ChoiceField(choices=BUYER_STATUSES, allow_null=True)
+    to_status = serializers.ChoiceField(choices=BUYER_STATUSES, allow_null=True)
     message = serializers.CharField()
     version = serializers.IntegerField(allow_null=True, help_text="The number of the offer it is about.")
 
@@ -182,8 +188,8 @@ def _thread(quote: Quote) -> list[dict[str, Any]]:
             "at": event.at,
             "who": _name(event.actor),
             "side": event.side or None,
-            "from_status": event.from_status or None,
-            "to_status": event.to_status or None,
+            "from_status": event.from_status_for(Side.BUYER),
+            "to_status": event.to_status_for(Side.BUYER),
             "message": event.message,
             "version": numbers.get(event.version_id) if event.version_id else None,
         }
@@ -200,7 +206,9 @@ class QuoteSummaryOutput(serializers.Serializer):
 
     id = serializers.IntegerField()
     number = serializers.CharField()
-    status = serializers.ChoiceField(choices=Quote.Status.choices)
+    status = serializers.SerializerMethodField(
+        help_text="As the buyer sees it: an offer waiting for the seller's own second approval is in review."
+    )
     turn = serializers.ChoiceField(
         choices=Side.choices, allow_null=True, help_text="Whose move it is; null once the quote is final."
     )
@@ -212,6 +220,10 @@ class QuoteSummaryOutput(serializers.Serializer):
     request_lines = QuoteRequestLineOutput(many=True, source="request_lines.all")
     latest_offer = serializers.SerializerMethodField()
     purchase_order = QuoteOrderReference(allow_null=True, help_text="The order made from the accepted offer.")
+
+    @extend_schema_field(serializers.ChoiceField(choices=BUYER_STATUSES))
+    def get_status(self, quote: Quote) -> str:
+        return str(quote.status_for(Side.BUYER))
 
     @extend_schema_field(LatestOffer(allow_null=True))
     def get_latest_offer(self, quote: Quote) -> dict[str, Any] | None:
@@ -353,7 +365,7 @@ class QuoteListRequestApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("status", str, enum=[s for s in Quote.Status.values if s != Quote.Status.DRAFT]),
+            OpenApiParameter("status", str, enum=[value for value, _ in BUYER_STATUSES]),
             OpenApiParameter("page", int, description=f"{PAGE_SIZE} quotes a page, the newest first."),
         ],
         responses={
@@ -372,10 +384,12 @@ class QuoteListRequestApi(APIView):
     def get(self, request: Request) -> Response:
         """The company's quotes (never a draft the account manager has not sent yet)."""
         _membership(request)
-        quotes = selectors.quote_list_with_offers(user=_user(request))
+        quotes = selectors.quote_list_with_request_lines(user=_user(request))
         wanted = request.query_params.get("status", "")
-        if wanted and (wanted not in Quote.Status.values or wanted == Quote.Status.DRAFT):
-            quotes = quotes.none()  # no quote of theirs has that status (nor a NUL byte PostgreSQL refuses)
+        if wanted and wanted not in dict(BUYER_STATUSES):
+            quotes = quotes.none()  # no quote of theirs shows that status (nor a NUL byte PostgreSQL refuses)
+        elif wanted == Quote.Status.IN_REVIEW:
+            quotes = quotes.filter(status__in=[Quote.Status.IN_REVIEW, Quote.Status.AWAITING_APPROVAL])
         elif wanted:
             quotes = quotes.filter(status=wanted)
         page = Paginator(quotes.order_by("-created_at", "-id"), PAGE_SIZE).get_page(

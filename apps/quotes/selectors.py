@@ -179,12 +179,11 @@ def quote_offer_pricing(*, quote: Quote, now: datetime | None = None) -> list[Of
     ]
 
 
-def quote_list_with_offers(*, user: User) -> QuerySet[Quote]:
-    """The user's quotes with their request lines and versions (not the versions' lines): a page of
-    them in a fixed number of queries."""
+def quote_list_with_request_lines(*, user: User) -> QuerySet[Quote]:
+    """The user's quotes with their request lines (and, for a buyer, the versions put before them, as
+    ``quote_list_for_user`` gives them): a page of them in a fixed number of queries."""
     return quote_list_for_user(user=user).prefetch_related(
-        Prefetch("request_lines", queryset=QuoteRequestLine.objects.select_related("product")),
-        Prefetch("versions", queryset=QuoteVersion.objects.order_by("number")),
+        Prefetch("request_lines", queryset=QuoteRequestLine.objects.select_related("product"))
     )
 
 

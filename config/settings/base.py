@@ -326,7 +326,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "ENUM_NAME_OVERRIDES": {
-        "QuoteStatusEnum": "apps.quotes.models.Quote.Status",
+        "QuoteStatusEnum": "apps.quotes.api.BUYER_STATUSES",
         "QuoteSideEnum": "apps.quotes.models.Side",
     },
 }

@@ -19,7 +19,7 @@ from apps.quotes.models import Quote
 from tests.accounts.factories import MembershipFactory
 from tests.credit.factories import CreditAccountFactory
 from tests.quotes.api_support import LIST, client_for, counts, in_a_month, offered, requested, url
-from tests.quotes.conftest import Team, refreshed
+from tests.quotes.conftest import DEEP_BOLT, Team, refreshed
 
 Status = Quote.Status
 D = Decimal
@@ -313,3 +313,36 @@ def test_an_expired_offer_is_a_409_and_the_quote_is_expired_afterwards(
     after = counts()
     assert after.pop("QuoteEvent") == before.pop("QuoteEvent") + 1  # the expiry, and only it
     assert after == before
+
+
+def test_an_offer_waiting_for_the_sellers_second_approval_is_in_review_to_the_api(team: Team) -> None:
+    buyer = client_for(team.buyer)
+    quote = offered(team)
+    quotes.quote_counter(quote=quote, actor=team.buyer, message="Half price?")
+    offered(team, quote, bolt=DEEP_BOLT)  # past the threshold: waits for an approver
+    assert refreshed(quote).status == Status.AWAITING_APPROVAL
+    before = counts()
+
+    read = buyer.get(url(quote)).json()
+    in_review = buyer.get(LIST, {"status": "in_review"}).json()
+    awaiting = buyer.get(LIST, {"status": "awaiting_approval"}).json()
+    accept = buyer.post(url(quote, "accept"), {}, format="json", HTTP_IDEMPOTENCY_KEY="a")
+
+    assert (read["status"], read["turn"]) == ("in_review", "seller")
+    assert [version["number"] for version in read["versions"]] == [1]  # not the waiting version 2
+    assert read["latest_offer"]["number"] == 1
+    assert DEEP_BOLT not in str(read)
+    assert all(event["to_status"] != "awaiting_approval" for event in read["thread"])
+    assert [row["number"] for row in in_review["results"]] == [quote.number]
+    assert in_review["results"][0]["status"] == "in_review"
+    assert awaiting["results"] == []
+    assert accept.status_code == 409
+    assert counts() == before
+
+    quotes.quote_offer_approve(quote=quote, actor=team.approver)
+    accepted = buyer.post(url(quote, "accept"), {}, format="json", HTTP_IDEMPOTENCY_KEY="a")
+
+    assert accepted.status_code == 200
+    assert [version["number"] for version in accepted.json()["versions"]] == [1, 2]
+    assert accepted.json()["versions"][1]["lines"][0]["unit_price"] == DEEP_BOLT
+    assert PurchaseOrder.objects.get().lines.get(product__sku="BOLT").unit_price == D(DEEP_BOLT)
