@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("apps.quotes.urls")),
     path("api/v1/", include("apps.pricing.api_urls")),
     path("api/v1/", include("apps.purchase_orders.api_urls")),
+    path("api/v1/", include("apps.quotes.api_urls")),
     path("django-admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     re_path(r"^api/", not_found),  # last: every other /api/ address is a JSON 404

@@ -29,3 +29,15 @@ class OfferRefused(QuoteError):
 
 class ImmutableVersion(QuoteError):
     """An offered version is never changed; the next offer is a new version."""
+
+
+class QuoteAlreadyOrdered(QuoteError):
+    """A second accept of a quote its order was already made from (without the first accept's key)."""
+
+
+class IdempotencyConflict(QuoteError):
+    """An Idempotency-Key already used for another request."""
+
+
+class OrderNumberTaken(QuoteError):
+    """The company already has an order with the PO number the accept would give."""

@@ -297,3 +297,32 @@ class QuoteEvent(models.Model):
 
     def to_status_for(self, side: Side | str) -> Quote.Status | None:
         return status_for(self.to_status, side) if self.to_status else None
+
+
+class QuoteIdempotencyRecord(models.Model):
+    """An API action seen before (a request, counter, accept or close, by its Idempotency-Key): the same
+    key and request replay the quote as it now is; the key with another request is a 409."""
+
+    class Action(models.TextChoices):
+        REQUEST = "request", "Request"
+        COUNTER = "counter", "Counter"
+        ACCEPT = "accept", "Accept"
+        CLOSE = "close", "Close"
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    # The hash of the action, the quote it was on and the body: the same key on another quote differs.
+    request_hash = models.CharField(max_length=64)
+    quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "key", "action"], name="quote_idempotency_key_unique_per_company"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.key}"

@@ -4,6 +4,7 @@ the quotes of the companies they manage (a portal admin all), an approver the of
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -11,14 +12,23 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Upper
 from django.utils import timezone
 
-from apps.accounts.models import Membership
+from apps.accounts.models import Company, Membership, ShipToAddress
 from apps.catalog.models import Product
 from apps.core.staff import StaffRole, user_in_quote_approvers, user_staff_roles
 from apps.pricing.selectors import price_resolve_many
 from apps.quotes import pricing
-from apps.quotes.models import TURN, Quote, QuoteEvent, QuoteVersion, Side
+from apps.quotes.models import (
+    TURN,
+    Quote,
+    QuoteEvent,
+    QuoteIdempotencyRecord,
+    QuoteRequestLine,
+    QuoteVersion,
+    Side,
+)
 
 
 def _buyer_company_id(user: User) -> int | None:
@@ -164,3 +174,33 @@ def quote_offer_pricing(*, quote: Quote, now: datetime | None = None) -> list[Of
         )
         for product, quantity in wanted.values()
     ]
+
+
+def quote_list_with_request_lines(*, user: User) -> QuerySet[Quote]:
+    """The user's quotes with their request lines (and, for a buyer, the versions put before them, as
+    ``quote_list_for_user`` gives them): a page of them in a fixed number of queries."""
+    return quote_list_for_user(user=user).prefetch_related(
+        Prefetch("request_lines", queryset=QuoteRequestLine.objects.select_related("product"))
+    )
+
+
+def quote_products_find(
+    *, skus: Iterable[str], ids: Iterable[int]
+) -> tuple[dict[str, Product], dict[int, Product]]:
+    """Products asked for by SKU (any case; keyed upper-case) or by id, active or not."""
+    by_sku: dict[str, Product] = {
+        product.sku_upper: product
+        for product in Product.objects.annotate(sku_upper=Upper("sku")).filter(
+            sku_upper__in={sku.upper() for sku in skus}
+        )
+    }
+    return by_sku, Product.objects.in_bulk(set(ids))
+
+
+def quote_ship_to_get(*, company: Company, ship_to_id: int) -> ShipToAddress | None:
+    return ShipToAddress.objects.filter(company=company, is_active=True, pk=ship_to_id).first()
+
+
+def quote_idempotency_record_get(*, company: Company, key: str, action: str) -> QuoteIdempotencyRecord | None:
+    """The API action this Idempotency-Key was used for, if any."""
+    return QuoteIdempotencyRecord.objects.filter(company=company, key=key, action=action).first()

@@ -8,7 +8,7 @@ row. A refused action changes nothing else."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import Company, Membership, Role, ShipToAddress
@@ -31,9 +31,12 @@ from apps.purchase_orders.quantities import MAX_QUANTITY
 from apps.purchase_orders.services import purchase_order_cancel, purchase_order_submit_and_route
 from apps.quotes import pricing
 from apps.quotes.exceptions import (
+    IdempotencyConflict,
     InvalidTransition,
     NotYourTurn,
     OfferRefused,
+    OrderNumberTaken,
+    QuoteAlreadyOrdered,
     QuoteError,
     QuoteExpired,
     QuoteForbidden,
@@ -41,6 +44,7 @@ from apps.quotes.exceptions import (
 from apps.quotes.models import (
     Quote,
     QuoteEvent,
+    QuoteIdempotencyRecord,
     QuoteLine,
     QuoteLineBreak,
     QuoteRequestLine,
@@ -659,3 +663,93 @@ def _order_from(
         return purchase_order_submit_and_route(purchase_order=order, actor=buyer, agreed_prices=agreed)
     except ApplicationError as exc:  # the order's own checks (a company on hold, no address): nothing kept
         raise QuoteError(f"The order could not be placed: {exc.message}") from exc
+
+
+# --- Once per Idempotency-Key (the API) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Once:
+    """What an API action came to: the quote as it now is; ``done_now`` False when it was a replay."""
+
+    quote: Quote
+    done_now: bool
+
+
+def _seen_before(company: Company, key: str, action: str, request_hash: str) -> Once | None:
+    if not key:
+        return None
+    record = (
+        QuoteIdempotencyRecord.objects.filter(company=company, key=key, action=action)
+        .select_related("quote")
+        .first()
+    )
+    if record is None:
+        return None
+    if record.request_hash != request_hash:
+        raise IdempotencyConflict("This Idempotency-Key was used with a different request.")
+    return Once(record.quote, done_now=False)
+
+
+def quote_act_once(
+    *,
+    company: Company,
+    action: QuoteIdempotencyRecord.Action,
+    key: str,
+    request_hash: str,
+    act: Callable[[Quote | None], Quote],
+    quote: Quote | None = None,
+) -> Once:
+    """Run ``act`` (one of the services above) once per Idempotency-Key: a retry with the key and the same
+    request replays the quote; the key with another request raises ``IdempotencyConflict``.
+
+    On an existing quote a due offer is expired first, in its own transaction (kept when the action is
+    then refused), and the key is looked up again under the quote's row lock, so a concurrent retry waits
+    for the first call and replays it; ``act`` gets the locked quote. A new quote has no row to lock: a
+    concurrent retry there loses on the key's unique constraint and replays."""
+    seen = _seen_before(company, key, action, request_hash)
+    if seen is not None:
+        return seen
+    if quote is not None:
+        quote_expire(quote=quote)
+    try:
+        with transaction.atomic():
+            locked = None
+            if quote is not None:
+                locked = _locked(quote)
+                seen = _seen_before(company, key, action, request_hash)
+                if seen is not None:
+                    return seen
+            done = act(locked)
+            if key:
+                QuoteIdempotencyRecord.objects.create(
+                    company=company, key=key, action=action, request_hash=request_hash, quote=done
+                )
+    except IntegrityError:
+        seen = _seen_before(company, key, action, request_hash)
+        if seen is None:
+            raise
+        return seen
+    return Once(done, done_now=True)
+
+
+def quote_accept_first(
+    *, quote: Quote, actor: User, customer_po_number: str = "", ship_to: ShipToAddress | None = None
+) -> Quote:
+    """``quote_accept`` refusing a quote already ordered, naming its order: for an API client, whose retry
+    carries the first accept's Idempotency-Key, a second accept is a mistake to be told, not answered.
+    An order number the company has already used is refused too. Called under the quote's row lock
+    (``quote_act_once`` holds it)."""
+    current = Quote.objects.select_related("purchase_order").get(pk=quote.pk)
+    order = current.purchase_order
+    if current.status == Status.ORDERED and order is not None:
+        raise QuoteAlreadyOrdered(
+            f"Quote {current.number} was already accepted: it is order {order.customer_po_number} "
+            f"(id {order.pk}).",
+            extra={"purchase_order_id": order.pk, "po_number": order.customer_po_number},
+        )
+    number = customer_po_number.strip() or current.number
+    taken = PurchaseOrder.objects.filter(company_id=current.company_id, customer_po_number=number)
+    if current.status == Status.OFFERED and taken.exists():
+        raise OrderNumberTaken(f"Your company already has an order {number}.")
+    return quote_accept(quote=quote, actor=actor, customer_po_number=customer_po_number, ship_to=ship_to)

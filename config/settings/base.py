@@ -325,6 +325,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "B2B Portal API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "QuoteStatusEnum": "apps.quotes.api.BUYER_STATUSES",
+        "QuoteSideEnum": "apps.quotes.models.Side",
+    },
 }
 
 # --- Logging ---------------------------------------------------------------------------------------------
