@@ -642,11 +642,14 @@ def _order_from(
         ship_to = ShipToAddress.objects.filter(company=quote.company, is_active=True, is_default=True).first()
     elif ship_to.company_id != quote.company_id:
         raise QuoteError("Choose one of your company's addresses.")
+    number = customer_po_number.strip() or quote.number
+    if PurchaseOrder.objects.filter(company_id=quote.company_id, customer_po_number=number).exists():
+        raise OrderNumberTaken(f"Your company already has an order {number}.")
     today = local_today(quote.time_zone, timezone.now())
     order = PurchaseOrder.objects.create(
         company=quote.company,
         buyer=buyer,
-        customer_po_number=(customer_po_number.strip() or quote.number),
+        customer_po_number=number,
         ship_to=ship_to,
         requested_date=quote.wanted_date if quote.wanted_date and quote.wanted_date >= today else None,
         notes=f"From quote {quote.number} v{version.number}.",
@@ -738,7 +741,7 @@ def quote_accept_first(
 ) -> Quote:
     """``quote_accept`` refusing a quote already ordered, naming its order: for an API client, whose retry
     carries the first accept's Idempotency-Key, a second accept is a mistake to be told, not answered.
-    An order number the company has already used is refused too. Called under the quote's row lock
+    Called under the quote's row lock
     (``quote_act_once`` holds it)."""
     current = Quote.objects.select_related("purchase_order").get(pk=quote.pk)
     order = current.purchase_order
@@ -748,8 +751,4 @@ def quote_accept_first(
             f"(id {order.pk}).",
             extra={"purchase_order_id": order.pk, "po_number": order.customer_po_number},
         )
-    number = customer_po_number.strip() or current.number
-    taken = PurchaseOrder.objects.filter(company_id=current.company_id, customer_po_number=number)
-    if current.status == Status.OFFERED and taken.exists():
-        raise OrderNumberTaken(f"Your company already has an order {number}.")
     return quote_accept(quote=quote, actor=actor, customer_po_number=customer_po_number, ship_to=ship_to)

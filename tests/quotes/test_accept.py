@@ -15,7 +15,7 @@ from apps.catalog.models import Product
 from apps.pricing.models import CompanyPricing
 from apps.purchase_orders.models import PurchaseOrder
 from apps.quotes import services as quotes
-from apps.quotes.exceptions import QuoteError
+from apps.quotes.exceptions import OrderNumberTaken, QuoteError
 from apps.quotes.models import Quote, QuoteLine
 from tests.credit.factories import CreditAccountFactory
 from tests.pricing.factories import ContractPriceFactory, PriceTierFactory, TierPriceFactory
@@ -112,6 +112,20 @@ def test_an_order_the_portal_refuses_leaves_the_quote_offered(
     assert snapshot(quote) == before
     assert refreshed(quote).status == Status.OFFERED
     assert not PurchaseOrder.objects.exists()
+
+
+def test_an_order_number_the_company_already_used_is_refused_and_nothing_changes(
+    team: Team, quote_in: Callable[[Status], Quote]
+) -> None:
+    earlier = quote_in(Status.ORDERED)  # its order took the number of its quote
+    quote = quote_in(Status.OFFERED)
+    before = snapshot(quote)
+
+    with pytest.raises(OrderNumberTaken, match=f"already has an order {earlier.number}"):
+        quotes.quote_accept(quote=quote, actor=team.buyer, customer_po_number=earlier.number, now=NOW)
+
+    assert snapshot(quote) == before
+    assert PurchaseOrder.objects.count() == 1
 
 
 def _prices_change(team: Team) -> None:
