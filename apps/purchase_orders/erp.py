@@ -5,6 +5,8 @@ invoices it."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -55,9 +57,39 @@ def order_cancel_enqueue(order: PurchaseOrder) -> None:
     job_enqueue(kind=ORDER_CANCEL, target=order, idempotency_key=f"{ORDER_CANCEL}:{order.pk}")
 
 
-def order_push_for(order: PurchaseOrder, *, accept_credit_warning: bool = False) -> OrderPush:
+@dataclass(frozen=True)
+class BegunSale:
+    """An ERP sale begun for an order before the order existed (the quotation of the quote it was
+    accepted from): the order's push takes it over (``OrderPush.quotation_reference``) rather than
+    making a second sale. ``waiting``: that sale's own push is still under way, so the order's waits."""
+
+    reference: str
+    waiting: str = ""
+
+
+# Apps above this one that begin sales for orders (quotes) say which, for a batch of orders, by order id.
+BegunSales = Callable[[list[PurchaseOrder]], dict[int, BegunSale]]
+_begun_sales: list[BegunSales] = []
+
+
+def begun_sales_register(find: BegunSales) -> None:
+    """Called from an app's ``ready()``."""
+    if find not in _begun_sales:
+        _begun_sales.append(find)
+
+
+def begun_sales_for(orders: list[PurchaseOrder]) -> dict[int, BegunSale]:
+    found: dict[int, BegunSale] = {}
+    for find in _begun_sales:
+        found.update(find(orders))
+    return found
+
+
+def order_push_for(
+    order: PurchaseOrder, *, accept_credit_warning: bool = False, quotation_reference: str = ""
+) -> OrderPush:
     """``accept_credit_warning``: finance released this order's credit hold, so the ERP's own credit
-    check is to let this one sale through."""
+    check is to let this one sale through. ``quotation_reference``: the ERP quotation it takes over."""
     ship_to = order.ship_to
     return OrderPush(
         reference=order.customer_po_number,
@@ -82,6 +114,7 @@ def order_push_for(order: PurchaseOrder, *, accept_credit_warning: bool = False)
         requested_date=order.requested_date,
         notes=order.notes,
         accept_credit_warning=accept_credit_warning,
+        quotation_reference=quotation_reference,
     )
 
 
@@ -157,9 +190,11 @@ def orders_push(connector: Connector, jobs: list[SyncJob]) -> None:
     )
     # Orders finance released from credit hold: the ERP is told to accept their credit overrun.
     released = gates.gates_credit_overrun_accepted(list(orders))
+    begun = begun_sales_for(list(orders.values())) if connector.capabilities.quotes else {}
     ready: list[tuple[SyncJob, PurchaseOrder, OrderPush]] = []
     for job in jobs:
         order = orders.get(int(job.target_id))
+        quotation = begun.get(int(job.target_id))
         if order is None:
             job_fail(job=job, error=ErpBusinessError("The order no longer exists."))
         elif order.status == PurchaseOrder.Status.CANCELLED:
@@ -168,8 +203,15 @@ def orders_push(connector: Connector, jobs: list[SyncJob]) -> None:
             )
         elif not order.company.erp_party_id:
             job_fail(job=job, error=ErpTransientError("Waiting for the company's ERP customer to exist."))
+        elif quotation is not None and quotation.waiting:
+            job_fail(job=job, error=ErpTransientError(quotation.waiting))
         else:
-            ready.append((job, order, order_push_for(order, accept_credit_warning=order.pk in released)))
+            push = order_push_for(
+                order,
+                accept_credit_warning=order.pk in released,
+                quotation_reference=quotation.reference if quotation else "",
+            )
+            ready.append((job, order, push))
     if not ready:
         return
     try:
@@ -198,7 +240,12 @@ def orders_push(connector: Connector, jobs: list[SyncJob]) -> None:
                 confirmed=result.state in ("confirmed", "processing", "done"),
             )
 
-        verb = "created" if result.created else "found (created by an earlier attempt)"
+        if result.created:
+            verb = "created"
+        elif push.quotation_reference:
+            verb = f"made from quotation {push.quotation_reference}"
+        else:
+            verb = "found (created by an earlier attempt)"
         job_succeed(
             job=job,
             erp_reference=result.number,

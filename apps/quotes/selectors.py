@@ -3,11 +3,19 @@ an account manager the quotes of the companies they manage (a portal admin all).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
 
 from apps.accounts.models import Membership
 from apps.core.staff import StaffRole, user_staff_roles
+from apps.erp.models import SyncEvent
+from apps.erp.selectors import SyncState, sync_states_for
+from apps.erp.services import capabilities_get
+from apps.purchase_orders.models import PurchaseOrder
 from apps.quotes.models import TURN, Quote, Side
 
 
@@ -39,3 +47,32 @@ def quote_queue_for_manager(*, user: User) -> QuerySet[Quote]:
     """The quotes waiting for the seller, the longest waiting first (``updated_at``: the last move)."""
     waiting = [status for status, side in TURN.items() if side == Side.SELLER]
     return quote_list_for_user(user=user).filter(Q(status__in=waiting)).order_by("updated_at", "id")
+
+
+def _combined(states: list[SyncState]) -> SyncState:
+    for wanted in ("failed", "pending"):
+        found = [state for state in states if state.state == wanted]
+        if found:
+            return found[-1]
+    synced = [state for state in states if state.state == "synced"]
+    if synced:
+        return max(synced, key=lambda state: state.at or datetime.min.replace(tzinfo=UTC))
+    return SyncState("never")
+
+
+def quote_sync_context(quote: Quote, limit: int = 50) -> dict[str, Any]:
+    """What the quote page needs for the ERP: ``sync_state`` (for ``erp/_sync_badge.html`` as ``state``),
+    ``events`` (``erp/_timeline.html``) and ``erp_keeps_quotes``. Once ordered, the quote's order is part
+    of it: its push confirms the quotation, so its badge and timeline are the quote's too."""
+    records: list[tuple[type[Quote] | type[PurchaseOrder], int]] = [(Quote, quote.pk)]
+    if quote.purchase_order_id is not None:
+        records.append((PurchaseOrder, quote.purchase_order_id))
+    states = [sync_states_for(model, [pk])[str(pk)] for model, pk in records]
+    wanted = Q(pk__in=[])
+    for model, pk in records:
+        wanted |= Q(target_type=ContentType.objects.get_for_model(model), target_id=str(pk))
+    return {
+        "sync_state": _combined(states),
+        "events": SyncEvent.objects.filter(wanted).select_related("job")[:limit],
+        "erp_keeps_quotes": capabilities_get().quotes,
+    }

@@ -24,8 +24,11 @@ from apps.erp.connectors.base import (
     PriceListResult,
     ProductRecord,
     PushResult,
+    QuotePush,
+    QuotePushResult,
     ReconcileRecord,
     StockRecord,
+    quotes_refused,
 )
 from apps.erp.connectors.odoo.client import OdooClient
 from apps.erp.connectors.odoo.common import erp_id
@@ -71,6 +74,8 @@ class OdooConnector:
         # (``webhook_streams`` reads it), but it is unsigned, fire-and-forget and set up by hand in Odoo,
         # so the engine keeps polling (``changed_streams``).
         change_notifications=False,
+        # A draft sale.order is Odoo's quotation, but the connector does not push quotes yet.
+        quotes=False,
     )
 
     def __init__(self, client: OdooClient) -> None:
@@ -154,6 +159,9 @@ class OdooConnector:
 
     def cancel_orders(self, orders: Sequence[OrderCancel]) -> list[OrderCancelResult]:
         return self.orders.cancel_orders(orders)
+
+    def push_quotes(self, quotes: Sequence[QuotePush]) -> list[QuotePushResult]:
+        return quotes_refused(quotes)
 
     def pull_orders(self, cursor: Cursor, limit: int) -> Page[OrderStateRecord]:
         return self.orders.pull_orders(cursor, limit)
