@@ -296,3 +296,29 @@ def test_a_quote_declined_before_its_push_ran_sends_nothing(
         (QUOTE_PUSH, SyncJob.Status.SUCCEEDED),
         (QUOTE_CANCEL, SyncJob.Status.SUCCEEDED),
     }
+
+
+def test_an_order_push_waits_for_its_quotes_push_still_under_way(
+    erp_connection: ErpConnection, connector: TrytonConnector, erp_admin: TrytonClient, shop: dict[str, Any]
+) -> None:
+    quote = _offered(shop)
+    quote = quotes.quote_accept(quote=quote, actor=shop["buyer"], customer_po_number="PO-QUOTE-4")
+    later = timezone.now() + timedelta(hours=1)
+    SyncJob.objects.filter(kind=QUOTE_PUSH).update(next_attempt_at=later)  # backing off, say
+
+    services.dispatch(connection=erp_connection, connector=connector)
+
+    order_push = SyncJob.objects.get(kind="order.push")
+    assert (order_push.status, order_push.last_error) == (
+        SyncJob.Status.PENDING,
+        f"Waiting for the ERP quotation of quote {quote.number} first.",
+    )
+    assert _sales(erp_admin, quote.number, "PO-QUOTE-4") == []
+    assert quote_sync_context(quote)["sync_state"].state == "pending"
+
+    _dispatch(erp_connection, connector)  # the quote's push first (the older job), then the order's
+    _dispatch(erp_connection, connector)
+
+    (sale,) = _sales(erp_admin, quote.number, "PO-QUOTE-4")
+    assert (sale["reference"], sale["state"]) == ("PO-QUOTE-4", "processing")
+    assert set(SyncJob.objects.values_list("status", flat=True)) == {SyncJob.Status.SUCCEEDED}

@@ -28,7 +28,6 @@ from apps.erp.connectors.base import (
     QuotePushResult,
     ReconcileRecord,
     StockRecord,
-    quotes_refused,
 )
 from apps.erp.connectors.odoo.client import OdooClient
 from apps.erp.connectors.odoo.common import erp_id
@@ -74,8 +73,7 @@ class OdooConnector:
         # (``webhook_streams`` reads it), but it is unsigned, fire-and-forget and set up by hand in Odoo,
         # so the engine keeps polling (``changed_streams``).
         change_notifications=False,
-        # A draft sale.order is Odoo's quotation, but the connector does not push quotes yet.
-        quotes=False,
+        quotes=True,  # a draft sale.order is Odoo's quotation; the order's push confirms it
     )
 
     def __init__(self, client: OdooClient) -> None:
@@ -161,7 +159,7 @@ class OdooConnector:
         return self.orders.cancel_orders(orders)
 
     def push_quotes(self, quotes: Sequence[QuotePush]) -> list[QuotePushResult]:
-        return quotes_refused(quotes)
+        return self.orders.push_quotes(quotes)
 
     def pull_orders(self, cursor: Cursor, limit: int) -> Page[OrderStateRecord]:
         return self.orders.pull_orders(cursor, limit)
