@@ -190,7 +190,7 @@ def orders_push(connector: Connector, jobs: list[SyncJob]) -> None:
     )
     # Orders finance released from credit hold: the ERP is told to accept their credit overrun.
     released = gates.gates_credit_overrun_accepted(list(orders))
-    begun = begun_sales_for(list(orders.values())) if connector.capabilities.quotes else {}
+    begun = begun_sales_for(list(orders.values()))
     ready: list[tuple[SyncJob, PurchaseOrder, OrderPush]] = []
     for job in jobs:
         order = orders.get(int(job.target_id))

@@ -38,6 +38,8 @@ class Gate:
     credit_overrun_accepted: Callable[[list[int]], set[int]] | None = None
     # (*, purchase_order, message): the ERP refused the push for the customer's credit.
     erp_credit_refused: Callable[..., None] | None = None
+    # (*, purchase_order): the portal rejected or cancelled the order (after its move, in its transaction).
+    order_ended: Callable[..., None] | None = None
 
 
 _gates: dict[str, Gate] = {}  # by name, in registration order
@@ -92,3 +94,9 @@ def gates_erp_credit_refused(*, purchase_order: PurchaseOrder, message: str) -> 
     for gate in list(_gates.values()):
         if gate.erp_credit_refused is not None:
             gate.erp_credit_refused(purchase_order=purchase_order, message=message)
+
+
+def gates_order_ended(*, purchase_order: PurchaseOrder) -> None:
+    for gate in list(_gates.values()):
+        if gate.order_ended is not None:
+            gate.order_ended(purchase_order=purchase_order)

@@ -1,7 +1,7 @@
 """How quotes meet the ERP: an offered quote is kept there as a sale in quotation state at the offered
-prices (a new version replaces its lines), cancelled when the quote is declined, closed or expires, and
-confirmed, once, by its order's push, which takes the quotation over (``purchase_orders.erp.BegunSale``):
-the ERP ends with one sale per accepted quote."""
+prices (a new version replaces its lines), cancelled when the quote is declined, closed or expires (or
+its order is refused in the portal), and confirmed, once, by its order's push, which takes the
+quotation over (``purchase_orders.erp.BegunSale``): the ERP ends with one sale per accepted quote."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from apps.erp.connectors.base import (
 from apps.erp.models import SyncJob
 from apps.erp.services import capabilities_get, job_enqueue, job_fail, job_succeed
 from apps.purchase_orders import erp as order_erp
+from apps.purchase_orders import gates
 from apps.purchase_orders.models import PurchaseOrder
 from apps.quotes.models import Quote, QuoteVersion
 
@@ -42,6 +43,14 @@ def quote_erp_follow(quote: Quote, to: str) -> None:
         if version is not None:
             job_enqueue(kind=QUOTE_PUSH, target=quote, idempotency_key=f"{QUOTE_PUSH}:{quote.pk}:v{version}")
     elif to in ENDED and quote.versions.exists():
+        job_enqueue(kind=QUOTE_CANCEL, target=quote, idempotency_key=f"{QUOTE_CANCEL}:{quote.pk}")
+
+
+def quote_order_ended(*, purchase_order: PurchaseOrder) -> None:
+    """The order of an accepted quote was rejected or cancelled in the portal: the quote's ERP quotation
+    (if the order's push has not taken it over) must not go on either."""
+    quote = Quote.objects.filter(purchase_order=purchase_order).first()
+    if quote is not None and capabilities_get().quotes and quote.versions.exists():
         job_enqueue(kind=QUOTE_CANCEL, target=quote, idempotency_key=f"{QUOTE_CANCEL}:{quote.pk}")
 
 
@@ -141,9 +150,10 @@ def quotes_push(connector: Connector, jobs: list[SyncJob]) -> None:
 
 
 def quotes_cancel(connector: Connector, jobs: list[SyncJob]) -> None:
-    """Declined, closed or expired quotes: their ERP quotation is cancelled (a quotation is a sale found
-    by customer and reference like an order's, so the order cancel does it). It waits for a push of the
-    quote still under way, so that push cannot make a quotation after the cancel looked."""
+    """Declined, closed or expired quotes, and those whose order the portal refused: their ERP quotation
+    is cancelled (a quotation is a sale found by customer and reference like an order's, so the order
+    cancel does it). It waits for a push of the quote still under way, so that push cannot make a
+    quotation after the cancel looked."""
     quotes = Quote.objects.select_related("company").in_bulk([int(job.target_id) for job in jobs])
     pushing = _pushing({quote.pk for quote in quotes.values()})
     ready: list[tuple[SyncJob, OrderCancel]] = []
@@ -209,3 +219,4 @@ def register() -> None:
     )
     registry.job_kind_register(registry.JobKind(QUOTE_CANCEL, quotes_cancel, "ERP quotation cancelled"))
     order_erp.begun_sales_register(begun_sales)
+    gates.gate_register(gates.Gate(name="quotes", order_ended=quote_order_ended))

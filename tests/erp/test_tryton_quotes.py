@@ -322,3 +322,29 @@ def test_an_order_push_waits_for_its_quotes_push_still_under_way(
     (sale,) = _sales(erp_admin, quote.number, "PO-QUOTE-4")
     assert (sale["reference"], sale["state"]) == ("PO-QUOTE-4", "processing")
     assert set(SyncJob.objects.values_list("status", flat=True)) == {SyncJob.Status.SUCCEEDED}
+
+
+def test_the_quotation_of_an_order_rejected_before_the_erp_had_it_is_cancelled(
+    erp_connection: ErpConnection, connector: TrytonConnector, erp_admin: TrytonClient, shop: dict[str, Any]
+) -> None:
+    company = shop["company"]
+    ApprovalRule.objects.create(
+        company=company,
+        name="All orders",
+        condition="total_at_least",
+        amount=D("1"),
+        step=1,
+        approver_role=Role.APPROVER,
+    )
+    approver = MembershipFactory(company=company, role=Role.APPROVER).user
+    quote = quotes.quote_accept(quote=_offered(shop), actor=shop["buyer"], customer_po_number="PO-QUOTE-5")
+    _dispatch(erp_connection, connector)
+    order = PurchaseOrder.objects.get(pk=quote.purchase_order_id)
+
+    approval_decide(request=order.approval_requests.get(), actor=approver, approve=False, comment="Too much")
+    _dispatch(erp_connection, connector)
+
+    (sale,) = _sales(erp_admin, quote.number, "PO-QUOTE-5")
+    assert (sale["reference"], sale["state"]) == (quote.number, "cancelled")
+    assert not SyncJob.objects.filter(kind="order.push").exists()
+    assert SyncJob.objects.get(kind=QUOTE_CANCEL).status == SyncJob.Status.SUCCEEDED

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from apps.erp.models import SyncJob
+from apps.purchase_orders.services import purchase_order_cancel
 from apps.quotes import services as quotes
 from apps.quotes.erp import QUOTE_CANCEL, QUOTE_PUSH
 from apps.quotes.exceptions import OfferRefused
@@ -99,3 +100,16 @@ def test_an_erp_without_quotations_gets_no_quote_jobs_and_the_page_says_so(
     assert _jobs(quote) == []
     context = quote_sync_context(refreshed(quote))
     assert (context["sync_state"].state, context["erp_keeps_quotes"]) == ("never", False)
+
+
+def test_a_cancelled_order_cancels_its_quotes_quotation(
+    team: Team, quote_in: Callable[[Status], Quote]
+) -> None:
+    quote = quote_in(Status.ORDERED)
+
+    purchase_order_cancel(purchase_order=quote.purchase_order, actor=team.buyer, note="not needed after all")
+
+    assert _jobs(quote) == [
+        (QUOTE_PUSH, f"{QUOTE_PUSH}:{quote.pk}:v1"),
+        (QUOTE_CANCEL, f"{QUOTE_CANCEL}:{quote.pk}"),
+    ]
