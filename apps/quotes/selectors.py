@@ -8,14 +8,15 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 
 from apps.accounts.models import Membership
 from apps.core.staff import StaffRole, user_staff_roles
-from apps.erp.models import SyncEvent
+from apps.erp.models import SyncEvent, SyncJob
 from apps.erp.selectors import SyncState, sync_states_for
 from apps.erp.services import capabilities_get
 from apps.purchase_orders.models import PurchaseOrder
+from apps.quotes.erp import QUOTE_PUSH
 from apps.quotes.models import TURN, Quote, Side
 
 
@@ -60,6 +61,34 @@ def _combined(states: list[SyncState]) -> SyncState:
     return SyncState("never")
 
 
+def _quote_state(quote: Quote) -> SyncState:
+    """The quote's own badge. A failed push of an earlier version is moot once a later push went through
+    (each push sends the latest version), so it no longer shows."""
+    state = sync_states_for(Quote, [quote.pk])[str(quote.pk)]
+    if state.state != "failed":
+        return state
+    jobs = list(
+        SyncJob.objects.filter(target_type=ContentType.objects.get_for_model(Quote), target_id=str(quote.pk))
+    )
+    pushed = max(
+        (job.pk for job in jobs if job.kind == QUOTE_PUSH and job.status == SyncJob.Status.SUCCEEDED),
+        default=0,
+    )
+    failing = [
+        job
+        for job in sorted(jobs, key=lambda job: job.pk)
+        if job.status in (SyncJob.Status.FAILED, SyncJob.Status.DEAD)
+        and not (job.kind == QUOTE_PUSH and job.pk < pushed)
+    ]
+    if failing:
+        return SyncState("failed", failing[-1].updated_at, failing[-1].last_error)
+    done = SyncEvent.objects.filter(
+        job__in=[job for job in jobs if job.status == SyncJob.Status.SUCCEEDED],
+        outcome=SyncEvent.Outcome.SUCCEEDED,
+    ).aggregate(at=Max("created_at"))["at"]
+    return SyncState("synced", done)
+
+
 def quote_sync_context(quote: Quote, limit: int = 50) -> dict[str, Any]:
     """What the quote page needs for the ERP: ``sync_state`` (for ``erp/_sync_badge.html`` as ``state``),
     ``events`` (``erp/_timeline.html``) and ``erp_keeps_quotes``. Once ordered, the quote's order is part
@@ -67,7 +96,8 @@ def quote_sync_context(quote: Quote, limit: int = 50) -> dict[str, Any]:
     records: list[tuple[type[Quote] | type[PurchaseOrder], int]] = [(Quote, quote.pk)]
     if quote.purchase_order_id is not None:
         records.append((PurchaseOrder, quote.purchase_order_id))
-    states = [sync_states_for(model, [pk])[str(pk)] for model, pk in records]
+    states = [_quote_state(quote)]
+    states += [sync_states_for(model, [pk])[str(pk)] for model, pk in records[1:]]
     wanted = Q(pk__in=[])
     for model, pk in records:
         wanted |= Q(target_type=ContentType.objects.get_for_model(model), target_id=str(pk))

@@ -32,6 +32,7 @@ from apps.quotes.erp import QUOTE_CANCEL, QUOTE_PUSH
 from apps.quotes.models import Quote
 from apps.quotes.selectors import quote_sync_context
 from tests.accounts.factories import MembershipFactory, UserFactory
+from tests.catalog.factories import ProductFactory
 
 D = Decimal
 Status = Quote.Status
@@ -348,3 +349,44 @@ def test_the_quotation_of_an_order_rejected_before_the_erp_had_it_is_cancelled(
     assert (sale["reference"], sale["state"]) == (quote.number, "cancelled")
     assert not SyncJob.objects.filter(kind="order.push").exists()
     assert SyncJob.objects.get(kind=QUOTE_CANCEL).status == SyncJob.Status.SUCCEEDED
+
+
+def test_a_refused_version_shows_failed_until_a_later_version_goes_through(
+    erp_connection: ErpConnection, connector: TrytonConnector, erp_admin: TrytonClient, shop: dict[str, Any]
+) -> None:
+    bolt = Product.objects.get(sku="SKU-00001")
+    local = ProductFactory(sku="LOCAL-ONLY", erp_id="999999")  # the ERP has no such product
+    quote = quotes.quote_request(
+        company=shop["company"],
+        buyer=shop["buyer"],
+        message="Bolts and a spare",
+        lines=[quotes.RequestedLine(bolt, D("5")), quotes.RequestedLine(local, D("1"))],
+    )
+    quotes.quote_review(quote=quote, actor=shop["manager"])
+    valid_until = timezone.localdate() + timedelta(days=10)
+    quotes.quote_offer(
+        quote=quote,
+        actor=shop["manager"],
+        lines=[quotes.OfferedLine(bolt, D("5"), D("7.0000")), quotes.OfferedLine(local, D("1"), D("2.0000"))],
+        valid_until=valid_until,
+    )
+
+    _dispatch(erp_connection, connector)
+
+    state = quote_sync_context(quote)["sync_state"]
+    assert (state.state, "999999" in state.reason) == ("failed", True)
+    assert _sales(erp_admin, quote.number) == []
+
+    quotes.quote_counter(quote=quote, actor=shop["buyer"], message="Just the bolts, then")
+    quotes.quote_offer(
+        quote=quote,
+        actor=shop["manager"],
+        lines=[quotes.OfferedLine(bolt, D("5"), D("6.5000"))],
+        valid_until=valid_until,
+    )
+    _dispatch(erp_connection, connector)
+
+    (sale,) = _sales(erp_admin, quote.number)
+    assert _lines(erp_admin, sale) == {("SKU-00001", D("5"), D("6.5000"))}
+    assert quote_sync_context(quote)["sync_state"].state == "synced"
+    assert SyncJob.objects.get(idempotency_key=f"{QUOTE_PUSH}:{quote.pk}:v1").status == SyncJob.Status.FAILED
