@@ -77,7 +77,7 @@ def quote_push_for(quote: Quote, version: QuoteVersion, ship_to: ShipToAddress |
             OrderLinePush(
                 product_erp_id=line.product.erp_id, quantity=line.quantity, unit_price=line.unit_price
             )
-            for line in version.lines.select_related("product")
+            for line in version.lines.all()
         ],
         description=f"Quote {quote.number} v{version.number}",
         notes=version.note,
@@ -86,7 +86,8 @@ def quote_push_for(quote: Quote, version: QuoteVersion, ship_to: ShipToAddress |
 
 def _latest_versions(quotes: list[Quote]) -> dict[int, QuoteVersion]:
     latest: dict[int, QuoteVersion] = {}
-    for version in QuoteVersion.objects.filter(quote__in=quotes).order_by("quote_id", "number"):
+    versions = QuoteVersion.objects.filter(quote__in=quotes).prefetch_related("lines__product")
+    for version in versions.order_by("quote_id", "number"):
         latest[version.quote_id] = version
     return latest
 

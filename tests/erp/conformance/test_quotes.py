@@ -110,3 +110,21 @@ def test_a_quotation_is_cancelled_once_like_an_order(erp: ConformanceErp) -> Non
     assert (again.erp_id, again.state, again.error) == (pushed.erp_id, "cancelled", "")
     (sale,) = _orders_named(erp, "Q-CONF-2")
     assert sale.state == "cancelled"
+
+
+def test_a_refused_quote_fails_alone_and_the_rest_of_its_batch_goes_on(erp: ConformanceErp) -> None:
+    customers, product = erp.driver.customers(), erp.driver.product_erp_id()
+    good = _quote("Q-CONF-3", customers[0], product, "1", "2.0000")
+    bad = _quote("Q-CONF-4", customers[1], erp.driver.unknown_product_erp_id(), "1", "2.0000")
+
+    made, refused = erp.connector.push_quotes([good, bad])
+
+    assert refused.error
+    assert (refused.erp_id, refused.state) == ("", "")
+    assert _orders_named(erp, "Q-CONF-4") == []
+    if not erp.connector.capabilities.quotes:
+        assert made.error
+        assert _orders_named(erp, "Q-CONF-3") == []
+        return
+    assert (made.error, made.created, made.state) == ("", True, "quotation")
+    assert [record.erp_id for record in _orders_named(erp, "Q-CONF-3")] == [made.erp_id]
