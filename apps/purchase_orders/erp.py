@@ -5,8 +5,6 @@ invoices it."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -55,34 +53,6 @@ def order_push_enqueue(order: PurchaseOrder) -> None:
 def order_cancel_enqueue(order: PurchaseOrder) -> None:
     """The ERP's sale of an order the portal refused or withdrew is cancelled there, once."""
     job_enqueue(kind=ORDER_CANCEL, target=order, idempotency_key=f"{ORDER_CANCEL}:{order.pk}")
-
-
-@dataclass(frozen=True)
-class BegunSale:
-    """An ERP sale begun for an order before the order existed (the quotation of the quote it was
-    accepted from): the order's push takes it over (``OrderPush.quotation_reference``) rather than
-    making a second sale. ``waiting``: that sale's own push is still under way, so the order's waits."""
-
-    reference: str
-    waiting: str = ""
-
-
-# Apps above this one that begin sales for orders (quotes) say which, for a batch of orders, by order id.
-BegunSales = Callable[[list[PurchaseOrder]], dict[int, BegunSale]]
-_begun_sales: list[BegunSales] = []
-
-
-def begun_sales_register(find: BegunSales) -> None:
-    """Called from an app's ``ready()``."""
-    if find not in _begun_sales:
-        _begun_sales.append(find)
-
-
-def begun_sales_for(orders: list[PurchaseOrder]) -> dict[int, BegunSale]:
-    found: dict[int, BegunSale] = {}
-    for find in _begun_sales:
-        found.update(find(orders))
-    return found
 
 
 def order_push_for(
@@ -190,7 +160,7 @@ def orders_push(connector: Connector, jobs: list[SyncJob]) -> None:
     )
     # Orders finance released from credit hold: the ERP is told to accept their credit overrun.
     released = gates.gates_credit_overrun_accepted(list(orders))
-    begun = begun_sales_for(list(orders.values()))
+    begun = gates.gates_begun_sales(list(orders.values()))
     ready: list[tuple[SyncJob, PurchaseOrder, OrderPush]] = []
     for job in jobs:
         order = orders.get(int(job.target_id))

@@ -1,7 +1,7 @@
 """How quotes meet the ERP: an offered quote is kept there as a sale in quotation state at the offered
 prices (a new version replaces its lines), cancelled when the quote is declined, closed or expires (or
 its order is refused in the portal), and confirmed, once, by its order's push, which takes the
-quotation over (``purchase_orders.erp.BegunSale``): the ERP ends with one sale per accepted quote."""
+quotation over (``purchase_orders.gates.BegunSale``): the ERP ends with one sale per accepted quote."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from apps.erp.connectors.base import (
 )
 from apps.erp.models import SyncJob
 from apps.erp.services import capabilities_get, job_enqueue, job_fail, job_succeed
-from apps.purchase_orders import erp as order_erp
 from apps.purchase_orders import gates
 from apps.purchase_orders.models import PurchaseOrder
 from apps.quotes.models import Quote, QuoteVersion
@@ -197,13 +196,13 @@ def _pushing(quote_ids: set[int]) -> set[int]:
     }
 
 
-def begun_sales(orders: list[PurchaseOrder]) -> dict[int, order_erp.BegunSale]:
+def begun_sales(orders: list[PurchaseOrder]) -> dict[int, gates.BegunSale]:
     """Orders accepted from a quote: their push takes the quote's ERP quotation over, after the quote's
     own push (one still pending or in flight makes the order's wait)."""
     quotes = list(Quote.objects.filter(purchase_order__in=orders).only("pk", "number", "purchase_order_id"))
     pushing = _pushing({quote.pk for quote in quotes})
     return {
-        quote.purchase_order_id: order_erp.BegunSale(
+        quote.purchase_order_id: gates.BegunSale(
             reference=quote.number,
             waiting=f"Waiting for the ERP quotation of quote {quote.number} first."
             if quote.pk in pushing
@@ -219,5 +218,4 @@ def register() -> None:
         registry.JobKind(QUOTE_PUSH, quotes_push, "ERP quotation for an offered quote")
     )
     registry.job_kind_register(registry.JobKind(QUOTE_CANCEL, quotes_cancel, "ERP quotation cancelled"))
-    order_erp.begun_sales_register(begun_sales)
-    gates.gate_register(gates.Gate(name="quotes", order_ended=quote_order_ended))
+    gates.gate_register(gates.Gate(name="quotes", order_ended=quote_order_ended, begun_sales=begun_sales))

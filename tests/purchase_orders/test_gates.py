@@ -22,7 +22,7 @@ def test_credit_approvals_and_quotes_register_at_start_up_and_approvals_routes()
 
     assert [gate.name for gate in registered] == ["credit", "approvals", "quotes"]
     assert [gate.name for gate in registered if gate.route is not None] == ["approvals"]
-    assert registered[2].order_ended is not None  # a refused order's quote has its ERP quotation cancelled
+    assert None not in (registered[2].order_ended, registered[2].begun_sales)  # quotes: the ERP quotation
     credit = registered[0]
     assert None not in (
         credit.order_cancelled,
