@@ -55,9 +55,11 @@ def order_cancel_enqueue(order: PurchaseOrder) -> None:
     job_enqueue(kind=ORDER_CANCEL, target=order, idempotency_key=f"{ORDER_CANCEL}:{order.pk}")
 
 
-def order_push_for(order: PurchaseOrder, *, accept_credit_warning: bool = False) -> OrderPush:
+def order_push_for(
+    order: PurchaseOrder, *, accept_credit_warning: bool = False, quotation_reference: str = ""
+) -> OrderPush:
     """``accept_credit_warning``: finance released this order's credit hold, so the ERP's own credit
-    check is to let this one sale through."""
+    check is to let this one sale through. ``quotation_reference``: the ERP quotation it takes over."""
     ship_to = order.ship_to
     return OrderPush(
         reference=order.customer_po_number,
@@ -82,6 +84,7 @@ def order_push_for(order: PurchaseOrder, *, accept_credit_warning: bool = False)
         requested_date=order.requested_date,
         notes=order.notes,
         accept_credit_warning=accept_credit_warning,
+        quotation_reference=quotation_reference,
     )
 
 
@@ -157,9 +160,11 @@ def orders_push(connector: Connector, jobs: list[SyncJob]) -> None:
     )
     # Orders finance released from credit hold: the ERP is told to accept their credit overrun.
     released = gates.gates_credit_overrun_accepted(list(orders))
+    begun = gates.gates_begun_sales(list(orders.values()))
     ready: list[tuple[SyncJob, PurchaseOrder, OrderPush]] = []
     for job in jobs:
         order = orders.get(int(job.target_id))
+        quotation = begun.get(int(job.target_id))
         if order is None:
             job_fail(job=job, error=ErpBusinessError("The order no longer exists."))
         elif order.status == PurchaseOrder.Status.CANCELLED:
@@ -168,8 +173,15 @@ def orders_push(connector: Connector, jobs: list[SyncJob]) -> None:
             )
         elif not order.company.erp_party_id:
             job_fail(job=job, error=ErpTransientError("Waiting for the company's ERP customer to exist."))
+        elif quotation is not None and quotation.waiting:
+            job_fail(job=job, error=ErpTransientError(quotation.waiting))
         else:
-            ready.append((job, order, order_push_for(order, accept_credit_warning=order.pk in released)))
+            push = order_push_for(
+                order,
+                accept_credit_warning=order.pk in released,
+                quotation_reference=quotation.reference if quotation else "",
+            )
+            ready.append((job, order, push))
     if not ready:
         return
     try:
@@ -198,7 +210,12 @@ def orders_push(connector: Connector, jobs: list[SyncJob]) -> None:
                 confirmed=result.state in ("confirmed", "processing", "done"),
             )
 
-        verb = "created" if result.created else "found (created by an earlier attempt)"
+        if result.created:
+            verb = "created"
+        elif push.quotation_reference:
+            verb = f"made from quotation {push.quotation_reference}"
+        else:
+            verb = "found (created by an earlier attempt)"
         job_succeed(
             job=job,
             erp_reference=result.number,

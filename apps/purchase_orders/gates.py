@@ -26,6 +26,16 @@ from apps.purchase_orders.models import PurchaseOrder
 
 
 @dataclass(frozen=True)
+class BegunSale:
+    """An ERP sale begun for an order before the order existed (the quotation of the quote it was
+    accepted from): the order's push takes it over (``OrderPush.quotation_reference``) rather than
+    making a second sale. ``waiting``: that sale's own push is still under way, so the order's waits."""
+
+    reference: str
+    waiting: str = ""
+
+
+@dataclass(frozen=True)
 class Gate:
     name: str
     # route(*, purchase_order, actor) -> order: a submitted order enters the gates here (approvals).
@@ -38,6 +48,10 @@ class Gate:
     credit_overrun_accepted: Callable[[list[int]], set[int]] | None = None
     # (*, purchase_order, message): the ERP refused the push for the customer's credit.
     erp_credit_refused: Callable[..., None] | None = None
+    # (*, purchase_order): the portal rejected or cancelled the order (after its move, in its transaction).
+    order_ended: Callable[..., None] | None = None
+    # Of these orders, those whose ERP sale was begun before them (a quote's quotation), by order id.
+    begun_sales: Callable[[list[PurchaseOrder]], dict[int, BegunSale]] | None = None
 
 
 _gates: dict[str, Gate] = {}  # by name, in registration order
@@ -92,3 +106,17 @@ def gates_erp_credit_refused(*, purchase_order: PurchaseOrder, message: str) -> 
     for gate in list(_gates.values()):
         if gate.erp_credit_refused is not None:
             gate.erp_credit_refused(purchase_order=purchase_order, message=message)
+
+
+def gates_order_ended(*, purchase_order: PurchaseOrder) -> None:
+    for gate in list(_gates.values()):
+        if gate.order_ended is not None:
+            gate.order_ended(purchase_order=purchase_order)
+
+
+def gates_begun_sales(orders: list[PurchaseOrder]) -> dict[int, BegunSale]:
+    found: dict[int, BegunSale] = {}
+    for gate in list(_gates.values()):
+        if gate.begun_sales is not None:
+            found.update(gate.begun_sales(orders))
+    return found

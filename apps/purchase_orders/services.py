@@ -27,7 +27,12 @@ from apps.purchase_orders.exceptions import (
     OrderRequestRefused,
     PurchaseOrderError,
 )
-from apps.purchase_orders.gates import gates_order_cancelled, gates_order_decided_in_erp, gates_route
+from apps.purchase_orders.gates import (
+    gates_order_cancelled,
+    gates_order_decided_in_erp,
+    gates_order_ended,
+    gates_route,
+)
 from apps.purchase_orders.lines import LineReport, Parsed, ParsedLine, report_summarise
 from apps.purchase_orders.models import (
     LIFECYCLE,
@@ -331,7 +336,9 @@ def purchase_order_approve(
 def purchase_order_reject(*, purchase_order: PurchaseOrder, actor: User | None, note: str) -> PurchaseOrder:
     if not note.strip():
         raise PurchaseOrderError("Say why the order is rejected; the buyer is told.")
-    return _transition(_locked(purchase_order), Status.REJECTED, actor=actor, note=note)
+    order = _transition(_locked(purchase_order), Status.REJECTED, actor=actor, note=note)
+    gates_order_ended(purchase_order=order)
+    return order
 
 
 @transaction.atomic
@@ -347,7 +354,9 @@ def purchase_order_cancel(
     # The gates withdraw what waits on the order (an open credit hold, undecided approval steps), in
     # this transaction, the order row already locked: the lock order a credit or approval decision takes.
     gates_order_cancelled(purchase_order=order, actor=actor, note=note)
-    return _transition(order, Status.CANCELLED, actor=actor, note=note)
+    order = _transition(order, Status.CANCELLED, actor=actor, note=note)
+    gates_order_ended(purchase_order=order)
+    return order
 
 
 def _already_passed(current: Status, to: Status) -> bool:

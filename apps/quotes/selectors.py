@@ -6,20 +6,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Upper
 from django.utils import timezone
 
 from apps.accounts.models import Company, Membership, ShipToAddress
 from apps.catalog.models import Product
 from apps.core.staff import StaffRole, user_in_quote_approvers, user_staff_roles
+from apps.erp.models import SyncEvent, SyncJob
+from apps.erp.selectors import SyncState, sync_states_for
+from apps.erp.services import capabilities_get
 from apps.pricing.selectors import price_resolve_many
+from apps.purchase_orders.models import PurchaseOrder
 from apps.quotes import pricing
+from apps.quotes.erp import QUOTE_PUSH
 from apps.quotes.models import (
     TURN,
     Quote,
@@ -204,3 +211,61 @@ def quote_ship_to_get(*, company: Company, ship_to_id: int) -> ShipToAddress | N
 def quote_idempotency_record_get(*, company: Company, key: str, action: str) -> QuoteIdempotencyRecord | None:
     """The API action this Idempotency-Key was used for, if any."""
     return QuoteIdempotencyRecord.objects.filter(company=company, key=key, action=action).first()
+
+
+def _combined(states: list[SyncState]) -> SyncState:
+    for wanted in ("failed", "pending"):
+        found = [state for state in states if state.state == wanted]
+        if found:
+            return found[-1]
+    synced = [state for state in states if state.state == "synced"]
+    if synced:
+        return max(synced, key=lambda state: state.at or datetime.min.replace(tzinfo=UTC))
+    return SyncState("never")
+
+
+def _quote_state(quote: Quote) -> SyncState:
+    """The quote's own badge. A failed push of an earlier version is moot once a later push went through
+    (each push sends the latest version), so it no longer shows."""
+    state = sync_states_for(Quote, [quote.pk])[str(quote.pk)]
+    if state.state != "failed":
+        return state
+    jobs = list(
+        SyncJob.objects.filter(target_type=ContentType.objects.get_for_model(Quote), target_id=str(quote.pk))
+    )
+    pushed = max(
+        (job.pk for job in jobs if job.kind == QUOTE_PUSH and job.status == SyncJob.Status.SUCCEEDED),
+        default=0,
+    )
+    failing = [
+        job
+        for job in sorted(jobs, key=lambda job: job.pk)
+        if job.status in (SyncJob.Status.FAILED, SyncJob.Status.DEAD)
+        and not (job.kind == QUOTE_PUSH and job.pk < pushed)
+    ]
+    if failing:
+        return SyncState("failed", failing[-1].updated_at, failing[-1].last_error)
+    done = SyncEvent.objects.filter(
+        job__in=[job for job in jobs if job.status == SyncJob.Status.SUCCEEDED],
+        outcome=SyncEvent.Outcome.SUCCEEDED,
+    ).aggregate(at=Max("created_at"))["at"]
+    return SyncState("synced", done)
+
+
+def quote_sync_context(quote: Quote, limit: int = 50) -> dict[str, Any]:
+    """What the quote page needs for the ERP: ``sync_state`` (for ``erp/_sync_badge.html`` as ``state``),
+    ``events`` (``erp/_timeline.html``) and ``erp_keeps_quotes``. Once ordered, the quote's order is part
+    of it: its push confirms the quotation, so its badge and timeline are the quote's too."""
+    records: list[tuple[type[Quote] | type[PurchaseOrder], int]] = [(Quote, quote.pk)]
+    if quote.purchase_order_id is not None:
+        records.append((PurchaseOrder, quote.purchase_order_id))
+    states = [_quote_state(quote)]
+    states += [sync_states_for(model, [pk])[str(pk)] for model, pk in records[1:]]
+    wanted = Q(pk__in=[])
+    for model, pk in records:
+        wanted |= Q(target_type=ContentType.objects.get_for_model(model), target_id=str(pk))
+    return {
+        "sync_state": _combined(states),
+        "events": SyncEvent.objects.filter(wanted).select_related("job")[:limit],
+        "erp_keeps_quotes": capabilities_get().quotes,
+    }

@@ -30,6 +30,7 @@ from apps.purchase_orders.models import PurchaseOrder, PurchaseOrderLine
 from apps.purchase_orders.quantities import MAX_QUANTITY
 from apps.purchase_orders.services import purchase_order_cancel, purchase_order_submit_and_route
 from apps.quotes import pricing
+from apps.quotes.erp import quote_erp_follow
 from apps.quotes.exceptions import (
     IdempotencyConflict,
     InvalidTransition,
@@ -136,6 +137,7 @@ def _transition(
         quote.expires_at = None
         fields.append("expires_at")
     quote.save(update_fields=fields)
+    quote_erp_follow(quote, to)
     return quote
 
 

@@ -120,6 +120,7 @@ def test_erp_check_against_business_central(business_central: BusinessCentralSim
     assert "calls the portal when records change" in output
     assert "no price lists: each order line carries the portal's unit price" in output
     assert "orders cannot be confirmed through the API" in output
+    assert "no quotations: the ERP sees a quote only once its order is pushed" in output
     assert services.connection_get_default().options == {
         "environment": "production",
         "tenant_id": business_central.tenant_id,
@@ -135,3 +136,4 @@ def test_erp_check_against_odoo(odoo: OdooSim) -> None:
     assert "  reconcile price_lists: " in output
     assert "It can: pushes price lists; keeps ship-to addresses as records; confirms orders" in output
     assert "the ERP does not enforce credit limits: the portal's credit check is the only one" in output
+    assert "keeps offered quotes as quotations" in output

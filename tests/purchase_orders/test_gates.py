@@ -17,11 +17,12 @@ from tests.accounts.factories import MembershipFactory
 Status = PurchaseOrder.Status
 
 
-def test_credit_then_approvals_register_at_start_up_and_approvals_routes() -> None:
+def test_credit_approvals_and_quotes_register_at_start_up_and_approvals_routes() -> None:
     registered = gates.gates_registered()
 
-    assert [gate.name for gate in registered] == ["credit", "approvals"]
+    assert [gate.name for gate in registered] == ["credit", "approvals", "quotes"]
     assert [gate.name for gate in registered if gate.route is not None] == ["approvals"]
+    assert None not in (registered[2].order_ended, registered[2].begun_sales)  # quotes: the ERP quotation
     credit = registered[0]
     assert None not in (
         credit.order_cancelled,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -119,9 +120,10 @@ def test_a_request_missing_its_lines_or_with_bad_fields_is_refused(
     assert counts() == before
 
 
-def test_a_wanted_date_in_the_past_is_refused_and_today_is_accepted(buyer: Any, settings: Any) -> None:
-    settings.TIME_ZONE = "Pacific/Kiritimati"  # UTC+14: the company's today, not the server's
-    today = timezone.localdate()
+def test_a_wanted_date_in_the_past_is_refused_and_today_is_accepted(team: Team, buyer: Any) -> None:
+    zone = "Pacific/Kiritimati"  # UTC+14: the company's today, not the server's (UTC)
+    Company.objects.filter(pk=team.company.pk).update(time_zone=zone)
+    today = timezone.localdate(timezone=ZoneInfo(zone))
     lines = [{"sku": "BOLT", "quantity": "1"}]
 
     past = buyer.post(LIST, {"lines": lines, "wanted_date": f"{today - timedelta(days=1)}"}, format="json")

@@ -139,7 +139,9 @@ class Capabilities:
     ``credit_memo_amount_paid``: credit notes come with what was refunded (else derived from their
     state). ``change_notifications``: the ERP can call the portal when records change (webhooks);
     ``changed_streams`` polling stays the fallback. ``product_cost``: the product pull reads each product's
-    cost (``ProductRecord.cost_price``, None where the ERP has none), for the margin of a quoted line."""
+    cost (``ProductRecord.cost_price``, None where the ERP has none), for the margin of a quoted line.
+    ``quotes``: an offered quote can be kept as a sale in quotation state (``push_quotes``), which its
+    order's push then confirms (else the ERP first hears of a quote when its order is pushed)."""
 
     price_lists: bool = True
     ship_to_records: bool = True
@@ -150,6 +152,7 @@ class Capabilities:
     credit_memo_amount_paid: bool = True
     change_notifications: bool = False
     product_cost: bool = True
+    quotes: bool = True
 
     def limits(self) -> list[str]:
         """What this ERP cannot do, in words for the people setting it up (empty: nothing missing)."""
@@ -172,6 +175,8 @@ class Capabilities:
             said.append("no change notifications: changes are found by polling")
         if not self.product_cost:
             said.append("no product cost: quotes show no margin")
+        if not self.quotes:
+            said.append("no quotations: the ERP sees a quote only once its order is pushed")
         return said
 
 
@@ -254,6 +259,11 @@ class OrderPush:
     requested_date: date | None = None
     notes: str = ""
     accept_credit_warning: bool = False  # finance released a credit hold for this order on purpose
+    # The reference of the ERP quotation this order was accepted from (``push_quotes``): when the ERP has
+    # no sale of this order yet, the push takes that quotation over (the order's reference, lines and
+    # addresses written on it) and confirms it, instead of making a second sale. Ignored without
+    # ``Capabilities.quotes``.
+    quotation_reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -272,6 +282,52 @@ class OrderPushResult:
     created: bool  # False: found by (customer, reference), created by an earlier attempt (or not at all)
     error: str = ""
     credit_refused: bool = False  # the ERP refused it for the customer's credit, not for its content
+
+
+@dataclass(frozen=True)
+class QuotePush:
+    """An offered quote, to be an ERP sale in quotation state at the offered prices. ``reference`` (the
+    quote number) with ``customer_erp_id`` identifies it, as an order's PO number does: a push looks the
+    pair up before creating, and a later version replaces the lines of the same sale. It is cancelled
+    like an order (``cancel_orders``) and confirmed by its order's push (``OrderPush.quotation_reference``).
+    """
+
+    reference: str
+    customer_erp_id: str
+    ship_to: AddressRecord
+    lines: list[OrderLinePush]
+    description: str = ""  # e.g. "Quote Q-000123 v2"
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class QuotePushResult:
+    """What became of one pushed quote: its ERP sale (``state`` quotation once pushed). ``error``
+    non-empty: refused (an unknown product, a sale already confirmed), the text is for a person."""
+
+    reference: str
+    customer_erp_id: str
+    erp_id: str
+    number: str
+    state: str
+    created: bool  # False: found by (customer, reference) and its lines replaced
+    error: str = ""
+
+
+def quotes_refused(quotes: Sequence[QuotePush]) -> list[QuotePushResult]:
+    """``push_quotes`` of an ERP without quotations (``Capabilities.quotes`` False): each one refused."""
+    return [
+        QuotePushResult(
+            quote.reference,
+            quote.customer_erp_id,
+            "",
+            "",
+            "",
+            created=False,
+            error="This ERP keeps no quotations: the quote goes to it as an order once accepted.",
+        )
+        for quote in quotes
+    ]
 
 
 @dataclass(frozen=True)
@@ -533,6 +589,10 @@ class Connector(Protocol):
     def pull_orders(self, cursor: Cursor, limit: int) -> Page[OrderStateRecord]: ...
 
     def cancel_orders(self, orders: Sequence[OrderCancel]) -> list[OrderCancelResult]: ...
+
+    # ``Capabilities.quotes``: offered quotes as sales in quotation state (else every result is an error;
+    # the engine sends none).
+    def push_quotes(self, quotes: Sequence[QuotePush]) -> list[QuotePushResult]: ...
 
     def pull_invoices(self, cursor: Cursor, limit: int) -> Page[InvoiceRecord]: ...
 

@@ -26,8 +26,11 @@ from apps.erp.connectors.base import (
     PriceListResult,
     ProductRecord,
     PushResult,
+    QuotePush,
+    QuotePushResult,
     ReconcileRecord,
     StockRecord,
+    quotes_refused,
 )
 from apps.erp.connectors.business_central.client import DEFAULT_TOKEN_URL, BusinessCentralClient
 from apps.erp.connectors.business_central.customers import BusinessCentralCustomers
@@ -71,6 +74,8 @@ class BusinessCentralConnector:
         credit_memo_amount_paid=False,
         change_notifications=True,
         product_cost=True,  # items unitCost
+        # salesQuotes exist in BC, but the connector does not push them yet: the order push makes the sale.
+        quotes=False,
     )
 
     def __init__(self, client: BusinessCentralClient, *, currency: str = "USD") -> None:
@@ -155,6 +160,9 @@ class BusinessCentralConnector:
 
     def cancel_orders(self, orders: Sequence[OrderCancel]) -> list[OrderCancelResult]:
         return self.orders.cancel_orders(orders)
+
+    def push_quotes(self, quotes: Sequence[QuotePush]) -> list[QuotePushResult]:
+        return quotes_refused(quotes)
 
     def pull_orders(self, cursor: Cursor, limit: int) -> Page[OrderStateRecord]:
         return self.orders.pull_orders(cursor, limit)

@@ -24,6 +24,8 @@ from apps.erp.connectors.base import (
     PriceListResult,
     ProductRecord,
     PushResult,
+    QuotePush,
+    QuotePushResult,
     ReconcileRecord,
     StockRecord,
 )
@@ -72,6 +74,7 @@ class OdooConnector:
         # so the engine keeps polling (``changed_streams``).
         change_notifications=False,
         product_cost=True,  # product.product standard_price
+        quotes=True,  # a draft sale.order is Odoo's quotation; the order's push confirms it
     )
 
     def __init__(self, client: OdooClient) -> None:
@@ -155,6 +158,9 @@ class OdooConnector:
 
     def cancel_orders(self, orders: Sequence[OrderCancel]) -> list[OrderCancelResult]:
         return self.orders.cancel_orders(orders)
+
+    def push_quotes(self, quotes: Sequence[QuotePush]) -> list[QuotePushResult]:
+        return self.orders.push_quotes(quotes)
 
     def pull_orders(self, cursor: Cursor, limit: int) -> Page[OrderStateRecord]:
         return self.orders.pull_orders(cursor, limit)

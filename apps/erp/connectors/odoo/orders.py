@@ -18,6 +18,8 @@ from apps.erp.connectors.base import (
     OrderPushResult,
     OrderStateRecord,
     Page,
+    QuotePush,
+    QuotePushResult,
     ReconcileRecord,
     order_reconcile_record,
 )
@@ -98,22 +100,12 @@ class OdooOrders:
         unique: dict[OrderKey, OrderPush] = {}
         for order in orders:
             unique.setdefault(_order_key(order), order)
-        errors: dict[OrderKey, str] = {}
-        for key in unique:
-            if not key[1]:
-                errors[key] = "An order needs a reference (the PO number) to be pushed to Odoo."
-            elif erp_id(key[0]) is None:
-                errors[key] = f"The customer id {key[0]!r} is not an Odoo partner id."
-        keys = [key for key in unique if key not in errors]
-        partners = self._partners({int(customer) for customer, _ in keys})
-        for key in keys:
-            if int(key[0]) not in partners:
-                errors[key] = f"Odoo has no customer with id {key[0]}."
-        keys = [key for key in keys if key not in errors]
+        keys, partners, errors = self._checked(list(unique))
 
         found = self._find(keys)
+        errors.update(self._take_over_quotations(unique, found, partners))
         sale_ids = {key: row["id"] for key, row in found.items()}
-        missing = [key for key in keys if key not in found]
+        missing = [key for key in keys if key not in found and key not in errors]
         created, create_errors = self._create([unique[key] for key in missing], partners)
         errors.update(create_errors)
         sale_ids.update(created)
@@ -151,6 +143,146 @@ class OdooOrders:
             )
         return results
 
+    def push_quotes(self, quotes: Sequence[QuotePush]) -> list[QuotePushResult]:
+        """Keep each offered quote as ONE ``sale.order`` quotation (draft) at the offered prices, found by
+        (customer, ``client_order_ref`` = the quote number) before creating, like an order. A draft or
+        sent one gets its lines replaced (one ``write``: the old lines deleted, the new created); one
+        confirmed or cancelled is refused, unchanged. The rest are created in one ``create`` and left in
+        draft (no ``action_confirm``). Results in the input order."""
+        unique: dict[OrderKey, QuotePush] = {}
+        for quote in quotes:
+            unique.setdefault(_order_key(quote), quote)
+        keys, partners, errors = self._checked(list(unique))
+        found = self._find(keys)
+        for key, row in found.items():
+            if row["state"] not in ("draft", "sent"):
+                errors[key] = (
+                    f"Odoo's order {row['id']} is {_STATES.get(row['state'], row['state'])} already."
+                )
+        errors.update(
+            self._rewrite({key: row for key, row in found.items() if key not in errors}, unique, partners)
+        )
+        missing = [key for key in keys if key not in found and key not in errors]
+        created, create_errors = self._create([unique[key] for key in missing], partners)
+        errors.update(create_errors)
+        ids = sorted({row["id"] for row in found.values()} | set(created.values()))
+        final = (
+            {
+                row["id"]: row
+                for row in self.client.call("sale.order", "read", ids=ids, fields=["name", "state"])
+            }
+            if ids
+            else {}
+        )
+        results = []
+        for quote in quotes:
+            key = _order_key(quote)
+            sale = final.get(created.get(key) or found.get(key, {}).get("id", 0), {})
+            results.append(
+                QuotePushResult(
+                    reference=quote.reference,
+                    customer_erp_id=quote.customer_erp_id,
+                    erp_id=str(sale["id"]) if sale else "",
+                    number=text(sale.get("name")),
+                    state=_STATES.get(sale.get("state") or "", "") if sale else "",
+                    created=key in created,
+                    error=errors.get(key, ""),
+                )
+            )
+        return results
+
+    def _checked(
+        self, keys: list[OrderKey]
+    ) -> tuple[list[OrderKey], dict[int, dict[str, Any]], dict[OrderKey, str]]:
+        """The keys that can be pushed, their customers, and the errors of the others."""
+        errors: dict[OrderKey, str] = {}
+        for key in keys:
+            if not key[1]:
+                errors[key] = "An order needs a reference (the PO number) to be pushed to Odoo."
+            elif erp_id(key[0]) is None:
+                errors[key] = f"The customer id {key[0]!r} is not an Odoo partner id."
+        keys = [key for key in keys if key not in errors]
+        partners = self._partners({int(customer) for customer, _ in keys})
+        for key in keys:
+            if int(key[0]) not in partners:
+                errors[key] = f"Odoo has no customer with id {key[0]}."
+        return [key for key in keys if key not in errors], partners, errors
+
+    def _take_over_quotations(
+        self,
+        orders: dict[OrderKey, OrderPush],
+        found: dict[OrderKey, dict[str, Any]],
+        partners: dict[int, dict[str, Any]],
+    ) -> dict[OrderKey, str]:
+        """Orders accepted from a quote (``quotation_reference``): an order with no ``sale.order`` of its
+        own takes its quotation (same customer, ``client_order_ref`` = the quote number) when that is a
+        draft or sent one; its order, found either way and still a quotation, is rewritten with the
+        order's reference, lines, delivery address and note and added to ``found`` (in place), so the
+        push confirms it like any. Errors by key."""
+        wanted = {
+            key: (key[0], order.quotation_reference.strip())
+            for key, order in orders.items()
+            if order.quotation_reference.strip() and key[1] and key[0].isdigit()
+        }
+        if not wanted:
+            return {}
+        quotations = self._find(sorted({wanted[key] for key in wanted if key not in found}))
+        sales: dict[OrderKey, dict[str, Any]] = {}
+        for key, quotation in wanted.items():
+            row = found.get(key) or quotations.get(quotation)
+            if row is not None and row["state"] in ("draft", "sent"):
+                sales[key] = row
+        errors = self._rewrite(sales, orders, partners)
+        for key, row in sales.items():
+            if key not in errors:
+                found[key] = row
+        return errors
+
+    def _rewrite(
+        self,
+        sales: dict[OrderKey, dict[str, Any]],
+        pushes: dict[OrderKey, OrderPush] | dict[OrderKey, QuotePush],
+        partners: dict[int, dict[str, Any]],
+    ) -> dict[OrderKey, str]:
+        """Write each push on its quotation (a row with ``id``), one ``write`` per order: reference,
+        delivery address, note, commitment date (orders) and the lines replaced. Errors by key."""
+        if not sales:
+            return {}
+        errors = self._unknown_products([pushes[key] for key in sales])
+        ready = {key: row for key, row in sales.items() if key not in errors}
+        ship_to = self._ship_to([pushes[key] for key in ready], partners)
+        for key, row in ready.items():
+            push = pushes[key]
+            values = {
+                **_order_values(push, ship_to[key]),
+                "order_line": [*([2, line] for line in row["order_line"]), *_line_commands(push)],
+            }
+            try:
+                self.client.call("sale.order", "write", ids=[row["id"]], vals=values)
+            except ErpBusinessError as exc:
+                errors[key] = exc.message
+        return errors
+
+    def _unknown_products(self, orders: Sequence[OrderPush | QuotePush]) -> dict[OrderKey, str]:
+        errors: dict[OrderKey, str] = {}
+        wanted = {erp_id(line.product_erp_id) for order in orders for line in order.lines} - {None}
+        known = set(
+            self.client.call(
+                "product.product", "search", domain=[["id", "in", sorted(wanted)]], context=EVERY
+            )
+            if wanted
+            else []
+        )
+        for order in orders:
+            unknown = [
+                line.product_erp_id for line in order.lines if erp_id(line.product_erp_id) not in known
+            ]
+            if unknown:
+                errors[_order_key(order)] = f"Odoo has no product with id {', '.join(unknown)}."
+            elif not order.lines:
+                errors[_order_key(order)] = "An order without lines cannot be pushed to Odoo."
+        return errors
+
     def _partners(self, ids: set[int]) -> dict[int, dict[str, Any]]:
         if not ids:
             return {}
@@ -173,7 +305,7 @@ class OdooOrders:
                 ["client_order_ref", "in", sorted({reference for _, reference in keys})],
                 ["partner_id", "in", sorted({int(customer) for customer, _ in keys})],
             ],
-            fields=["partner_id", "client_order_ref", "state", "locked"],
+            fields=["partner_id", "client_order_ref", "state", "locked", "order_line"],
             order="id asc",
         )
         wanted = set(keys)
@@ -185,54 +317,20 @@ class OdooOrders:
         return found
 
     def _create(
-        self, orders: list[OrderPush], partners: dict[int, dict[str, Any]]
+        self, orders: Sequence[OrderPush | QuotePush], partners: dict[int, dict[str, Any]]
     ) -> tuple[dict[OrderKey, int], dict[OrderKey, str]]:
         if not orders:
             return {}, {}
-        errors: dict[OrderKey, str] = {}
-        wanted = {erp_id(line.product_erp_id) for order in orders for line in order.lines} - {None}
-        known = set(
-            self.client.call(
-                "product.product", "search", domain=[["id", "in", sorted(wanted)]], context=EVERY
-            )
-            if wanted
-            else []
-        )
-        for order in orders:
-            unknown = [
-                line.product_erp_id for line in order.lines if erp_id(line.product_erp_id) not in known
-            ]
-            if unknown:
-                errors[_order_key(order)] = f"Odoo has no product with id {', '.join(unknown)}."
-            elif not order.lines:
-                errors[_order_key(order)] = "An order without lines cannot be pushed to Odoo."
+        errors = self._unknown_products(orders)
         orders = [order for order in orders if _order_key(order) not in errors]
         if not orders:
             return {}, errors
         ship_to = self._ship_to(orders, partners)
-        today = datetime.now(tz=UTC).date()
         values = [
             {
                 "partner_id": int(order.customer_erp_id),
-                "partner_shipping_id": ship_to[_order_key(order)],
-                "client_order_ref": order.reference.strip(),
-                "commitment_date": f"{order.requested_date.isoformat()} 00:00:00"
-                if order.requested_date and order.requested_date >= today
-                else False,
-                "note": order.notes or False,
-                "order_line": [
-                    [
-                        0,
-                        0,
-                        {
-                            "product_id": int(line.product_erp_id),
-                            "product_uom_qty": line.quantity,
-                            "price_unit": line.unit_price,
-                            **({"name": line.note} if line.note else {}),
-                        },
-                    ]
-                    for line in order.lines
-                ],
+                **_order_values(order, ship_to[_order_key(order)]),
+                "order_line": _line_commands(order),
             }
             for order in orders
         ]
@@ -252,7 +350,9 @@ class OdooOrders:
                     created[_order_key(order)] = int(new_id)
         return created, errors
 
-    def _ship_to(self, orders: list[OrderPush], partners: dict[int, dict[str, Any]]) -> dict[OrderKey, int]:
+    def _ship_to(
+        self, orders: Sequence[OrderPush | QuotePush], partners: dict[int, dict[str, Any]]
+    ) -> dict[OrderKey, int]:
         """The delivery partner of each order, creating the delivery contacts Odoo lacks (one call)."""
         child_ids = sorted(
             {child for order in orders for child in partners[int(order.customer_erp_id)]["child_ids"]}
@@ -504,7 +604,37 @@ def _invoice_state(order: dict[str, Any], moves: list[dict[str, Any]]) -> str:
     return "awaiting payment"
 
 
-def _order_key(order: OrderPush | OrderCancel) -> OrderKey:
+def _order_values(order: OrderPush | QuotePush, shipping: int) -> dict[str, Any]:
+    """The header a push writes: delivery address, reference, commitment date (an order's requested
+    date, when not past) and note."""
+    requested = order.requested_date if isinstance(order, OrderPush) else None
+    today = datetime.now(tz=UTC).date()
+    return {
+        "partner_shipping_id": shipping,
+        "client_order_ref": order.reference.strip(),
+        "commitment_date": f"{requested.isoformat()} 00:00:00" if requested and requested >= today else False,
+        "note": order.notes or False,
+    }
+
+
+def _line_commands(order: OrderPush | QuotePush) -> list[list[Any]]:
+    """One create command per line: product, quantity and the pushed ``price_unit`` (no pricelist)."""
+    return [
+        [
+            0,
+            0,
+            {
+                "product_id": int(line.product_erp_id),
+                "product_uom_qty": line.quantity,
+                "price_unit": line.unit_price,
+                **({"name": line.note} if line.note else {}),
+            },
+        ]
+        for line in order.lines
+    ]
+
+
+def _order_key(order: OrderPush | OrderCancel | QuotePush) -> OrderKey:
     customer = erp_id(order.customer_erp_id)
     return (str(customer) if customer is not None else order.customer_erp_id, order.reference.strip())
 

@@ -25,6 +25,8 @@ from apps.erp.connectors.base import (
     PriceListResult,
     ProductRecord,
     PushResult,
+    QuotePush,
+    QuotePushResult,
     ReconcileRecord,
     StockRecord,
 )
@@ -59,6 +61,7 @@ class TrytonConnector:
         credit_memo_amount_paid=True,
         change_notifications=False,
         product_cost=True,  # product.product cost_price (a company value)
+        quotes=True,  # a sale in quotation state, confirmed by its order's push
     )
 
     def __init__(
@@ -175,6 +178,9 @@ class TrytonConnector:
 
     def cancel_orders(self, orders: Sequence[OrderCancel]) -> list[OrderCancelResult]:
         return self.orders.cancel_orders(orders)
+
+    def push_quotes(self, quotes: Sequence[QuotePush]) -> list[QuotePushResult]:
+        return self.orders.push_quotes(quotes)
 
     def pull_orders(self, cursor: Cursor, limit: int) -> Page[OrderStateRecord]:
         return self.orders.pull_orders(cursor, limit)

@@ -19,6 +19,8 @@ from apps.erp.connectors.base import (
     OrderPushResult,
     OrderStateRecord,
     Page,
+    QuotePush,
+    QuotePushResult,
     ReconcileRecord,
     order_reconcile_record,
 )
@@ -57,7 +59,10 @@ _STATES_REACHED_BY: dict[str, frozenset[str]] = {
     "quote": frozenset({"quotation", "confirmed", "processing", "done"}),
     "confirm": frozenset({"confirmed", "processing", "done"}),
     "cancel": frozenset({"cancelled"}),
+    "draft": frozenset({"draft"}),
 }
+# The states a sale can still be rewritten from (through ``draft``): a quotation, or one a person cancelled.
+_REWRITABLE = frozenset({"draft", "quotation", "cancelled"})
 
 
 class TrytonOrders:
@@ -118,24 +123,14 @@ class TrytonOrders:
         unique: dict[OrderKey, OrderPush] = {}
         for order in orders:
             unique.setdefault(_order_key(order), order)
-        errors: dict[OrderKey, str] = {}
         credit_refused: set[OrderKey] = set()  # confirms the ERP refused for the customer's credit
-        for key, order in unique.items():
-            if not key[1]:
-                errors[key] = "An order needs a reference to be pushed to the ERP."
-            elif _erp_id(order.customer_erp_id) is None:
-                errors[key] = f"The customer id {order.customer_erp_id!r} is not an ERP party id."
-        keys = [key for key in unique if key not in errors]
-        parties = self._order_parties({int(customer) for customer, _ in keys})
-        for key in keys:
-            if int(key[0]) not in parties:
-                errors[key] = f"The ERP has no customer with id {key[0]}."
-        keys = [key for key in keys if key not in errors]
+        keys, parties, errors = self._checked(unique)
 
         found = self._find_sales(keys)
+        errors.update(self._take_over_quotations(unique, found, parties))
         sale_ids = {key: row["id"] for key, row in found.items()}
         states = {key: row["state"] for key, row in found.items()}
-        missing = [key for key in keys if key not in found]
+        missing = [key for key in keys if key not in found and key not in errors]
         created, create_errors = self._create_sales([unique[key] for key in missing], parties)
         errors.update(create_errors)
         sale_ids.update(created)
@@ -181,6 +176,156 @@ class TrytonOrders:
             )
         return results
 
+    def push_quotes(self, quotes: Sequence[QuotePush]) -> list[QuotePushResult]:
+        """Keep each offered quote as ONE ERP sale in quotation state at the offered prices. Results come
+        in the input order.
+
+        Found by (party, reference = quote number) like an order, whatever its state: a quotation (or a
+        draft an interrupted attempt left, or a sale a person cancelled) is put back to draft, its lines
+        replaced by the pushed ones (one ``write``: the old lines deleted, the new created) with its
+        description, comment and shipment address, then quoted again; a sale confirmed already (its
+        order took it over) is refused, unchanged. The rest are created in one ``sale.sale.create`` like
+        orders (``description`` set) and quoted in one call. A retry after a lost answer finds the sale
+        of the earlier attempt, so there is never a second one."""
+        unique: dict[OrderKey, QuotePush] = {}
+        for quote in quotes:
+            unique.setdefault(_order_key(quote), quote)
+        keys, parties, errors = self._checked(unique)
+        found = self._find_sales(keys, ["lines", "number"])
+        for key, row in found.items():
+            if row["state"] not in _REWRITABLE:
+                errors[key] = (
+                    f"The ERP sale {row['number'] or row['id']} is {row['state']} already; "
+                    "the quotation can no longer change there."
+                )
+        errors.update(
+            self._rewrite({key: row for key, row in found.items() if key not in errors}, unique, parties)
+        )
+        missing = [key for key in keys if key not in found and key not in errors]
+        created, create_errors = self._create_sales([unique[key] for key in missing], parties)
+        errors.update(create_errors)
+        sale_ids = {key: row["id"] for key, row in found.items() if key not in errors} | created
+        by_sale = {sale_id: key for key, sale_id in sale_ids.items()}
+        for sale_id, error in self._transition(self.client, "quote", sorted(by_sale)).items():
+            errors[by_sale[sale_id]] = error
+        ids = sorted({row["id"] for row in found.values()} | set(created.values()))
+        final = (
+            {row["id"]: row for row in self.client.read("sale.sale", ids, ["number", "state"])} if ids else {}
+        )
+        results = []
+        for quote in quotes:
+            key = _order_key(quote)
+            sale_id = created.get(key) or found.get(key, {}).get("id", 0)
+            sale = final.get(sale_id, {})
+            results.append(
+                QuotePushResult(
+                    reference=quote.reference,
+                    customer_erp_id=quote.customer_erp_id,
+                    erp_id=str(sale["id"]) if sale else "",
+                    number=sale.get("number") or "",
+                    state=sale.get("state") or "",
+                    created=key in created,
+                    error=errors.get(key, ""),
+                )
+            )
+        return results
+
+    def _checked(
+        self, pushes: dict[OrderKey, OrderPush] | dict[OrderKey, QuotePush]
+    ) -> tuple[list[OrderKey], dict[int, dict[str, Any]], dict[OrderKey, str]]:
+        """The keys that can be pushed, their parties, and the errors of the others."""
+        errors: dict[OrderKey, str] = {}
+        for key, push in pushes.items():
+            if not key[1]:
+                errors[key] = "An order needs a reference to be pushed to the ERP."
+            elif _erp_id(push.customer_erp_id) is None:
+                errors[key] = f"The customer id {push.customer_erp_id!r} is not an ERP party id."
+        keys = [key for key in pushes if key not in errors]
+        parties = self._order_parties({int(customer) for customer, _ in keys})
+        for key in keys:
+            if int(key[0]) not in parties:
+                errors[key] = f"The ERP has no customer with id {key[0]}."
+        return [key for key in keys if key not in errors], parties, errors
+
+    def _take_over_quotations(
+        self,
+        orders: dict[OrderKey, OrderPush],
+        found: dict[OrderKey, dict[str, Any]],
+        parties: dict[int, dict[str, Any]],
+    ) -> dict[OrderKey, str]:
+        """Orders accepted from a quote (``quotation_reference``): the quotation becomes the order's sale.
+
+        An order with no sale of its own yet takes its quotation (same party, reference = the quote
+        number) when that is a draft or quotation; its sale, found either way and not confirmed yet, is
+        rewritten (``_rewrite``: the order's reference, lines, shipment address and notes) and added to
+        ``found`` as a draft, so the push quotes and confirms it like any. A retry after a lost answer
+        finds it by the order's reference. Errors by key; ``found`` is updated in place."""
+        wanted = {
+            key: (key[0], order.quotation_reference.strip())
+            for key, order in orders.items()
+            if order.quotation_reference.strip() and key[1] and key[0].isdigit()
+        }
+        if not wanted:
+            return {}
+        mine = self._find_sales([key for key in wanted if key in found], ["lines"])
+        quotations = self._find_sales(sorted({wanted[key] for key in wanted if key not in found}), ["lines"])
+        sales: dict[OrderKey, dict[str, Any]] = {}
+        for key, quotation in wanted.items():
+            row = mine.get(key) or quotations.get(quotation)
+            if row is not None and row["state"] in ("draft", "quotation"):
+                sales[key] = row
+        errors = self._rewrite(sales, orders, parties)
+        for key, row in sales.items():
+            if key not in errors:
+                found[key] = {**row, "state": "draft"}
+        return errors
+
+    def _rewrite(
+        self,
+        sales: dict[OrderKey, dict[str, Any]],
+        pushes: dict[OrderKey, OrderPush] | dict[OrderKey, QuotePush],
+        parties: dict[int, dict[str, Any]],
+    ) -> dict[OrderKey, str]:
+        """Put each sale (a row with ``id``, ``state``, ``lines``) back to draft and write the push on it in
+        one ``write`` per sale: reference, shipment address, comment, description or shipping date, and
+        its lines replaced. Errors by key; the others are drafts afterwards."""
+        if not sales:
+            return {}
+        errors: dict[OrderKey, str] = {}
+        by_sale = {row["id"]: key for key, row in sales.items()}
+        to_draft = sorted(row["id"] for row in sales.values() if row["state"] != "draft")
+        for sale_id, error in self._transition(self.client, "draft", to_draft).items():
+            errors[by_sale[sale_id]] = error
+        units = self._sale_units({line.product_erp_id for key in sales for line in pushes[key].lines})
+        for key in sales:
+            unknown = [
+                line.product_erp_id for line in pushes[key].lines if _erp_id(line.product_erp_id) not in units
+            ]
+            if unknown:
+                errors[key] = f"The ERP has no product with id {', '.join(unknown)}."
+        ready = {key: row for key, row in sales.items() if key not in errors}
+        ship_to, _ = self._ship_to_addresses([pushes[key] for key in ready], parties)
+        today = datetime.now(tz=UTC).date()
+        for key, row in ready.items():
+            push = pushes[key]
+            values: dict[str, Any] = {
+                "reference": push.reference.strip(),
+                "shipment_address": ship_to[key],
+                "comment": push.notes or None,
+                "lines": [["delete", list(row["lines"])], ["create", _line_values(push, units)]],
+            }
+            if isinstance(push, QuotePush):
+                values["description"] = push.description or None
+            else:
+                values["shipping_date"] = (
+                    push.requested_date if _not_before(push.requested_date, today) else None
+                )
+            try:
+                self.client.model("sale.sale", "write", [row["id"]], values)
+            except ErpBusinessError as exc:
+                errors[key] = exc.message
+        return errors
+
     def _parties_short_of_credit(
         self, parties: dict[int, dict[str, Any]], sales: list[tuple[int, int]]
     ) -> set[int]:
@@ -225,7 +370,7 @@ class TrytonOrders:
         )
         return {row["id"]: row for row in rows}
 
-    def _find_sales(self, keys: list[OrderKey]) -> dict[OrderKey, dict[str, Any]]:
+    def _find_sales(self, keys: list[OrderKey], fields: Sequence[str] = ()) -> dict[OrderKey, dict[str, Any]]:
         if not keys:
             return {}
         rows = self.client.search_read(
@@ -234,7 +379,7 @@ class TrytonOrders:
                 ["reference", "in", sorted({reference for _, reference in keys})],
                 ["party", "in", sorted({int(customer) for customer, _ in keys})],
             ],
-            ["party", "reference", "state"],
+            ["party", "reference", "state", *fields],
             order=[["id", "ASC"]],
         )
         wanted = set(keys)
@@ -246,7 +391,7 @@ class TrytonOrders:
         return found
 
     def _create_sales(
-        self, orders: list[OrderPush], parties: dict[int, dict[str, Any]]
+        self, orders: Sequence[OrderPush | QuotePush], parties: dict[int, dict[str, Any]]
     ) -> tuple[dict[OrderKey, int], dict[OrderKey, str]]:
         """Create the sales (one call; one by one if the ERP refuses the batch): ids and errors by key."""
         if not orders:
@@ -266,6 +411,7 @@ class TrytonOrders:
         for order in orders:
             party = parties[int(order.customer_erp_id)]
             shipment_address = ship_to[_order_key(order)]
+            requested = order.requested_date if isinstance(order, OrderPush) else None
             values.append(
                 {
                     "party": party["id"],
@@ -275,26 +421,10 @@ class TrytonOrders:
                     "price_list": party["sale_price_list"],
                     "reference": order.reference.strip(),
                     "sale_date": today,
-                    "shipping_date": order.requested_date
-                    if _not_before(order.requested_date, today)
-                    else None,
+                    "shipping_date": requested if _not_before(requested, today) else None,
                     "comment": order.notes or None,
-                    "lines": [
-                        [
-                            "create",
-                            [
-                                {
-                                    "type": "line",
-                                    "product": int(line.product_erp_id),
-                                    "quantity": float(line.quantity),
-                                    "unit": products[int(line.product_erp_id)],
-                                    "unit_price": line.unit_price,
-                                    "note": line.note or None,
-                                }
-                                for line in order.lines
-                            ],
-                        ]
-                    ],
+                    "description": (order.description or None) if isinstance(order, QuotePush) else None,
+                    "lines": [["create", _line_values(order, products)]],
                 }
             )
         created: dict[OrderKey, int] = {}
@@ -316,7 +446,7 @@ class TrytonOrders:
         return {row["id"]: row["sale_uom"] for row in rows}
 
     def _ship_to_addresses(
-        self, orders: list[OrderPush], parties: dict[int, dict[str, Any]]
+        self, orders: Sequence[OrderPush | QuotePush], parties: dict[int, dict[str, Any]]
     ) -> tuple[dict[OrderKey, int], dict[int, int]]:
         """The shipment address of each order (creating those the ERP lacks) and the invoice address of
         each party that has an address."""
@@ -545,7 +675,22 @@ def _erp_id(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
-def _order_key(order: OrderPush | OrderCancel) -> OrderKey:
+def _line_values(push: OrderPush | QuotePush, units: dict[int, int]) -> list[dict[str, Any]]:
+    """The sale lines of a push: product, quantity, its sale unit, the pushed unit price and note."""
+    return [
+        {
+            "type": "line",
+            "product": int(line.product_erp_id),
+            "quantity": float(line.quantity),
+            "unit": units[int(line.product_erp_id)],
+            "unit_price": line.unit_price,
+            "note": line.note or None,
+        }
+        for line in push.lines
+    ]
+
+
+def _order_key(order: OrderPush | OrderCancel | QuotePush) -> OrderKey:
     """(party id as the ERP writes it, reference stripped as the ERP stores it)."""
     party = _erp_id(order.customer_erp_id)
     return (str(party) if party is not None else order.customer_erp_id, order.reference.strip())

@@ -24,6 +24,7 @@ CAN = {
     "customer_holds": "has a customer credit hold",
     "credit_memo_amount_paid": "reports refunds on credit notes",
     "change_notifications": "calls the portal when records change",
+    "quotes": "keeps offered quotes as quotations",
 }
 
 
