@@ -1,0 +1,141 @@
+"""A negotiated quote in Chromium against the real Tryton: the buyer asks, the account manager offers,
+the buyer counters, the manager offers again, the buyer accepts; the order goes through the company's
+approval rule and the ERP accepts it. The buyer's quote page, open in its own browser, follows every
+move of the other side (and the order's steps after the accept) without a reload."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from apps.accounts.erp import CUSTOMERS
+from apps.accounts.models import Company, Role, StaffRole
+from apps.accounts.services import staff_user_set_roles
+from apps.approvals.models import ApprovalRule
+from apps.catalog.erp import PRODUCTS
+from apps.erp import inbound, services
+from apps.erp.connectors.tryton import TrytonConnector
+from apps.purchase_orders.models import PurchaseOrder
+from apps.quotes.models import Quote
+from tests.accounts.factories import PASSWORD, MembershipFactory, UserFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def _sign_in(page, base: str, email: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def _offer(manager, base: str, quote: Quote, bolt: str, nut: str) -> None:  # type: ignore[no-untyped-def]
+    manager.goto(f"{base}/quotes/{quote.pk}/")
+    manager.get_by_label("Unit price of SKU-00001", exact=True).fill(bolt)
+    manager.get_by_label("Unit price of SKU-00002", exact=True).fill(nut)
+    manager.get_by_label("Break 1 quantity of SKU-00001").fill("100")
+    manager.get_by_label("Break 1 unit price of SKU-00001").fill("8.50")
+    manager.get_by_label("Valid until").fill((timezone.localdate() + timedelta(days=14)).isoformat())
+    manager.get_by_role("button", name="Offer these prices").click()
+    manager.get_by_role("status").filter(has_text="offered; the buyer is told").wait_for()
+
+
+def test_a_quote_negotiated_in_two_rounds_becomes_an_order_the_erp_accepts(  # type: ignore[no-untyped-def]
+    live_server, page, browser, erp_connection
+) -> None:
+    connector = TrytonConnector.for_connection(erp_connection)
+    for stream in (CUSTOMERS, PRODUCTS):
+        inbound.pull_stream(connection=erp_connection, stream=stream, connector=connector)
+    acme = Company.objects.get(erp_customer_code="CUST-001")
+    manager_user = UserFactory(email="manager@wholesaler.example")
+    staff_user_set_roles(user=manager_user, roles=[StaffRole.ACCOUNT_MANAGER])
+    acme.account_manager = manager_user
+    acme.save(update_fields=["account_manager"])
+    MembershipFactory(company=acme, role=Role.BUYER, user=UserFactory(email="buyer@acme.example"))
+    MembershipFactory(company=acme, role=Role.APPROVER, user=UserFactory(email="approver@acme.example"))
+    ApprovalRule.objects.create(
+        company=acme, name="Every order", condition="total_at_least", amount=1, approver_role=Role.APPROVER
+    )
+    base = live_server.url
+
+    # The buyer asks for prices on two catalog lines.
+    _sign_in(page, base, "buyer@acme.example")
+    page.goto(f"{base}/quotes/new/")
+    page.get_by_label("Products and quantities").fill("SKU-00001 40\nSKU-00002 12")
+    page.get_by_label("Message to your account manager").fill("For the spring run")
+    page.get_by_role("button", name="Ask for a quote").click()
+    page.wait_for_url(f"{base}/quotes/*/")
+    quote = Quote.objects.get()
+    status = page.locator('#live [data-field="status"]')
+    turn = page.locator('#live [data-field="turn"]')
+    assert status.inner_text() == "Submitted"
+    assert "Waiting for your account manager." in turn.inner_text()
+    page.evaluate("window.__noReload = true")
+
+    # The account manager sees it in the queue, takes it up and offers.
+    manager = browser.new_context().new_page()
+    manager.set_default_timeout(15_000)
+    _sign_in(manager, base, "manager@wholesaler.example")
+    manager.goto(f"{base}/manager/quotes/")
+    manager.locator(f'[data-quote="{quote.number}"]').get_by_role("link").click()
+    manager.get_by_role("button", name="Take it up").click()
+    status.filter(has_text="In review").wait_for()
+    _offer(manager, base, quote, bolt="9.50", nut="4.00")
+
+    # The buyer's page shows the offer and whose turn it is, without a reload; the buyer counters.
+    status.filter(has_text="Offered").wait_for()
+    turn.filter(has_text="Your turn").wait_for()
+    page.locator('[data-version="1"]').wait_for()
+    assert page.evaluate("window.__noReload") is True
+    page.get_by_label("What would you like changed?").fill("9 for SKU-00001 and it is a deal")
+    page.get_by_role("button", name="Send counter").click()
+    page.get_by_role("status").filter(has_text="Your answer is sent").wait_for()
+    assert status.inner_text() == "In review"
+    page.evaluate("window.__noReload = true")
+
+    # The manager offers again; the buyer's page follows and accepts version 2.
+    _offer(manager, base, quote, bolt="9.00", nut="4.00")
+    status.filter(has_text="Offered").wait_for()
+    page.locator('[data-version="2"]').wait_for()
+    assert page.evaluate("window.__noReload") is True
+    assert "9.0000" in page.locator('[data-version="2"] [data-sku="SKU-00001"]').inner_text()
+    page.get_by_label("Your PO number").fill("PO-QUOTE-1")
+    page.get_by_label("Ship to").select_option(index=1)
+    page.get_by_role("button", name="Accept and order").click()
+    page.locator("#messages").get_by_role("status").filter(has_text="accepted: order PO-QUOTE-1").wait_for()
+    order_status = page.locator('#live [data-field="order-status"]')
+    assert order_status.inner_text() == "Awaiting approval"
+    page.evaluate("window.__noReload = true")
+
+    # The company's rule asks for an approval; the approver signs it off.
+    approver = browser.new_context().new_page()
+    approver.set_default_timeout(15_000)
+    _sign_in(approver, base, "approver@acme.example")
+    approver.goto(f"{base}/approvals/")
+    approver.get_by_role("button", name="Approve").click()
+    approver.get_by_role("status").filter(has_text="decision recorded").wait_for()
+    approver.context.close()
+    order_status.filter(has_text="Approved").wait_for()
+
+    # The engine pushes it; the ERP confirms it at the agreed prices.
+    report = services.dispatch(connection=erp_connection, connector=connector)
+    connector.close()
+    assert report.succeeded == 1
+    order_status.filter(has_text="Accepted").wait_for()
+    assert page.evaluate("window.__noReload") is True
+    manager.context.close()
+
+    order = PurchaseOrder.objects.get(customer_po_number="PO-QUOTE-1")
+    assert order.status == PurchaseOrder.Status.ACCEPTED
+    assert order.erp_reference
+    assert sorted((line.product.sku, line.unit_price) for line in order.lines.select_related("product")) == [
+        ("SKU-00001", Decimal("9.0000")),
+        ("SKU-00002", Decimal("4.0000")),
+    ]
+    assert PurchaseOrder.objects.exclude(status=PurchaseOrder.Status.DRAFT).count() == 1
+    quote.refresh_from_db()
+    assert (quote.status, quote.purchase_order_id, quote.versions.count()) == ("ordered", order.pk, 2)
