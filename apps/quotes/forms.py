@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from apps.accounts.models import Company, ShipToAddress
 from apps.catalog.models import Product
+from apps.core import money
 from apps.purchase_orders import lines as parsing
-from apps.purchase_orders.forms import QUANTITY_HELP
 from apps.quotes.services import OfferedLine, RequestedLine, local_today
 
 BREAK_ROWS = 2  # quantity breaks offered per line; more is a new version
@@ -49,7 +49,8 @@ class RequestForm(_WantedDate):
     lines = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5, "placeholder": "SKU-00001 500\nSKU-00002 1200"}),
         label="Products and quantities",
-        help_text="One SKU and quantity (and an optional note) per line. " + QUANTITY_HELP,
+        help_text="One SKU and quantity (and an optional note) per line, read like the quick order: "
+        "1000, 2.5 or 2,5; thousands may be grouped as 1,000.50 / 1.000,50 / 1 000.",
     )
     field_order = ["lines", "message", "wanted_date"]
 
@@ -98,9 +99,7 @@ class MessageForm(forms.Form):
 
 
 class CounterForm(MessageForm):
-    message = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), label="What would you like changed?"
-    )
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="What would you like changed?")
 
 
 class DeclineForm(MessageForm):
@@ -132,6 +131,24 @@ class AcceptForm(forms.Form):
             )
 
 
+def _quantity(label: str) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        required=False,
+        max_digits=money.QUANTITY_MAX_DIGITS,
+        decimal_places=money.QUANTITY_DECIMAL_PLACES,
+    )
+
+
+def _price(label: str) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        required=False,
+        max_digits=money.PRICE_MAX_DIGITS,
+        decimal_places=money.PRICE_DECIMAL_PLACES,
+    )
+
+
 class OfferForm(forms.Form):
     """One row per product offered: quantity, unit price and up to ``BREAK_ROWS`` quantity breaks; a row
     whose price is left empty is not offered."""
@@ -145,20 +162,15 @@ class OfferForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.products = products
         self.time_zone = time_zone
-        price = {"min_value": None, "max_digits": 14, "decimal_places": 4, "required": False}
         for product in products:
-            self.fields[f"quantity_{product.pk}"] = forms.DecimalField(
-                label=f"Quantity of {product.sku}", required=False, max_digits=14, decimal_places=3
-            )
-            self.fields[f"price_{product.pk}"] = forms.DecimalField(
-                label=f"Unit price of {product.sku}", **price
-            )
+            self.fields[f"quantity_{product.pk}"] = _quantity(f"Quantity of {product.sku}")
+            self.fields[f"price_{product.pk}"] = _price(f"Unit price of {product.sku}")
             for n in range(1, BREAK_ROWS + 1):
-                self.fields[f"break_quantity_{product.pk}_{n}"] = forms.DecimalField(
-                    label=f"Break {n} quantity of {product.sku}", required=False, max_digits=14, decimal_places=3
+                self.fields[f"break_quantity_{product.pk}_{n}"] = _quantity(
+                    f"Break {n} quantity of {product.sku}"
                 )
-                self.fields[f"break_price_{product.pk}_{n}"] = forms.DecimalField(
-                    label=f"Break {n} unit price of {product.sku}", **price
+                self.fields[f"break_price_{product.pk}_{n}"] = _price(
+                    f"Break {n} unit price of {product.sku}"
                 )
 
     def clean_valid_until(self) -> date:
@@ -179,13 +191,16 @@ class OfferForm(forms.Form):
             if price <= 0:
                 self.add_error(f"price_{product.pk}", f"{product.sku}: the price must be more than zero.")
             if quantity is None or quantity <= 0:
-                self.add_error(f"quantity_{product.pk}", f"{product.sku}: the quantity must be more than zero.")
+                self.add_error(
+                    f"quantity_{product.pk}", f"{product.sku}: the quantity must be more than zero."
+                )
             for n in range(1, BREAK_ROWS + 1):
                 minimum = data.get(f"break_quantity_{product.pk}_{n}")
                 break_price = data.get(f"break_price_{product.pk}_{n}")
                 if (minimum is None) != (break_price is None):
                     self.add_error(
-                        f"break_price_{product.pk}_{n}", f"{product.sku}: a break needs a quantity and a price."
+                        f"break_price_{product.pk}_{n}",
+                        f"{product.sku}: a break needs a quantity and a price.",
                     )
                 elif break_price is not None and break_price <= 0:
                     self.add_error(

@@ -67,7 +67,9 @@ def quote_turn_notify(*, quote: Quote, event: QuoteEvent) -> None:
         f"{who} wrote: {event.message}" if event.message else f"By {who}.",
     ]
     if quote.turn is not None:
-        lines.append("It is now the buyer's turn." if quote.turn == Side.BUYER else "It is now the seller's turn.")
+        lines.append(
+            "It is now the buyer's turn." if quote.turn == Side.BUYER else "It is now the seller's turn."
+        )
     lines.append(f"Open the quote: {link}")
     mail_on_commit(
         subject=f"Quote {quote.number} {HEADLINES[event.to_status]}",

@@ -41,7 +41,6 @@ from apps.quotes.exceptions import (
     QuoteExpired,
     QuoteForbidden,
 )
-from apps.quotes.notifications import quote_turn_notify
 from apps.quotes.models import (
     Quote,
     QuoteEvent,
@@ -52,6 +51,7 @@ from apps.quotes.models import (
     QuoteVersion,
     Side,
 )
+from apps.quotes.notifications import quote_turn_notify
 from apps.quotes.selectors import user_is_quote_approver
 
 Status = Quote.Status
@@ -319,7 +319,7 @@ def quote_request_edit(
         locked.message = message
         locked.wanted_date = wanted_date
         locked.save(update_fields=["message", "wanted_date", "updated_at"])
-        summary = ", ".join(f"{line.product.sku} × {line.quantity.normalize():f}" for line in lines)
+        summary = ", ".join(f"{line.product.sku}: {line.quantity.normalize():f}" for line in lines)
         QuoteEvent.objects.create(
             quote=locked,
             actor=actor,

@@ -104,7 +104,7 @@ def quote_changes(request: AuthenticatedRequest) -> HttpResponse:
     ``v`` it holds), else the poller with the new token and an ``HX-Trigger`` of ``quote-changed``.
     Scoped like the pages: a quote the user cannot see has no token to change."""
     raw = request.GET.get("quote", "")
-    quote_id = int(raw) if raw.isdigit() else None
+    quote_id = int(raw) if raw.isdigit() and len(raw) <= 18 else None
     poller = _poller(request, quote_id)
     if poller["token"] == request.GET.get("v", ""):
         return HttpResponse(status=204)
@@ -203,7 +203,7 @@ def quote_from_draft(request: MemberRequest) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return redirect("po-builder")
     draft = orders.purchase_order_draft_get(company=company, buyer=request.user)
     try:
@@ -388,7 +388,8 @@ def _detail_context(request: AuthenticatedRequest, quote: Quote, **forms: Any) -
             time_zone=quote.time_zone,
             initial={
                 "lines": "\n".join(
-                    f"{line.product.sku} {line.quantity.normalize():f}" + (f" {line.note}" if line.note else "")
+                    f"{line.product.sku} {line.quantity.normalize():f}"
+                    + (f" {line.note}" if line.note else "")
                     for line in context["request_lines"]
                 ),
                 "message": quote.message,

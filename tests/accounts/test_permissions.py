@@ -263,7 +263,14 @@ def world(db: None) -> World:
     )
 
 
-QUOTE_PAGES_WITHOUT_QUOTE = {"quote-list", "quote-changes", "quote-request", "quote-from-draft", "quote-queue", "quote-start"}
+QUOTE_PAGES_WITHOUT_QUOTE = {
+    "quote-list",
+    "quote-changes",
+    "quote-request",
+    "quote-from-draft",
+    "quote-queue",
+    "quote-start",
+}
 
 
 def _url(name: str, targets: dict[str, Any]) -> str:

@@ -110,7 +110,9 @@ def test_a_refused_action_sends_nothing(
     with pytest.raises(QuoteError):
         committed(quotes.quote_decline, quote=quote, actor=team.manager, message=" ", now=NOW)
     with pytest.raises(QuoteError):
-        committed(quotes.quote_offer, quote=quote, actor=team.manager, lines=[], valid_until=NOW.date(), now=NOW)
+        committed(
+            quotes.quote_offer, quote=quote, actor=team.manager, lines=[], valid_until=NOW.date(), now=NOW
+        )
 
     assert mail.outbox == []
     assert refreshed(quote).status == Status.IN_REVIEW
@@ -137,7 +139,12 @@ def test_no_account_manager_mails_the_portal_admins(team: Team, committed) -> No
     team.company.save()
 
     committed(
-        quotes.quote_request, company=team.company, buyer=team.buyer, message="", lines=request_lines(team), now=NOW
+        quotes.quote_request,
+        company=team.company,
+        buyer=team.buyer,
+        message="",
+        lines=request_lines(team),
+        now=NOW,
     )
 
     assert [sorted(message.to) for message in mail.outbox] == [["portal-admin@wholesaler.example"]]

@@ -53,7 +53,7 @@ def test_the_buyer_changes_a_submitted_request(team: Team, quote_in: Callable[[S
     ]
     event = quote.events.last()
     assert (event.actor, event.side, event.from_status, event.to_status) == (team.buyer, "buyer", "", "")
-    assert event.message == "Request changed: NUT × 75.\nOnly nuts"
+    assert event.message == "Request changed: NUT: 75.\nOnly nuts"
 
 
 @pytest.mark.parametrize("status", [Status.IN_REVIEW, Status.OFFERED, Status.CLOSED, Status.DRAFT])
@@ -66,7 +66,11 @@ def test_once_taken_up_the_request_cannot_change(
 
     with pytest.raises((InvalidTransition, NotYourTurn)):
         quotes.quote_request_edit(
-            quote=quote, actor=actor, lines=[quotes.RequestedLine(team.products[0], D("1"))], message="x", now=NOW
+            quote=quote,
+            actor=actor,
+            lines=[quotes.RequestedLine(team.products[0], D("1"))],
+            message="x",
+            now=NOW,
         )
 
     assert _state(quote) == before
@@ -104,11 +108,15 @@ def test_a_bad_change_is_refused_whole(
     quote = quote_in(Status.SUBMITTED)
     before = _state(quote)
     bolt = team.products[0]
-    given = {
-        "twice": [quotes.RequestedLine(bolt, D("1")), quotes.RequestedLine(bolt, D("2"))],
-        "zero": [quotes.RequestedLine(bolt, D("0"))],
-        "one": [quotes.RequestedLine(bolt, D("1"))],
-    }.get(lines, []) if isinstance(lines, str) else []
+    given = (
+        {
+            "twice": [quotes.RequestedLine(bolt, D("1")), quotes.RequestedLine(bolt, D("2"))],
+            "zero": [quotes.RequestedLine(bolt, D("0"))],
+            "one": [quotes.RequestedLine(bolt, D("1"))],
+        }.get(lines, [])
+        if isinstance(lines, str)
+        else []
+    )
 
     with pytest.raises(QuoteError, match=error):
         quotes.quote_request_edit(
