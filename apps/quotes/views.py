@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import wraps
 from typing import Any
@@ -79,6 +79,8 @@ def _quote_or_404(request: AuthenticatedRequest, quote_id: int) -> Quote:
 def waiting_for(delta: timedelta) -> str:
     """How long a quote has waited, as the queue says it: "12 min", "3 h", "2 days"."""
     minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return "under a minute"
     if minutes < 60:
         return f"{max(minutes, 0)} min"
     if minutes < 48 * 60:
@@ -121,12 +123,26 @@ class Row:
     quote: Quote
     total: Decimal | None
     waiting: str
+    last_move: str  # "Offered by the seller", "Request changed by the buyer"
+    valid_until: date | None  # of the offer on the table, or of the one that expired
 
 
-def _rows(quotes: list[Quote], now: datetime) -> list[Row]:
-    totals = selectors.version_totals(quote.latest_version_id for quote in quotes)  # type: ignore[attr-defined]
+def _last_move(quote: Any) -> str:
+    what = Status(quote.last_move_status).label if quote.last_move_status else "Request changed"
+    return f"{what} by the {quote.last_move_side}" if quote.last_move_side else f"{what} by the portal"
+
+
+def _rows(quotes: list[Any], now: datetime) -> list[Row]:
+    """List rows from ``selectors.quote_list_summarised`` quotes, with one query for the offered totals."""
+    totals = selectors.version_totals(quote.latest_version_id for quote in quotes)
     return [
-        Row(quote, totals.get(quote.latest_version_id), waiting_for(now - quote.updated_at))  # type: ignore[attr-defined]
+        Row(
+            quote,
+            totals.get(quote.latest_version_id),
+            waiting_for(now - quote.updated_at),
+            _last_move(quote),
+            quote.latest_valid_until if quote.status in (Status.OFFERED, Status.EXPIRED) else None,
+        )
         for quote in quotes
     ]
 
@@ -353,6 +369,12 @@ def _offer_rows(quote: Quote, form: OfferForm) -> list[OfferRow]:
     ]
 
 
+def quote_erp_sync(quote: Quote) -> dict[str, Any] | None:
+    """The ERP section of the quote page (``quotes/_erp.html``: ``state`` and ``events``); None shows
+    nothing. The quote's sync is wired here once quotes are pushed to the ERP."""
+    return None
+
+
 def _side(request: AuthenticatedRequest) -> Side:
     return Side.BUYER if user_membership(request.user) is not None else Side.SELLER
 
@@ -374,7 +396,7 @@ def _detail_context(request: AuthenticatedRequest, quote: Quote, **forms: Any) -
         "events": list(quote.events.all()),
         "request_lines": list(quote.request_lines.all()),
         "order": quote.purchase_order,
-        "erp_sync": forms.pop("erp_sync", None),  # the ERP section's context; nothing shown without it
+        "erp_sync": quote_erp_sync(quote),
         "live": _poller(request, quote.pk),
         "polling": not quote.is_final
         or (quote.purchase_order is not None and not quote.purchase_order.is_final),

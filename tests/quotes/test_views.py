@@ -186,6 +186,15 @@ def test_the_buyer_list_says_whose_turn_and_the_latest_total(
     assert "934.00" in page
     assert "your turn" in page
     assert "waiting for your account manager" in page
+    offered_row = next(row for row in response.context["rows"] if row.quote.pk == offered.pk)
+    assert offered_row.last_move == "Offered by the seller"
+    assert offered_row.valid_until == timezone.localdate() + timedelta(days=10)
+    submitted_row = response.context["rows"][1]
+    assert (submitted_row.last_move, submitted_row.valid_until, submitted_row.total) == (
+        "Submitted by the buyer",
+        None,
+        None,
+    )
 
 
 def test_the_buyer_never_sees_cost_or_margin(team: Team) -> None:
@@ -424,6 +433,7 @@ def test_the_queue_has_bounded_queries(team: Team, django_assert_max_num_queries
 
 
 def test_waiting_reads_like_a_person_would_say_it() -> None:
+    assert waiting_for(timedelta(seconds=20)) == "under a minute"
     assert waiting_for(timedelta(minutes=12)) == "12 min"
     assert waiting_for(timedelta(hours=3, minutes=59)) == "3 h"
     assert waiting_for(timedelta(hours=47)) == "47 h"
@@ -480,3 +490,16 @@ def test_the_poll_of_a_foreign_quote_never_changes(team: Team, other_company_buy
     assert stranger.get(poll).status_code == 204
     assert stranger.get(f"{reverse('quote-changes')}?quote={'9' * 40}&v=x").status_code == 200
     assert QuoteEvent.objects.filter(quote=quote).count() == 2
+
+
+def test_the_erp_section_shows_only_when_there_is_a_sync_context(team: Team, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from apps.quotes import views
+
+    quote = _offered(team)
+    url = reverse("quote-detail", kwargs={"quote_id": quote.pk})
+    assert 'id="quote-erp"' not in _client(team.buyer).get(url).content.decode()
+
+    monkeypatch.setattr(views, "quote_erp_sync", lambda quote: {"state": None, "events": []})
+    html = _client(team.buyer).get(url).content.decode()
+    assert 'id="quote-erp"' in html
+    assert "No sync activity yet." in html
