@@ -286,6 +286,9 @@ def test_the_whole_loop_through_the_pages(team: Team) -> None:
     assert "Version 1" in page
     assert "Version 2" in page
     assert "8 for bolts?" in page
+    seller_page = manager.get(url("quote-detail")).content.decode()
+    assert "PO-Q-1" in seller_page
+    assert reverse("po-detail", kwargs={"order_id": order.pk}) not in seller_page  # a buyer's page
 
 
 def test_accepting_twice_lands_on_the_same_order(team: Team) -> None:
