@@ -35,6 +35,7 @@ from apps.core.money import quantize_amount
 from apps.core.staff import StaffRole, staff_allowed, staff_role_required, user_staff_roles
 from apps.pricing.selectors import PriceQuote, price_resolve_many
 from apps.purchase_orders import services as orders
+from apps.purchase_orders.quantities import MAX_QUANTITY
 from apps.quotes import selectors, services
 from apps.quotes.forms import (
     BREAK_ROWS,
@@ -342,12 +343,12 @@ def _offer_form(quote: Quote, versions: list[VersionView], data: Any = None) -> 
 
 def _offer_rows(quote: Quote, form: OfferForm) -> list[OfferRow]:
     quantities = {}
-    for product in form.products:
-        value = form[f"quantity_{product.pk}"].value()
+    for product in form.products:  # the typed quantity prices the row; one unit while it is not a quantity
         try:
-            quantities[product.pk] = Decimal(str(value)) if value not in (None, "") else Decimal("1")
+            typed = Decimal(str(form[f"quantity_{product.pk}"].value()))
         except ArithmeticError:
-            quantities[product.pk] = Decimal("1")
+            typed = Decimal("1")
+        quantities[product.pk] = typed if typed.is_finite() and 0 < typed <= MAX_QUANTITY else Decimal("1")
     references = price_resolve_many(
         account=quote.company,
         products=form.products,

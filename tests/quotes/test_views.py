@@ -61,13 +61,20 @@ def _offered(team: Team) -> Quote:
     return refreshed(quote)
 
 
-def _offer_data(team: Team, bolt: str = "8.50", nut: str = "2.10", valid_until: str | None = None) -> dict:
+def _offer_data(
+    team: Team,
+    bolt: str = "8.50",
+    nut: str = "2.10",
+    valid_until: str | None = None,
+    bolt_quantity: str = "100",
+    break_price: str = "8.00",
+) -> dict:
     bolt_pk, nut_pk = team.products[0].pk, team.products[1].pk
     return {
-        f"quantity_{bolt_pk}": "100",
+        f"quantity_{bolt_pk}": bolt_quantity,
         f"price_{bolt_pk}": bolt,
         f"break_quantity_{bolt_pk}_1": "500",
-        f"break_price_{bolt_pk}_1": "8.00",
+        f"break_price_{bolt_pk}_1": break_price,
         f"quantity_{nut_pk}": "40",
         f"price_{nut_pk}": nut,
         "valid_until": valid_until or _in_days(10),
@@ -107,6 +114,10 @@ def test_a_buyer_asks_for_a_quote_from_catalog_lines(team: Team) -> None:
         ({"lines": "BOLT 100", "wanted_date": "2020-01-01"}, "Choose today or a later date."),
         ({"lines": ""}, "This field is required."),
         ({"lines": "BOLT 100\nBOLT 5"}, "listed twice"),
+        ({"lines": "BOLT -5"}, "Line 1"),
+        ({"lines": "BOLT 99999999999999999999"}, "Line 1"),
+        ({"lines": "BOLT many"}, "Line 1"),
+        ({"lines": "BOLT 5", "wanted_date": "soon"}, "Enter a valid date."),
     ],
 )
 def test_a_bad_request_is_a_form_error_and_makes_no_quote(team: Team, data: dict, error: str) -> None:
@@ -312,6 +323,13 @@ def test_accepting_twice_lands_on_the_same_order(team: Team) -> None:
         ({"bolt": "-3"}, "BOLT: the price must be more than zero."),
         ({"valid_until": "2020-01-01"}, "That day is past"),
         ({"bolt": "", "nut": ""}, "Give a unit price for at least one line."),
+        ({"bolt": "abc"}, "Enter a number."),
+        ({"bolt": "1e400"}, "Ensure that there are no more than"),
+        ({"bolt_quantity": "-5"}, "BOLT: the quantity must be more than zero."),
+        ({"bolt_quantity": "lots"}, "Enter a number."),
+        ({"break_price": "0"}, "BOLT: the price must be more than zero."),
+        ({"break_price": ""}, "BOLT: a break needs a quantity and a price."),
+        ({"valid_until": "someday"}, "Enter a valid date."),
     ],
 )
 def test_a_bad_offer_is_a_form_error_and_offers_nothing(team: Team, data: dict, error: str) -> None:
@@ -385,6 +403,20 @@ def test_accepting_an_expired_offer_says_so_and_makes_no_order(team: Team) -> No
     assert refreshed(quote).status == Status.EXPIRED
     assert refreshed(quote).purchase_order is None
     assert not PurchaseOrder.objects.exclude(status=PurchaseOrder.Status.DRAFT).exists()
+
+
+@pytest.mark.parametrize("ship_to", ["", "abc", "999999999"])
+def test_an_accept_without_an_address_of_yours_is_a_form_error(team: Team, ship_to: str) -> None:
+    quote = _offered(team)
+    before = snapshot(quote)
+
+    response = _client(team.buyer).post(
+        reverse("quote-accept", kwargs={"quote_id": quote.pk}), {"ship_to": ship_to}
+    )
+
+    assert response.status_code == 400
+    assert "Ship to" in response.content.decode()
+    assert snapshot(quote) == before
 
 
 def test_another_companys_address_is_refused(team: Team) -> None:
