@@ -47,7 +47,11 @@ def seller_emails(quote: Quote) -> list[str]:
 
 def _recipients(quote: Quote, event: QuoteEvent) -> list[str]:
     """The side that did not act; both when the portal acted (expiry) or the quote became an order."""
-    if event.to_status not in HEADLINES or (event.to_status == Status.IN_REVIEW and event.side != Side.BUYER):
+    if (
+        event.seller_only
+        or event.to_status not in HEADLINES
+        or (event.to_status == Status.IN_REVIEW and event.side != Side.BUYER)
+    ):
         return []  # the seller taking a quote up, a draft, or an accept on its way to ordered: no turn change
     if not event.side or event.to_status == Status.ORDERED:
         return [*buyer_emails(quote), *seller_emails(quote)]

@@ -36,7 +36,7 @@ from apps.core.staff import StaffRole, staff_allowed, staff_role_required, user_
 from apps.pricing.selectors import PriceQuote, price_resolve_many
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.quantities import MAX_QUANTITY
-from apps.quotes import selectors, services
+from apps.quotes import pricing, selectors, services
 from apps.quotes.forms import (
     BREAK_ROWS,
     AcceptForm,
@@ -48,7 +48,7 @@ from apps.quotes.forms import (
     RequestForm,
     StartForm,
 )
-from apps.quotes.models import Quote, QuoteLine, QuoteVersion, Side
+from apps.quotes.models import Quote, QuoteEvent, QuoteLine, QuoteVersion, Side, status_for
 
 BUYERS = (Role.BUYER, Role.ADMIN)
 SELLERS = (StaffRole.ACCOUNT_MANAGER,)  # a portal admin passes every staff check
@@ -122,26 +122,28 @@ def quote_changes(request: AuthenticatedRequest) -> HttpResponse:
 @dataclass(frozen=True)
 class Row:
     quote: Quote
+    status: Quote.Status  # as the reader's side sees it (a buyer never sees the second approval)
     total: Decimal | None
     waiting: str
     last_move: str  # "Offered by the seller", "Request changed by the buyer"
     valid_until: date | None  # of the offer on the table, or of the one that expired
 
 
-def _last_move(quote: Any) -> str:
-    what = Status(quote.last_move_status).label if quote.last_move_status else "Request changed"
+def _last_move(quote: Any, side: Side) -> str:
+    what = status_for(quote.last_move_status, side).label if quote.last_move_status else "Request changed"
     return f"{what} by the {quote.last_move_side}" if quote.last_move_side else f"{what} by the portal"
 
 
-def _rows(quotes: list[Any], now: datetime) -> list[Row]:
+def _rows(quotes: list[Any], now: datetime, side: Side) -> list[Row]:
     """List rows from ``selectors.quote_list_summarised`` quotes, with one query for the offered totals."""
     totals = selectors.version_totals(quote.latest_version_id for quote in quotes)
     return [
         Row(
             quote,
+            quote.status_for(side),
             totals.get(quote.latest_version_id),
             waiting_for(now - quote.updated_at),
-            _last_move(quote),
+            _last_move(quote, side),
             quote.latest_valid_until if quote.status in (Status.OFFERED, Status.EXPIRED) else None,
         )
         for quote in quotes
@@ -151,11 +153,12 @@ def _rows(quotes: list[Any], now: datetime) -> list[Row]:
 @require_GET
 @quote_reader_required
 def quote_list(request: AuthenticatedRequest) -> HttpResponse:
-    quotes = selectors.quote_list_summarised(selectors.quote_list_for_user(user=request.user))
+    side = _side(request)
+    quotes = selectors.quote_list_summarised(selectors.quote_list_for_user(user=request.user), side=side)
     page = Paginator(quotes.order_by("-updated_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
-        "rows": _rows(list(page.object_list), timezone.now()),
+        "rows": _rows(list(page.object_list), timezone.now(), side),
         "is_member": user_membership(request.user) is not None,
         "can_request": _can_buy(request),
         "live": _poller(request, None),
@@ -168,11 +171,13 @@ def quote_list(request: AuthenticatedRequest) -> HttpResponse:
 @staff_role_required(*SELLERS)
 def quote_queue(request: AuthenticatedRequest) -> HttpResponse:
     """The quotes waiting for the seller, the longest waiting first, with how long."""
-    quotes = selectors.quote_list_summarised(selectors.quote_queue_for_manager(user=request.user))
+    quotes = selectors.quote_list_summarised(
+        selectors.quote_queue_for_manager(user=request.user), side=Side.SELLER
+    )
     page = Paginator(quotes, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
-        "rows": _rows(list(page.object_list), timezone.now()),
+        "rows": _rows(list(page.object_list), timezone.now(), Side.SELLER),
         "live": _poller(request, None),
     }
     template = "quotes/queue.html#queue-table" if request.htmx else "quotes/queue.html"
@@ -275,8 +280,9 @@ def _roles(request: HttpRequest) -> frozenset[StaffRole]:
 class VersionLine:
     line: QuoteLine
     amount: Decimal
-    cost: Decimal | None
-    margin: Decimal | None  # percent of the unit price; seller side only
+    cost: Decimal | None  # the ERP's cost when offered; seller side only
+    margin: str  # "25%" of the unit price over that cost; seller side only ("" without a cost)
+    discount: str  # "12.5%" below the company's own price (its lowest price, breaks included); seller only
 
 
 @dataclass(frozen=True)
@@ -286,24 +292,20 @@ class VersionView:
     total: Decimal
 
 
-def margin_percent(price: Decimal | None, cost: Decimal | None) -> Decimal | None:
-    if price is None or cost is None or price <= 0:
-        return None
-    return ((price - cost) / price * 100).quantize(Decimal("0.1"))
-
-
 def _versions(quote: Quote, seller: bool) -> list[VersionView]:
+    """The versions the reader may see (a buyer's selector leaves out one waiting for approval)."""
     views = []
     for version in quote.versions.all():
         lines = []
         for line in version.lines.all():
-            cost = line.product.cost_price if seller else None
+            margin = line.margin if seller else None
             lines.append(
                 VersionLine(
                     line,
                     quantize_amount(line.unit_price * line.quantity),
-                    cost,
-                    margin_percent(line.unit_price, cost) if seller else None,
+                    line.cost_price if seller else None,
+                    pricing.percent_text(margin) if margin is not None else "",
+                    pricing.percent_text(line.discount) if seller else "",
                 )
             )
         views.append(
@@ -376,6 +378,25 @@ def quote_erp_sync(quote: Quote) -> dict[str, Any] | None:
     return None
 
 
+@dataclass(frozen=True)
+class ThreadRow:
+    """A thread row with its move as the reader's side sees it (the buyer's selector already leaves out
+    the seller's own rows)."""
+
+    event: QuoteEvent
+    side: Side
+
+    @property
+    def from_label(self) -> str:
+        status = self.event.from_status_for(self.side)
+        return status.label if status else ""
+
+    @property
+    def to_label(self) -> str:
+        status = self.event.to_status_for(self.side)
+        return status.label if status else ""
+
+
 def _side(request: AuthenticatedRequest) -> Side:
     return Side.BUYER if user_membership(request.user) is not None else Side.SELLER
 
@@ -388,13 +409,14 @@ def _detail_context(request: AuthenticatedRequest, quote: Quote, **forms: Any) -
     versions = _versions(quote, seller)
     context: dict[str, Any] = {
         "quote": quote,
+        "shown_status": quote.status_for(side),
         "side": side,
         "seller": seller,
         "can_buy": can_buy,
         "my_turn": quote.turn == side and (seller or can_buy),
         "versions": versions,
         "current": versions[-1] if versions else None,
-        "events": list(quote.events.all()),
+        "events": [ThreadRow(event, side) for event in quote.events.all()],
         "request_lines": list(quote.request_lines.all()),
         "order": quote.purchase_order,
         "erp_sync": quote_erp_sync(quote),
@@ -419,6 +441,9 @@ def _detail_context(request: AuthenticatedRequest, quote: Quote, **forms: Any) -
                 "wanted_date": quote.wanted_date,
             },
         )
+    if seller and quote.status == Status.AWAITING_APPROVAL:
+        context["my_turn"] = False  # an approver's move
+        context["is_quote_approver"] = selectors.user_is_quote_approver(user=request.user)
     if seller and (quote.turn == Side.SELLER or quote.status == Status.OFFERED):
         context["decline_form"] = forms.get("decline_form") or DeclineForm()
     if seller and quote.status in (Status.DRAFT, Status.IN_REVIEW):

@@ -162,6 +162,9 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("quote-queue", "GET", "-"):                    "L    403  403   403  403  403    ok      403     ok",
     ("quote-start", "GET", "-"):                    "L    403  403   403  403  403    ok      403     ok",
     ("quote-start", "POST", "-"):                   "L    403  403   403  403  403    ok      403     ok",
+    ("quote-approvals", "GET", "-"):                "L    403  403   403  403  403    403     403     ok",
+    ("quote-approval-decision", "POST", "own"):     "L    403  403   403  403  403    403     403     ok",
+    ("quote-approval-decision", "POST", "other"):   "L    403  403   403  403  403    403     403     ok",
 }
 # fmt: on
 
@@ -270,6 +273,7 @@ QUOTE_PAGES_WITHOUT_QUOTE = {
     "quote-from-draft",
     "quote-queue",
     "quote-start",
+    "quote-approvals",
 }
 
 
@@ -334,6 +338,7 @@ def _post_data(name: str) -> dict[str, str]:
         "quote-edit": {"lines": "SKU-PERM 3", "message": "More"},
         "quote-counter": {"message": "Lower?"},
         "quote-decline": {"message": "No stock"},
+        "quote-approval-decision": {"decision": "approve"},
         "approval-rules": {
             "name": "Over 500",
             "step": "1",

@@ -177,7 +177,17 @@ def test_navigation_follows_company_role(
         ([StaffRole.FINANCE], ["Finance", "Credit holds"]),
         (
             [StaffRole.ADMIN],
-            ["Accounts", "Quotes", "Products", "Pricing", "Finance", "Credit holds", "ERP sync", "Staff"],
+            [
+                "Accounts",
+                "Quotes",
+                "Products",
+                "Pricing",
+                "Finance",
+                "Credit holds",
+                "Quote approvals",
+                "ERP sync",
+                "Staff",
+            ],
         ),
         (
             [StaffRole.ACCOUNT_MANAGER, StaffRole.FINANCE],

@@ -16,13 +16,19 @@ from apps.accounts.models import Company, Role, StaffRole
 from apps.accounts.services import staff_user_set_roles
 from apps.approvals.models import ApprovalRule
 from apps.catalog.erp import PRODUCTS
+from apps.catalog.models import Product
 from apps.erp import inbound, services
 from apps.erp.connectors.tryton import TrytonConnector
+from apps.pricing.selectors import price_resolve_many
 from apps.purchase_orders.models import PurchaseOrder
 from apps.quotes.models import Quote
 from tests.accounts.factories import PASSWORD, MembershipFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def _below(price: Decimal, factor: str) -> Decimal:
+    return (price * Decimal(factor)).quantize(Decimal("0.0001"))
 
 
 def _sign_in(page, base: str, email: str) -> None:  # type: ignore[no-untyped-def]
@@ -33,12 +39,12 @@ def _sign_in(page, base: str, email: str) -> None:  # type: ignore[no-untyped-de
     page.wait_for_load_state()
 
 
-def _offer(manager, base: str, quote: Quote, bolt: str, nut: str) -> None:  # type: ignore[no-untyped-def]
+def _offer(manager, base: str, quote: Quote, bolt: Decimal, nut: Decimal) -> None:  # type: ignore[no-untyped-def]
     manager.goto(f"{base}/quotes/{quote.pk}/")
-    manager.get_by_label("Unit price of SKU-00001", exact=True).fill(bolt)
-    manager.get_by_label("Unit price of SKU-00002", exact=True).fill(nut)
+    manager.get_by_label("Unit price of SKU-00001", exact=True).fill(str(bolt))
+    manager.get_by_label("Unit price of SKU-00002", exact=True).fill(str(nut))
     manager.get_by_label("Break 1 quantity of SKU-00001").fill("100")
-    manager.get_by_label("Break 1 unit price of SKU-00001").fill("8.50")
+    manager.get_by_label("Break 1 unit price of SKU-00001").fill(str(bolt))
     manager.get_by_label("Valid until").fill((timezone.localdate() + timedelta(days=14)).isoformat())
     manager.get_by_role("button", name="Offer these prices").click()
     manager.get_by_role("status").filter(has_text="offered; the buyer is told").wait_for()
@@ -61,6 +67,15 @@ def test_a_quote_negotiated_in_two_rounds_becomes_an_order_the_erp_accepts(  # t
         company=acme, name="Every order", condition="total_at_least", amount=1, approver_role=Role.APPROVER
     )
     base = live_server.url
+    # Prices a little below what Acme pays today, within the discount an account manager may give alone.
+    prices = price_resolve_many(
+        account=acme,
+        products=list(Product.objects.filter(sku__in=["SKU-00001", "SKU-00002"]).order_by("sku")),
+        quantity={},
+    )
+    bolt_price, nut_price = (price.unit_price for price in prices.values())
+    first_bolt, second_bolt = _below(bolt_price, "0.95"), _below(bolt_price, "0.90")
+    nut = _below(nut_price, "0.95")
 
     # The buyer asks for prices on two catalog lines.
     _sign_in(page, base, "buyer@acme.example")
@@ -84,7 +99,7 @@ def test_a_quote_negotiated_in_two_rounds_becomes_an_order_the_erp_accepts(  # t
     manager.locator(f'[data-quote="{quote.number}"]').get_by_role("link").click()
     manager.get_by_role("button", name="Take it up").click()
     status.filter(has_text="In review").wait_for()
-    _offer(manager, base, quote, bolt="9.50", nut="4.00")
+    _offer(manager, base, quote, bolt=first_bolt, nut=nut)
 
     # The buyer's page shows the offer and whose turn it is, without a reload; the buyer counters.
     status.filter(has_text="Offered").wait_for()
@@ -98,11 +113,11 @@ def test_a_quote_negotiated_in_two_rounds_becomes_an_order_the_erp_accepts(  # t
     page.evaluate("window.__noReload = true")
 
     # The manager offers again; the buyer's page follows and accepts version 2.
-    _offer(manager, base, quote, bolt="9.00", nut="4.00")
+    _offer(manager, base, quote, bolt=second_bolt, nut=nut)
     status.filter(has_text="Offered").wait_for()
     page.locator('[data-version="2"]').wait_for()
     assert page.evaluate("window.__noReload") is True
-    assert "9.0000" in page.locator('[data-version="2"] [data-sku="SKU-00001"]').inner_text()
+    assert str(second_bolt) in page.locator('[data-version="2"] [data-sku="SKU-00001"]').inner_text()
     page.get_by_label("Your PO number").fill("PO-QUOTE-1")
     page.get_by_label("Ship to").select_option(index=1)
     page.get_by_role("button", name="Accept and order").click()
@@ -133,8 +148,8 @@ def test_a_quote_negotiated_in_two_rounds_becomes_an_order_the_erp_accepts(  # t
     assert order.status == PurchaseOrder.Status.ACCEPTED
     assert order.erp_reference
     assert sorted((line.product.sku, line.unit_price) for line in order.lines.select_related("product")) == [
-        ("SKU-00001", Decimal("9.0000")),
-        ("SKU-00002", Decimal("4.0000")),
+        ("SKU-00001", second_bolt),
+        ("SKU-00002", nut),
     ]
     assert PurchaseOrder.objects.exclude(status=PurchaseOrder.Status.DRAFT).count() == 1
     quote.refresh_from_db()

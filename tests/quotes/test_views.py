@@ -7,11 +7,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core import mail
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.accounts.models import Role, ShipToAddress
+from apps.accounts.models import Role, ShipToAddress, StaffRole
+from apps.accounts.services import staff_user_set_roles
 from apps.purchase_orders.models import PurchaseOrder, PurchaseOrderLine
 from apps.quotes import services as quotes
 from apps.quotes.models import Quote, QuoteEvent, QuoteVersion
@@ -218,12 +220,22 @@ def test_the_buyer_never_sees_cost_or_margin(team: Team) -> None:
 
     buyer_html = buyer_page.content.decode()
     assert "Your turn" in buyer_html
-    for secret in ("Cost", "cost from the ERP", 'data-field="cost"', "Margin", "margin", "6.0000", "29.4"):
+    for secret in (
+        "Cost",
+        "cost from the ERP",
+        'data-field="cost"',
+        "Margin",
+        "margin",
+        "6.0000",
+        "29.4",
+        "Discount",
+    ):
         assert secret not in buyer_html
     seller_html = seller_page.content.decode()
     assert "Waiting for the buyer." in seller_html
     assert "6.0000" in seller_html
-    assert "29.4 %" in seller_html  # (8.50 - 6) / 8.50
+    assert "29.4%" in seller_html  # (8.50 - 6) / 8.50
+    assert "20%" in seller_html  # its lowest price (the break at 8.00) below the list price of 10
     assert "no cost from the ERP" in seller_html  # NUT has none
 
 
@@ -538,3 +550,49 @@ def test_the_erp_section_shows_only_when_there_is_a_sync_context(team: Team, mon
     html = _client(team.buyer).get(url).content.decode()
     assert 'id="quote-erp"' in html
     assert "No sync activity yet." in html
+
+
+# --- The second approval --------------------------------------------------------------------------------
+
+
+def test_an_offer_waiting_for_approval_stays_the_sellers_affair(  # type: ignore[no-untyped-def]
+    team: Team, settings, django_capture_on_commit_callbacks
+) -> None:
+    settings.QUOTE_DISCOUNT_APPROVAL_PERCENT = D("10")
+    quote = _in_review(team)
+    manager, buyer = _client(team.manager), _client(team.buyer)
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        manager.post(reverse("quote-offer", kwargs={"quote_id": quote.pk}), _offer_data(team))
+
+    assert refreshed(quote).status == Status.AWAITING_APPROVAL
+    assert mail.outbox == []
+    url = reverse("quote-detail", kwargs={"quote_id": quote.pk})
+    seller_html = manager.get(url).content.decode()
+    assert "Version 1 waits for a second approval" in seller_html
+    assert "waiting for a second approval" in seller_html
+    assert "Offer these prices" not in seller_html
+    assert "(not shown to the buyer)" in seller_html
+    buyer_page = buyer.get(url)
+    buyer_html = buyer_page.content.decode()
+    assert '<span class="badge status-in_review" data-field="status">In review</span>' in buyer_html
+    assert "Waiting for your account manager." in buyer_html
+    assert "Version 1" not in buyer_html
+    assert "second approval" not in buyer_html
+    assert "Awaiting approval" not in buyer_html
+    (row,) = buyer.get(reverse("quote-list")).context["rows"]
+    assert (row.status, row.total, row.last_move) == (Status.IN_REVIEW, None, "In review by the seller")
+    assert quote.pk not in [row.quote.pk for row in manager.get(reverse("quote-queue")).context["rows"]]
+
+    approver = UserFactory(email="approver@wholesaler.example")
+    staff_user_set_roles(user=approver, roles=[StaffRole.ADMIN])
+    with django_capture_on_commit_callbacks(execute=True):
+        quotes.quote_offer_approve(quote=quote, actor=approver)
+
+    assert [message.subject for message in mail.outbox] == [f"Quote {quote.number} has an offer for you"]
+    buyer_html = buyer.get(url).content.decode()
+    assert "Version 1" in buyer_html
+    assert "Your turn" in buyer_html
+    assert "approved by" in manager.get(url).content.decode()
+    assert "approved by" not in buyer_html
