@@ -596,3 +596,22 @@ def test_an_offer_waiting_for_approval_stays_the_sellers_affair(  # type: ignore
     assert "Your turn" in buyer_html
     assert "approved by" in manager.get(url).content.decode()
     assert "approved by" not in buyer_html
+
+
+def test_an_order_number_already_used_is_a_message_and_no_order(team: Team) -> None:
+    quote = _offered(team)
+    PurchaseOrder.objects.create(
+        company=team.company,
+        buyer=team.buyer,
+        customer_po_number="PO-TAKEN",
+        status=PurchaseOrder.Status.SUBMITTED,
+    )
+    before = snapshot(quote)
+
+    response = _client(team.buyer).post(
+        reverse("quote-accept", kwargs={"quote_id": quote.pk}), _accept_data(team, "PO-TAKEN"), follow=True
+    )
+
+    assert response.status_code == 200
+    assert "PO-TAKEN" in " ".join(_messages(response))
+    assert snapshot(quote) == before
