@@ -30,6 +30,7 @@ def navigation_for(request: HttpRequest) -> list[NavItem]:
         if membership.role in (Role.BUYER, Role.ADMIN):
             items.append(NavItem("Draft order", reverse("po-builder"), "builder"))
         items.append(NavItem("Orders", reverse("po-list"), "orders"))
+        items.append(NavItem("Quotes", reverse("quote-list"), "quotes"))
         items.append(NavItem("Invoices", reverse("buyer-invoices"), "invoices"))
         if membership.role in (Role.APPROVER, Role.ADMIN):
             items.append(NavItem("Approvals", reverse("po-approvals"), "approvals"))
@@ -42,6 +43,7 @@ def navigation_for(request: HttpRequest) -> list[NavItem]:
     admin = StaffRole.ADMIN in roles
     if admin or StaffRole.ACCOUNT_MANAGER in roles:
         items.append(NavItem("Accounts", reverse("manager-home"), "manager"))
+        items.append(NavItem("Quotes", reverse("quote-queue"), "quote-queue"))
         items.append(NavItem("Products", reverse("manager-products"), "products"))
         items.append(NavItem("Pricing", reverse("pricing-tiers"), "pricing"))
     if admin or StaffRole.FINANCE in roles:

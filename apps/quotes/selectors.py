@@ -4,6 +4,7 @@ the quotes of the companies they manage (a portal admin all), an approver the of
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,12 +14,25 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import Upper
 from django.utils import timezone
 
 from apps.accounts.models import Company, Membership, ShipToAddress
 from apps.catalog.models import Product
+from apps.core.money import quantize_amount
 from apps.core.staff import StaffRole, user_in_quote_approvers, user_staff_roles
 from apps.erp.models import SyncEvent, SyncJob
 from apps.erp.selectors import SyncState, sync_states_for
@@ -32,6 +46,7 @@ from apps.quotes.models import (
     Quote,
     QuoteEvent,
     QuoteIdempotencyRecord,
+    QuoteLine,
     QuoteRequestLine,
     QuoteVersion,
     Side,
@@ -269,3 +284,51 @@ def quote_sync_context(quote: Quote, limit: int = 50) -> dict[str, Any]:
         "events": SyncEvent.objects.filter(wanted).select_related("job")[:limit],
         "erp_keeps_quotes": capabilities_get().quotes,
     }
+
+
+def quote_list_summarised(quotes: QuerySet[Quote], *, side: Side) -> QuerySet[Quote]:
+    """Each quote with its last move (the newest thread row ``side`` may see) and its newest version put
+    before ``side`` (for the buyer: no version still waiting for its second approval), as columns."""
+    last = QuoteEvent.objects.filter(quote=OuterRef("pk")).order_by("-at", "-id")
+    newest = QuoteVersion.objects.filter(quote=OuterRef("pk")).order_by("-number")
+    if side == Side.BUYER:
+        last = last.filter(seller_only=False)
+        newest = newest.offered()
+    return quotes.annotate(
+        last_move_status=Subquery(last.values("to_status")[:1]),
+        last_move_side=Subquery(last.values("side")[:1]),
+        last_move_at=Subquery(last.values("at")[:1]),
+        latest_version_id=Subquery(newest.values("pk")[:1]),
+        latest_valid_until=Subquery(newest.values("valid_until")[:1]),
+    )
+
+
+def version_totals(version_ids: Iterable[int]) -> dict[int, Decimal]:
+    """The offered total of each version (quantity times unit price per line, at currency precision), in
+    one query."""
+    amount = ExpressionWrapper(F("quantity") * F("unit_price"), output_field=DecimalField())
+    rows = (
+        QuoteLine.objects.filter(version_id__in=[pk for pk in version_ids if pk])
+        .values("version_id")
+        .annotate(total=Sum(amount))
+    )
+    return {row["version_id"]: quantize_amount(row["total"]) for row in rows}
+
+
+def quote_changes_token(*, user: User, quote_id: int | None = None) -> str:
+    """What an open quote page (``quote_id``) or list shows has changed when this changes: the quotes'
+    last moves, and for one quote its order's state as well (one small query, no rows loaded)."""
+    quotes = quote_list_for_user(user=user)
+    if quote_id is not None:
+        row = (
+            quotes.filter(pk=quote_id)
+            .values_list("updated_at", "purchase_order__updated_at", "purchase_order__status")
+            .first()
+        )
+        return "-" if row is None else _token(row)
+    summary = quotes.aggregate(count=Count("pk"), last=Max("updated_at"))
+    return _token((summary["count"], summary["last"]))
+
+
+def _token(values: Iterable[object]) -> str:
+    return hashlib.sha256("|".join(str(value) for value in values).encode()).hexdigest()[:16]

@@ -52,6 +52,7 @@ from apps.quotes.models import (
     QuoteVersion,
     Side,
 )
+from apps.quotes.notifications import quote_turn_notify
 from apps.quotes.selectors import user_is_quote_approver
 
 Status = Quote.Status
@@ -121,7 +122,7 @@ def _transition(
         raise InvalidTransition(
             f"A {quote.get_status_display().lower()} quote cannot become {Status(to).label.lower()}."
         )
-    QuoteEvent.objects.create(
+    event = QuoteEvent.objects.create(
         quote=quote,
         version=version,
         actor=actor,
@@ -138,6 +139,7 @@ def _transition(
         fields.append("expires_at")
     quote.save(update_fields=fields)
     quote_erp_follow(quote, to)
+    quote_turn_notify(quote=quote, event=event)
     return quote
 
 
@@ -278,16 +280,55 @@ def quote_request(
         ]
     quote = _new_quote(company=company, created_by=buyer, message=message, wanted_date=wanted_date)
     _add_lines(quote, lines)
-    QuoteEvent.objects.create(
+    event = QuoteEvent.objects.create(
         quote=quote, actor=buyer, side=Side.BUYER, from_status="", to_status=Status.SUBMITTED, message=message
     )
     quote.status = Status.SUBMITTED
     quote.save(update_fields=["status", "updated_at"])
+    quote_turn_notify(quote=quote, event=event)
     if from_draft is not None:
         purchase_order_cancel(
             purchase_order=from_draft, actor=buyer, note=f"turned into quote {quote.number}"
         )
     return quote
+
+
+def quote_request_edit(
+    *,
+    quote: Quote,
+    actor: User,
+    lines: Sequence[RequestedLine],
+    message: str,
+    wanted_date: date | None = None,
+    now: datetime | None = None,
+) -> Quote:
+    """The buyer changes what they asked for (lines, message, wanted date) while the quote is submitted,
+    before the account manager takes it up; the thread records it. A refusal changes nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked(quote)
+        if side_of(quote=locked, user=actor) != Side.BUYER:
+            raise NotYourTurn("Only the company's buyers can change what they asked for.")
+        if locked.status != Status.SUBMITTED:
+            raise InvalidTransition(
+                f"Quote {locked.number} is {locked.get_status_display().lower()}: "
+                "the request can only be changed before the account manager takes it up."
+            )
+        if wanted_date is not None and wanted_date < local_today(locked.time_zone, now):
+            raise QuoteError("Choose a wanted date of today or later.")
+        locked.request_lines.all().delete()
+        _add_lines(locked, lines)
+        locked.message = message
+        locked.wanted_date = wanted_date
+        locked.save(update_fields=["message", "wanted_date", "updated_at"])
+        summary = ", ".join(f"{line.product.sku}: {line.quantity.normalize():f}" for line in lines)
+        QuoteEvent.objects.create(
+            quote=locked,
+            actor=actor,
+            side=Side.BUYER,
+            message=f"Request changed: {summary}." + (f"\n{message}" if message else ""),
+        )
+        return locked
 
 
 @transaction.atomic

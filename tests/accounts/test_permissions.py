@@ -9,6 +9,7 @@ page, 403 = forbidden, 404 = not found (the object exists but belongs to a compa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from apps.erp.models import Drift, SyncJob
 from apps.erp.services import job_enqueue
 from apps.pricing.models import PriceUpload
 from apps.purchase_orders.models import LineImport, PurchaseOrder, PurchaseOrderLine
+from apps.quotes.services import RequestedLine, quote_request
 from tests.accounts.factories import CompanyFactory, MembershipFactory, ShipToAddressFactory, UserFactory
 from tests.catalog.factories import ProductFactory
 from tests.pricing.factories import ContractPriceFactory, PriceTierFactory, TierPriceFactory
@@ -136,6 +138,33 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("po-approvals", "GET", "-"):                   "L    ok   403   ok   403  403    403     403     403",
     ("po-approval-decision", "POST", "own"):        "L    ok   403   ok   403  403    403     403     403",
     ("po-approval-decision", "POST", "other"):      "L    404  403   404  403  403    403     403     403",
+    ("quote-list", "GET", "-"):                     "L    ok   ok    ok   ok   403    ok      403     ok",
+    ("quote-changes", "GET", "-"):                  "L    ok   ok    ok   ok   ok     ok      ok      ok",
+    ("quote-request", "GET", "-"):                  "L    ok   ok    403  403  403    403     403     403",
+    ("quote-request", "POST", "-"):                 "L    ok   ok    403  403  403    403     403     403",
+    ("quote-from-draft", "POST", "-"):              "L    ok   ok    403  403  403    403     403     403",
+    ("quote-detail", "GET", "own"):                 "L    ok   ok    ok   ok   403    ok      403     ok",
+    ("quote-detail", "GET", "other"):               "L    404  404   404  404  403    404     403     ok",
+    ("quote-edit", "POST", "own"):                  "L    ok   ok    403  403  403    403     403     403",
+    ("quote-edit", "POST", "other"):                "L    404  404   403  403  403    403     403     403",
+    ("quote-accept", "POST", "own"):                "L    ok   ok    403  403  403    403     403     403",
+    ("quote-accept", "POST", "other"):              "L    404  404   403  403  403    403     403     403",
+    ("quote-counter", "POST", "own"):               "L    ok   ok    403  403  403    403     403     403",
+    ("quote-counter", "POST", "other"):             "L    404  404   403  403  403    403     403     403",
+    ("quote-close", "POST", "own"):                 "L    ok   ok    403  403  403    403     403     403",
+    ("quote-close", "POST", "other"):               "L    404  404   403  403  403    403     403     403",
+    ("quote-review", "POST", "own"):                "L    403  403   403  403  403    ok      403     ok",
+    ("quote-review", "POST", "other"):              "L    403  403   403  403  403    404     403     ok",
+    ("quote-decline", "POST", "own"):               "L    403  403   403  403  403    ok      403     ok",
+    ("quote-decline", "POST", "other"):             "L    403  403   403  403  403    404     403     ok",
+    ("quote-offer", "POST", "own"):                 "L    403  403   403  403  403    ok      403     ok",
+    ("quote-offer", "POST", "other"):               "L    403  403   403  403  403    404     403     ok",
+    ("quote-queue", "GET", "-"):                    "L    403  403   403  403  403    ok      403     ok",
+    ("quote-start", "GET", "-"):                    "L    403  403   403  403  403    ok      403     ok",
+    ("quote-start", "POST", "-"):                   "L    403  403   403  403  403    ok      403     ok",
+    ("quote-approvals", "GET", "-"):                "L    403  403   403  403  403    403     403     ok",
+    ("quote-approval-decision", "POST", "own"):     "L    403  403   403  403  403    403     403     ok",
+    ("quote-approval-decision", "POST", "other"):   "L    403  403   403  403  403    403     403     ok",
 }
 # fmt: on
 
@@ -178,6 +207,9 @@ def _targets(company: Company, uploader: Any) -> dict[str, Any]:
     draft = PurchaseOrder.objects.create(company=company, buyer=someone)
     draft_line = PurchaseOrderLine.objects.create(purchase_order=draft, product=product, quantity=1)
     line_import = LineImport.objects.create(purchase_order=draft, filename="x.csv")
+    quote = quote_request(
+        company=company, buyer=someone, message="Price?", lines=[RequestedLine(product, Decimal("5"))]
+    )
     job = job_enqueue(kind="customer.push", target=company, idempotency_key=f"test:{company.pk}")
     SyncJob.objects.filter(pk=job.pk).update(status=SyncJob.Status.FAILED, last_error="refused")
     drift = Drift.objects.create(
@@ -200,6 +232,7 @@ def _targets(company: Company, uploader: Any) -> dict[str, Any]:
         "draft_line": draft_line,
         "rule": rule,
         "line_import": line_import,
+        "quote": quote,
     }
 
 
@@ -231,6 +264,17 @@ def world(db: None) -> World:
         own=_targets(own_company, actors["manager"]),
         other=_targets(other_company, actors["staff"]),
     )
+
+
+QUOTE_PAGES_WITHOUT_QUOTE = {
+    "quote-list",
+    "quote-changes",
+    "quote-request",
+    "quote-from-draft",
+    "quote-queue",
+    "quote-start",
+    "quote-approvals",
+}
 
 
 def _url(name: str, targets: dict[str, Any]) -> str:
@@ -269,6 +313,8 @@ def _url(name: str, targets: dict[str, Any]) -> str:
         kwargs["rule_id"] = targets["rule"].pk
     elif name == "po-approval-decision":
         kwargs["request_id"] = targets["approval"].pk
+    elif name.startswith("quote-") and name not in QUOTE_PAGES_WITHOUT_QUOTE:
+        kwargs["quote_id"] = targets["quote"].pk
     return reverse(name, kwargs=kwargs)
 
 
@@ -288,6 +334,11 @@ def _post_data(name: str) -> dict[str, str]:
         "po-builder-add": {"sku": "SKU-PERM", "quantity": "1"},
         "po-builder-line": {"quantity": "3"},
         "po-approval-decision": {"decision": "approve"},
+        "quote-request": {"lines": "SKU-PERM 2", "message": "Price?"},
+        "quote-edit": {"lines": "SKU-PERM 3", "message": "More"},
+        "quote-counter": {"message": "Lower?"},
+        "quote-decline": {"message": "No stock"},
+        "quote-approval-decision": {"decision": "approve"},
         "approval-rules": {
             "name": "Over 500",
             "step": "1",
@@ -346,6 +397,10 @@ def test_permission_matrix(
     elif name == "po-builder-header":
         # A valid header (PO number and ship-to are required): the actor's own company's address.
         data = {"customer_po_number": "PO-PERM-1", "ship_to": world.own["address"].pk}
+    elif name == "quote-accept":
+        data = {"ship_to": world.own["address"].pk}
+    elif name == "quote-start":
+        data = {"company": world.own["company"].pk, "lines": "SKU-PERM 1"}
     else:
         data = _post_data(name)
     response = client.get(url) if method == "GET" else client.post(url, data)
@@ -395,6 +450,7 @@ def test_every_url_is_in_the_matrix() -> None:
     from apps.erp import urls as erp_urls
     from apps.pricing import urls as pricing_urls
     from apps.purchase_orders import urls as po_urls
+    from apps.quotes import urls as quote_urls
 
     public = {
         "login",
@@ -416,6 +472,7 @@ def test_every_url_is_in_the_matrix() -> None:
         *pricing_urls.urlpatterns,
         *po_urls.urlpatterns,
         *approval_urls.urlpatterns,
+        *quote_urls.urlpatterns,
         # finance's company pages, moved from accounts to credit (credit's other pages are not in the matrix)
         *(p for p in credit_urls.urlpatterns if p.name in FINANCE_COMPANY_PAGES),
     ]

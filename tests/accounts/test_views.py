@@ -135,6 +135,7 @@ def test_finance_hold_without_reason_changes_nothing(
                 "Catalog",
                 "Draft order",
                 "Orders",
+                "Quotes",
                 "Invoices",
                 "Approvals",
                 "Company",
@@ -145,9 +146,18 @@ def test_finance_hold_without_reason_changes_nothing(
         ),
         (
             Role.BUYER,
-            ["Home", "Catalog", "Draft order", "Orders", "Invoices", "Company", "Ship-to addresses"],
+            [
+                "Home",
+                "Catalog",
+                "Draft order",
+                "Orders",
+                "Quotes",
+                "Invoices",
+                "Company",
+                "Ship-to addresses",
+            ],
         ),
-        (Role.VIEWER, ["Home", "Catalog", "Orders", "Invoices", "Company", "Ship-to addresses"]),
+        (Role.VIEWER, ["Home", "Catalog", "Orders", "Quotes", "Invoices", "Company", "Ship-to addresses"]),
     ],
 )
 def test_navigation_follows_company_role(
@@ -163,15 +173,25 @@ def test_navigation_follows_company_role(
 @pytest.mark.parametrize(
     ("roles", "expected"),
     [
-        ([StaffRole.ACCOUNT_MANAGER], ["Accounts", "Products", "Pricing"]),
+        ([StaffRole.ACCOUNT_MANAGER], ["Accounts", "Quotes", "Products", "Pricing"]),
         ([StaffRole.FINANCE], ["Finance", "Credit holds"]),
         (
             [StaffRole.ADMIN],
-            ["Accounts", "Products", "Pricing", "Finance", "Credit holds", "ERP sync", "Staff"],
+            [
+                "Accounts",
+                "Quotes",
+                "Products",
+                "Pricing",
+                "Finance",
+                "Credit holds",
+                "Quote approvals",
+                "ERP sync",
+                "Staff",
+            ],
         ),
         (
             [StaffRole.ACCOUNT_MANAGER, StaffRole.FINANCE],
-            ["Accounts", "Products", "Pricing", "Finance", "Credit holds"],
+            ["Accounts", "Quotes", "Products", "Pricing", "Finance", "Credit holds"],
         ),
     ],
 )

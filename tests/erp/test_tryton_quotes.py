@@ -40,7 +40,10 @@ READS = frozenset({"search", "search_read", "read", "search_count"})
 
 
 @pytest.fixture
-def shop(erp_connection: ErpConnection, connector: TrytonConnector) -> dict[str, Any]:
+def shop(erp_connection: ErpConnection, connector: TrytonConnector, settings: Any) -> dict[str, Any]:
+    # The offers here go well below the seeded list prices; the second approval has its own tests
+    # (tests/quotes/test_approval.py, test_erp_follow.py): here every offer goes straight to the buyer.
+    settings.QUOTE_DISCOUNT_APPROVAL_PERCENT = D("100")
     for stream in (CUSTOMERS, PRODUCTS):
         report = inbound.pull_stream(connection=erp_connection, stream=stream, connector=connector)
         assert report.error == ""
