@@ -15,7 +15,7 @@ from apps.quotes import services as quotes
 from apps.quotes.exceptions import NotYourTurn, QuoteError
 from apps.quotes.models import Quote
 from tests.accounts.factories import MembershipFactory, UserFactory
-from tests.quotes.conftest import NOW, Team, offer, refreshed, request_lines
+from tests.quotes.conftest import DEEP_BOLT, NOW, Team, offer, refreshed, request_lines
 
 Status = Quote.Status
 BUYERS = ["admin@acme.example", "buyer@acme.example"]
@@ -148,3 +148,65 @@ def test_no_account_manager_mails_the_portal_admins(team: Team, committed) -> No
     )
 
     assert [sorted(message.to) for message in mail.outbox] == [["portal-admin@wholesaler.example"]]
+
+
+# --- The second approval ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def deep(team: Team, settings, quote_in: Callable[[Status], Quote]) -> Quote:  # type: ignore[no-untyped-def]
+    """A quote in review, the threshold at 15 %, portal admins besides the approvers group."""
+    settings.QUOTE_DISCOUNT_APPROVAL_PERCENT = 15
+    admin = UserFactory(email="portal-admin@wholesaler.example")
+    staff_user_set_roles(user=admin, roles=[StaffRole.ADMIN])
+    quote = quote_in(Status.IN_REVIEW)
+    mail.outbox.clear()
+    return quote
+
+
+def test_an_offer_waiting_for_approval_mails_the_approvers_not_its_maker_nor_the_buyer(
+    team: Team, contacts: None, committed, deep: Quote
+) -> None:  # type: ignore[no-untyped-def]
+    committed(offer, team=team, quote=deep, bolt=DEEP_BOLT)
+
+    [(subject, to)] = _sent()
+    assert subject == f"Quote {deep.number} v1 waits for your approval"
+    assert to == ["approver@wholesaler.example", "portal-admin@wholesaler.example"]
+
+
+def test_the_maker_hears_of_the_approval_and_the_buyer_of_the_offer(
+    team: Team, contacts: None, committed, deep: Quote
+) -> None:  # type: ignore[no-untyped-def]
+    committed(offer, team=team, quote=deep, bolt=DEEP_BOLT)
+    _sent()
+
+    committed(quotes.quote_offer_approve, quote=deep, actor=team.approver, now=NOW)
+
+    assert _sent() == [
+        (f"Quote {deep.number} v1 approved", MANAGER),
+        (f"Quote {deep.number} has an offer for you", BUYERS),
+    ]
+
+
+def test_the_maker_hears_why_an_offer_was_sent_back_and_the_buyer_hears_nothing(
+    team: Team, contacts: None, committed, deep: Quote
+) -> None:  # type: ignore[no-untyped-def]
+    committed(offer, team=team, quote=deep, bolt=DEEP_BOLT)
+    _sent()
+
+    committed(quotes.quote_offer_reject, quote=deep, actor=team.approver, message="Keep it above cost")
+
+    [message] = mail.outbox
+    assert (message.subject, message.to) == (f"Quote {deep.number} v1 sent back", MANAGER)
+    assert "Keep it above cost" in message.body
+
+
+def test_a_maker_withdrawing_their_own_waiting_offer_mails_nobody(
+    team: Team, contacts: None, committed, deep: Quote
+) -> None:  # type: ignore[no-untyped-def]
+    committed(offer, team=team, quote=deep, bolt=DEEP_BOLT)
+    _sent()
+
+    committed(quotes.quote_offer_reject, quote=deep, actor=team.manager, message="Wrong prices")
+
+    assert _sent() == []

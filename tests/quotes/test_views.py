@@ -574,7 +574,11 @@ def test_an_offer_waiting_for_approval_stays_the_sellers_affair(  # type: ignore
         manager.post(reverse("quote-offer", kwargs={"quote_id": quote.pk}), _offer_data(team))
 
     assert refreshed(quote).status == Status.AWAITING_APPROVAL
-    assert mail.outbox == []
+    # Only the approvers hear of it; the buyer does not.
+    assert [(message.subject, message.to) for message in mail.outbox] == [
+        (f"Quote {quote.number} v1 waits for your approval", [team.approver.email])
+    ]
+    mail.outbox.clear()
     url = reverse("quote-detail", kwargs={"quote_id": quote.pk})
     seller_html = manager.get(url).content.decode()
     assert "Version 1 waits for a second approval" in seller_html
@@ -597,7 +601,10 @@ def test_an_offer_waiting_for_approval_stays_the_sellers_affair(  # type: ignore
     with django_capture_on_commit_callbacks(execute=True):
         quotes.quote_offer_approve(quote=quote, actor=approver)
 
-    assert [message.subject for message in mail.outbox] == [f"Quote {quote.number} has an offer for you"]
+    assert [message.subject for message in mail.outbox] == [
+        f"Quote {quote.number} v1 approved",  # to its maker
+        f"Quote {quote.number} has an offer for you",
+    ]
     buyer_html = buyer.get(url).content.decode()
     assert "Version 1" in buyer_html
     assert "Your turn" in buyer_html
