@@ -93,6 +93,13 @@ class StartForm(RequestForm):
         company.queryset = companies
         self.fields["message"].label = "Message to the buyer"
 
+    def clean_wanted_date(self) -> date | None:
+        """Today is the chosen company's today (its own time zone), not the portal's."""
+        chosen = self.cleaned_data.get("company")
+        if chosen is not None:
+            self.time_zone = chosen.time_zone
+        return super().clean_wanted_date()
+
 
 class MessageForm(forms.Form):
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Message")

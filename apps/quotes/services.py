@@ -339,10 +339,15 @@ def quote_start(
     lines: Sequence[RequestedLine],
     message: str = "",
     wanted_date: date | None = None,
+    now: datetime | None = None,
 ) -> Quote:
     """An account manager starts a quote for a company they manage: a draft only the seller sees."""
     if not (company.account_manager_id == manager.pk or StaffRole.ADMIN in user_staff_roles(manager)):
         raise QuoteForbidden(f"You do not manage {company.name}.")
+    if wanted_date is not None and wanted_date < local_today(
+        company_time_zone(company), now or timezone.now()
+    ):
+        raise QuoteError("Choose a wanted date of today or later.")
     quote = _new_quote(company=company, created_by=manager, message=message, wanted_date=wanted_date)
     _add_lines(quote, lines)
     QuoteEvent.objects.create(

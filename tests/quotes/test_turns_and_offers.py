@@ -305,3 +305,19 @@ def test_a_request_without_lines_or_from_a_viewer_is_refused(team: Team) -> None
         )
 
     assert not Quote.objects.exists()
+
+
+def test_a_started_quotes_wanted_date_is_checked_in_the_companys_time_zone(team: Team) -> None:
+    team.company.time_zone = "Asia/Tokyo"
+    team.company.save()
+    late_evening_utc = NOW.replace(hour=20)  # already the next day in Tokyo
+
+    with pytest.raises(QuoteError, match="today or later"):
+        quotes.quote_start(
+            company=team.company,
+            manager=team.manager,
+            lines=request_lines(team),
+            wanted_date=late_evening_utc.date(),
+            now=late_evening_utc,
+        )
+    assert not Quote.objects.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
@@ -500,6 +501,26 @@ def test_a_manager_starts_a_quote_for_a_company_they_manage_only(team: Team) -> 
     assert response["Location"] == reverse("quote-detail", kwargs={"quote_id": quote.pk})
     assert quote.status == Status.DRAFT
     assert quote.created_by == team.manager
+
+
+def test_the_start_forms_today_is_the_chosen_companys(team: Team) -> None:
+    """Kiritimati (UTC+14) is a day ahead of the portal (UTC) from 10:00 UTC: its yesterday may be the
+    portal's today, and is refused all the same."""
+    team.company.time_zone = "Pacific/Kiritimati"
+    team.company.save()
+    kiritimati_today = timezone.localdate(timezone=ZoneInfo("Pacific/Kiritimati"))
+    client = _client(team.manager)
+    data = {"company": team.company.pk, "lines": "BOLT 5"}
+
+    refused = client.post(
+        reverse("quote-start"), {**data, "wanted_date": f"{kiritimati_today - timedelta(days=1)}"}
+    )
+
+    assert refused.status_code == 400
+    assert "Choose today or a later date." in refused.content.decode()
+    assert not Quote.objects.exists()
+    client.post(reverse("quote-start"), {**data, "wanted_date": f"{kiritimati_today}"})
+    assert Quote.objects.get().wanted_date == kiritimati_today
 
 
 # --- Live -----------------------------------------------------------------------------------------------
