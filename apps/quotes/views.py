@@ -324,10 +324,16 @@ class OfferRow:
 
 
 def _offer_form(quote: Quote, versions: list[VersionView], data: Any = None) -> OfferForm:
-    """The seller's offer form: the last version's lines (a counter answered), else what was asked."""
+    """The seller's offer form: the last version's lines (a counter answered), then any requested product
+    it left out, else what was asked."""
     initial: dict[str, Any] = {}
     if versions:
         products = [row.line.product for row in versions[-1].lines]
+        offered = {product.pk for product in products}
+        for line in quote.request_lines.all():
+            if line.product_id not in offered:
+                products.append(line.product)
+                initial[f"quantity_{line.product_id}"] = line.quantity.normalize()
         for row in versions[-1].lines:
             pk = row.line.product_id
             initial[f"quantity_{pk}"] = row.line.quantity.normalize()
@@ -455,6 +461,7 @@ def _detail_context(request: AuthenticatedRequest, quote: Quote, **forms: Any) -
         offer_form = forms.get("offer_form") or _offer_form(quote, versions)
         context["offer_form"] = offer_form
         context["offer_rows"] = _offer_rows(quote, offer_form)
+        context["approval_percent"] = settings.QUOTE_DISCOUNT_APPROVAL_PERCENT
     return context
 
 

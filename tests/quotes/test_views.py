@@ -263,6 +263,27 @@ def test_the_seller_offer_form_shows_list_their_price_and_cost(team: Team) -> No
     assert "list" in html
 
 
+def test_the_next_offer_form_brings_back_a_requested_product_the_last_offer_left_out(team: Team) -> None:
+    quote = _in_review(team)
+    bolt = team.products[0]
+    quotes.quote_offer(
+        quote=quote,
+        actor=team.manager,
+        lines=[quotes.OfferedLine(bolt, D("100"), D("9.5000"))],
+        valid_until=timezone.localdate() + timedelta(days=10),
+    )
+    quotes.quote_counter(quote=quote, actor=team.buyer, message="And the nuts?")
+
+    response = _client(team.manager).get(reverse("quote-detail", kwargs={"quote_id": quote.pk}))
+
+    rows = {row.product.sku: row for row in response.context["offer_rows"]}
+    assert list(rows) == ["BOLT", "NUT"]
+    assert rows["BOLT"].price.value() == D("9.5000")  # as last offered
+    assert rows["NUT"].quantity.value() == D("40")  # as asked
+    assert rows["NUT"].price.value() is None
+    assert "more than 50% below their price needs a second approval" in response.content.decode()
+
+
 def test_a_foreign_quote_is_404(team: Team, other_company_buyer) -> None:  # type: ignore[no-untyped-def]
     quote = _offered(team)
     client = _client(other_company_buyer)
