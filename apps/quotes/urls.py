@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from apps.quotes import approval_views, views
+from apps.quotes import views
 
 urlpatterns = [
     path("quotes/", views.quote_list, name="quote-list"),
@@ -19,10 +19,10 @@ urlpatterns = [
     path("quotes/<int:quote_id>/offer/", views.quote_offer, name="quote-offer"),
     path("manager/quotes/", views.quote_queue, name="quote-queue"),
     path("manager/quotes/new/", views.quote_start, name="quote-start"),
-    path("staff/quotes/approvals/", approval_views.approval_queue, name="quote-approvals"),
+    path("staff/quotes/approvals/", views.approval_queue, name="quote-approvals"),
     path(
         "staff/quotes/approvals/<int:quote_id>/",
-        approval_views.approval_decision,
+        views.approval_decision,
         name="quote-approval-decision",
     ),
 ]

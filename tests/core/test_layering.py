@@ -61,6 +61,8 @@ def test_the_domain_apps_register_their_job_kinds_and_streams_from_their_own_erp
         "pricelist.push": "apps.pricing.erp",
         "order.push": "apps.purchase_orders.erp",
         "order.cancel": "apps.purchase_orders.erp",
+        "quote.push": "apps.quotes.erp",
+        "quote.cancel": "apps.quotes.erp",
         "reconcile.repull": "apps.erp.reconcile",  # the engine's own: a drift's record read again
     }
     # Pull order: stock after products, invoices after customers, order states after invoices.
