@@ -81,12 +81,12 @@ def staff_role_required(*roles: StaffRole, acting: bool = False) -> Callable[[Vi
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if not staff_allowed(request.user, roles):
-                raise PermissionDenied("This page is for the wholesaler's staff.")
             if getattr(request, "acting", None) is not None and not acting:
                 raise PermissionDenied(
                     "Not while acting for a customer: stop acting to use the wholesaler's pages."
                 )
+            if not staff_allowed(request.user, roles):
+                raise PermissionDenied("This page is for the wholesaler's staff.")
             return view(request, *args, **kwargs)
 
         return cast(ViewFunc, wrapper)
