@@ -284,6 +284,9 @@ QUOTE_PAGES_WITHOUT_QUOTE = {
 }
 
 
+ACTING_COMPANY_PAGES = {"acting-start"}
+
+
 def _url(name: str, targets: dict[str, Any]) -> str:
     kwargs: dict[str, int] = {}
     if name.startswith("company-user-") and name != "company-user-invite":
@@ -292,9 +295,11 @@ def _url(name: str, targets: dict[str, Any]) -> str:
         kwargs["invitation_id"] = targets["invitation"].pk
     elif name == "company-address-edit":
         kwargs["address_id"] = targets["address"].pk
-    elif name in ("manager-company-detail", "finance-company-hold", "finance-company-release"):
-        kwargs["company_id"] = targets["company"].pk
-    elif name == "acting-start":
+    elif name in ACTING_COMPANY_PAGES or name in (
+        "manager-company-detail",
+        "finance-company-hold",
+        "finance-company-release",
+    ):
         kwargs["company_id"] = targets["company"].pk
     elif name in ("manager-product-detail", "manager-product-rules"):
         kwargs["product_id"] = targets["product"].pk
