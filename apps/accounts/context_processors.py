@@ -46,8 +46,8 @@ def navigation_for(request: HttpRequest) -> list[NavItem]:
         items.append(NavItem("Ship-to addresses", reverse("company-addresses"), "addresses"))
         if membership.role == Role.ADMIN:
             items.append(NavItem("Users", reverse("company-users"), "users"))
-            items.append(NavItem("Company log", reverse("company-log"), "log"))
             items.append(NavItem("Approval rules", reverse("approval-rules"), "rules"))
+            items.append(NavItem("Company log", reverse("company-log"), "log"))
     roles = user_staff_roles(user)
     admin = StaffRole.ADMIN in roles
     if admin or StaffRole.ACCOUNT_MANAGER in roles:

@@ -207,6 +207,19 @@ class ActingSession(TimeStampedModel):
         return self.ended_at is None and self.expires_at > timezone.now()
 
 
+# What the company's admins read for each page a change was made on while acting; others show the name.
+ACTING_ACTION_LABELS = {
+    "po-builder-header": "Changed the order details",
+    "po-builder-quick": "Added lines (quick order)",
+    "po-builder-csv": "Uploaded a file of lines",
+    "po-builder-add": "Added a product from the catalog",
+    "po-builder-line": "Changed or removed a line",
+    "po-builder-submit": "Submitted the order",
+    "po-reorder": "Copied an order's lines into the draft",
+    "acting-stop": "Stopped acting",
+}
+
+
 class ActingAction(models.Model):
     """One change made under an acting session (every non-read request): what, when, which order."""
 
@@ -224,3 +237,7 @@ class ActingAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} at {self.at}"
+
+    @property
+    def label(self) -> str:
+        return ACTING_ACTION_LABELS.get(self.action, self.action)

@@ -447,4 +447,5 @@ def test_the_company_admin_sees_the_sessions_in_the_log(
     assert "Someone else" not in html
     assert f'href="/orders/{draft.pk}/"' in html
     assert "Stopped by the manager" in html
+    assert "Added lines (quick order)" in html
     assert _client(shop["buyer"].user).get("/company/log/").status_code == 403

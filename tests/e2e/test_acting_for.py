@@ -100,7 +100,8 @@ def test_manager_fixes_and_submits_a_buyers_draft_and_the_admin_sees_it_in_the_l
     assert "buyer@acme.example" in row
     assert "Buyer phoned: fix the bolts and send it" in row
     assert "Stopped by the manager" in row
-    assert "po-builder-submit" in row
+    assert "Submitted the order" in row
+    assert "Changed or removed a line" in row
     rows.first.get_by_role("link", name="PO-ACT-E2E").first.click()
     admin.wait_for_url(f"{base}/orders/{order.pk}/")
     assert "for buyer buyer@acme.example" in admin.content()
