@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -39,7 +39,7 @@ def request_acting(request: HttpRequest) -> Acting | None:
     return cast(Acting | None, getattr(request, "acting", None))
 
 
-def acting_buyer(request: HttpRequest) -> Any:
+def acting_buyer(request: HttpRequest) -> User | None:
     """The buyer the signed-in manager acts for, or None when nobody is acted for."""
     acting = request_acting(request)
     return acting.session.buyer if acting is not None else None

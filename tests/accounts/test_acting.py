@@ -12,8 +12,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from apps.accounts.exceptions import ActingError
 from apps.accounts.middleware import ACTING_SESSION_KEY
 from apps.accounts.models import ActingAction, ActingSession, Company, Role, StaffRole
+from apps.accounts.services import acting_session_start
 from apps.approvals.models import ApprovalRequest, ApprovalRule
 from apps.credit.models import CreditAccount, CreditHold
 from apps.purchase_orders import services as orders
@@ -188,7 +190,37 @@ def test_an_inactive_buyer_a_viewer_or_a_foreign_member_cannot_be_acted_for(shop
     assert not ActingSession.objects.exists()
 
 
-def test_starting_again_replaces_the_open_session(shop: dict[str, Any]) -> None:
+def test_the_service_itself_refuses_what_the_pages_refuse(shop: dict[str, Any], staff_factory: Any) -> None:
+    colleague = staff_factory(StaffRole.ACCOUNT_MANAGER)
+    viewer = MembershipFactory(company=shop["company"], role=Role.VIEWER).user
+
+    with pytest.raises(ActingError, match="not one of your accounts"):
+        acting_session_start(manager=colleague, company=shop["company"], buyer=shop["buyer"].user, reason="x")
+    with pytest.raises(ActingError, match="not an active buyer"):
+        acting_session_start(manager=shop["manager"], company=shop["company"], buyer=viewer, reason="x")
+    with pytest.raises(ActingError, match="Say why"):
+        acting_session_start(
+            manager=shop["manager"], company=shop["company"], buyer=shop["buyer"].user, reason=" "
+        )
+    assert not ActingSession.objects.exists()
+
+
+def test_a_new_session_replaces_one_left_open_elsewhere(shop: dict[str, Any]) -> None:
+    first = acting_session_start(
+        manager=shop["manager"], company=shop["company"], buyer=shop["buyer"].user, reason="Morning call"
+    )
+
+    second = acting_session_start(
+        manager=shop["manager"], company=shop["company"], buyer=shop["admin"], reason="Afternoon call"
+    )
+
+    first.refresh_from_db()
+    assert first.ended_reason == ActingSession.EndReason.REPLACED
+    assert first.ended_at is not None
+    assert second.is_open()
+
+
+def test_stopping_then_starting_again_for_another_member(shop: dict[str, Any]) -> None:
     admin_member = shop["admin"].membership
     client = _acting_client(shop)
 
