@@ -54,6 +54,14 @@ class ActingMiddleware:
                 f"Your time acting for {session.buyer.email} ran out at {expired_at:%H:%M}; "
                 "nothing was done. Start again if you need more time.",
             )
+        if not services.acting_allowed_for(user=request.user, company=session.company):  # type: ignore[arg-type]
+            services.acting_session_end(session=session, reason=ActingSession.EndReason.UNASSIGNED)
+            return _leave(
+                request,
+                session,
+                f"{session.company.name} is no longer one of your accounts: acting ended, nothing was done.",
+                to_company=False,
+            )
         membership = (
             Membership.objects.active()
             .filter(user_id=session.buyer_id, company_id=session.company_id, role__in=ACTING_ROLES)
@@ -72,10 +80,15 @@ class ActingMiddleware:
         return None
 
 
-def _leave(request: HttpRequest, session: ActingSession, message: str) -> HttpResponse:
+def _leave(
+    request: HttpRequest, session: ActingSession, message: str, *, to_company: bool = True
+) -> HttpResponse:
     request.session.pop(ACTING_SESSION_KEY, None)
     messages.warning(request, message)
-    target = reverse("manager-company-detail", kwargs={"company_id": session.company_id})
+    if to_company:
+        target = reverse("manager-company-detail", kwargs={"company_id": session.company_id})
+    else:
+        target = reverse("manager-home")
     if getattr(request, "htmx", False):
         return HttpResponseClientRedirect(target)
     return redirect(target)

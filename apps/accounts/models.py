@@ -186,6 +186,7 @@ class ActingSession(TimeStampedModel):
         EXPIRED = "expired", "Time limit reached"
         REPLACED = "replaced", "Replaced by a new session"
         BUYER_INACTIVE = "buyer_inactive", "The buyer can no longer order"
+        UNASSIGNED = "unassigned", "The company is no longer the manager's"
 
     manager = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="acting_sessions")

@@ -292,6 +292,20 @@ def test_a_buyer_deactivated_mid_session_ends_it(shop: dict[str, Any]) -> None:
     assert not PurchaseOrder.objects.filter(lines__isnull=False).exists()
 
 
+def test_a_company_reassigned_mid_session_ends_it(shop: dict[str, Any], staff_factory: Any) -> None:
+    client = _acting_client(shop)
+    shop["company"].account_manager = staff_factory(StaffRole.ACCOUNT_MANAGER)
+    shop["company"].save()
+
+    response = client.post("/orders/draft/quick/", {"lines": "BOLT 10"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/manager/"
+    assert ActingSession.objects.get().ended_reason == ActingSession.EndReason.UNASSIGNED
+    assert not PurchaseOrder.objects.filter(lines__isnull=False).exists()
+    assert "no longer one of your accounts" in client.get("/manager/").content.decode()
+
+
 def test_acting_cannot_approve_on_the_companys_behalf(shop: dict[str, Any]) -> None:
     """Acting for the company's admin (who may approve) still gives no approval."""
     ApprovalRule.objects.create(
