@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from apps.accounts.models import Role, StaffRole
-from apps.accounts.permissions import user_membership, user_staff_roles
+from apps.accounts.permissions import request_acting, user_membership, user_staff_roles
 from apps.core.staff import user_in_quote_approvers
 
 
@@ -23,6 +23,14 @@ def navigation_for(request: HttpRequest) -> list[NavItem]:
     if not user.is_authenticated:
         return []
     items: list[NavItem] = []
+    if request_acting(request) is not None:
+        # Only the pages that work while acting (docs/decisions.md), then the way back to the accounts.
+        return [
+            NavItem("Catalog", reverse("buyer-catalog"), "catalog"),
+            NavItem("Draft order", reverse("po-builder"), "builder"),
+            NavItem("Orders", reverse("po-list"), "orders"),
+            NavItem("Accounts", reverse("manager-home"), "manager"),
+        ]
     membership = user_membership(user)
     if membership is not None:
         items.append(NavItem("Home", reverse("buyer-home"), "buyer"))
@@ -39,6 +47,7 @@ def navigation_for(request: HttpRequest) -> list[NavItem]:
         if membership.role == Role.ADMIN:
             items.append(NavItem("Users", reverse("company-users"), "users"))
             items.append(NavItem("Approval rules", reverse("approval-rules"), "rules"))
+            items.append(NavItem("Company log", reverse("company-log"), "log"))
     roles = user_staff_roles(user)
     admin = StaffRole.ADMIN in roles
     if admin or StaffRole.ACCOUNT_MANAGER in roles:
@@ -61,4 +70,5 @@ def portal_navigation(request: HttpRequest) -> dict[str, object]:
     return {
         "nav_items": navigation_for(request),
         "current_membership": user_membership(request.user) if hasattr(request, "user") else None,
+        "acting": request_acting(request),
     }

@@ -9,3 +9,7 @@ class InvitationError(ApplicationError):
 
 class MembershipError(ApplicationError):
     pass
+
+
+class ActingError(ApplicationError):
+    pass

@@ -4,7 +4,8 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import password_validators_help_text_html
 
-from apps.accounts.models import Company, Role, ShipToAddress
+from apps.accounts.models import Company, Membership, Role, ShipToAddress
+from apps.accounts.selectors import acting_buyer_choices
 from apps.core.timezones import default_time_zone, time_zone_choices
 
 
@@ -117,3 +118,34 @@ class CompanyCreateForm(forms.Form):
         cleaned["country"] = country or "US"
         cleaned["time_zone"] = cleaned.get("time_zone") or default_time_zone()
         return cleaned
+
+
+class _BuyerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Membership) -> str:
+        name = obj.user.get_full_name()
+        return f"{name} <{obj.user.email}> ({obj.get_role_display()})" if name else obj.user.email
+
+
+class ActingStartForm(forms.Form):
+    buyer = _BuyerChoiceField(
+        queryset=Membership.objects.none(),
+        label="Act for",
+        empty_label="Choose a buyer",
+        error_messages={"invalid_choice": "Choose an active buyer of this company."},
+    )
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why you act for this buyer; the company's admins see it in their log.",
+        error_messages={"required": "Say why you act for this buyer; the company's admins read it."},
+    )
+
+    def __init__(self, *args: object, company: Company, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["buyer"].queryset = acting_buyer_choices(company=company)  # type: ignore[attr-defined]
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Say why you act for this buyer; the company's admins read it.")
+        return reason

@@ -172,3 +172,73 @@ class ShipToAddress(TimeStampedModel):
     def one_line(self) -> str:
         parts = [self.street, self.street_2, f"{self.postal_code} {self.city}", self.region, self.country]
         return ", ".join(part for part in parts if part)
+
+
+class ActingSession(TimeStampedModel):
+    """An account manager (or a portal admin) acting for a named buyer of a company, for a limited time.
+
+    The real user stays the manager: this row, not a login, is what lets the company's order pages resolve
+    the buyer's membership, and only for building, fixing and submitting drafts."""
+
+    class EndReason(models.TextChoices):
+        NONE = "", "—"
+        STOPPED = "stopped", "Stopped by the manager"
+        EXPIRED = "expired", "Time limit reached"
+        REPLACED = "replaced", "Replaced by a new session"
+        BUYER_INACTIVE = "buyer_inactive", "The buyer can no longer order"
+        UNASSIGNED = "unassigned", "The company is no longer the manager's"
+
+    manager = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="acting_sessions")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=500)
+    started_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_reason = models.CharField(max_length=20, choices=EndReason.choices, blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["manager", "ended_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.manager} for {self.buyer} @ {self.company}"
+
+    def is_open(self) -> bool:
+        return self.ended_at is None and self.expires_at > timezone.now()
+
+
+# What the company's admins read for each page a change was made on while acting; others show the name.
+ACTING_ACTION_LABELS = {
+    "po-builder-header": "Changed the order details",
+    "po-builder-quick": "Added lines (quick order)",
+    "po-builder-csv": "Uploaded a file of lines",
+    "po-builder-add": "Added a product from the catalog",
+    "po-builder-line": "Changed or removed a line",
+    "po-builder-submit": "Submitted the order",
+    "po-reorder": "Copied an order's lines into the draft",
+    "acting-stop": "Stopped acting",
+}
+
+
+class ActingAction(models.Model):
+    """One change made under an acting session (every non-read request): what, when, which order."""
+
+    session = models.ForeignKey(ActingSession, on_delete=models.CASCADE, related_name="actions")
+    at = models.DateTimeField(auto_now_add=True)
+    action = models.CharField(max_length=100)
+    path = models.CharField(max_length=300)
+    status_code = models.PositiveSmallIntegerField()
+    # The order it touched, by id and by its label then (accounts sits below purchase orders).
+    purchase_order_id = models.PositiveIntegerField(null=True, blank=True)
+    order_label = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} at {self.at}"
+
+    @property
+    def label(self) -> str:
+        return ACTING_ACTION_LABELS.get(self.action, self.action)

@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
 
-from apps.accounts.models import Company, Invitation, Membership, ShipToAddress, StaffRole
-from apps.accounts.permissions import user_staff_roles
+from apps.accounts.models import ActingSession, Company, Invitation, Membership, ShipToAddress, StaffRole
+from apps.accounts.permissions import ACTING_ROLES, user_staff_roles
 from apps.core.staff import staff_emails as staff_emails  # re-exported for the domain apps
 
 
@@ -62,3 +62,47 @@ def company_detail_get_for_staff(*, user: AbstractBaseUser | AnonymousUser, comp
     """An account with its credit account (the ERP's terms and limit) joined: ``company.credit_account``,
     a reverse one-to-one that is missing until the ERP sync makes it."""
     return company_list_for_staff(user=user).select_related("credit_account__payment_term").get(pk=company_id)
+
+
+def company_get_for_acting(*, user: AbstractBaseUser | AnonymousUser, company_id: int) -> Company:
+    """A company the user may act for: any for a portal admin, an assigned one for an account manager
+    (finance sees every account but acts for none)."""
+    roles = user_staff_roles(user)
+    companies = Company.objects.all()
+    if StaffRole.ADMIN not in roles:
+        companies = (
+            companies.filter(account_manager_id=user.pk)
+            if StaffRole.ACCOUNT_MANAGER in roles
+            else companies.none()
+        )
+    return companies.get(pk=company_id)
+
+
+def acting_buyer_choices(*, company: Company) -> QuerySet[Membership]:
+    """The members one may act for: the company's active buyers and admins (both build orders)."""
+    return (
+        Membership.objects.active()
+        .filter(company=company, role__in=ACTING_ROLES)
+        .select_related("user")
+        .order_by("user__email")
+    )
+
+
+def acting_session_get_open(
+    *, user: AbstractBaseUser | AnonymousUser, session_id: int
+) -> ActingSession | None:
+    """The user's own acting session by id, not ended (it may have run out: the caller ends it)."""
+    return (
+        ActingSession.objects.select_related("company", "buyer", "manager")
+        .filter(pk=session_id, manager_id=user.pk, ended_at=None)
+        .first()
+    )
+
+
+def acting_session_list(*, company: Company) -> QuerySet[ActingSession]:
+    """The company's log of acting sessions, newest first, with what was done under each."""
+    return (
+        ActingSession.objects.filter(company=company)
+        .select_related("manager", "buyer")
+        .prefetch_related("actions")
+    )

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -17,9 +17,11 @@ from django_q.tasks import async_task
 from rest_framework.authtoken.models import Token
 
 from apps.accounts import erp
-from apps.accounts.exceptions import InvitationError, MembershipError
+from apps.accounts.exceptions import ActingError, InvitationError, MembershipError
 from apps.accounts.models import (
     STAFF_GROUP_NAMES,
+    ActingAction,
+    ActingSession,
     Company,
     Invitation,
     Membership,
@@ -27,6 +29,7 @@ from apps.accounts.models import (
     ShipToAddress,
     StaffRole,
 )
+from apps.accounts.permissions import ACTING_ROLES, user_staff_roles
 
 # Permissions each staff group holds, as "app_label.codename". Portal admins also get Django admin access.
 STAFF_GROUP_PERMISSIONS: dict[StaffRole, list[str]] = {
@@ -388,3 +391,75 @@ def ship_to_address_save(
     address.full_clean()
     address.save()
     return address
+
+
+# --- Acting for a customer ------------------------------------------------------------------------------
+
+
+def acting_allowed_for(*, user: User, company: Company) -> bool:
+    """A portal admin may act for any company; an account manager only for the companies assigned to them."""
+    roles = user_staff_roles(user)
+    if StaffRole.ADMIN in roles:
+        return True
+    return StaffRole.ACCOUNT_MANAGER in roles and company.account_manager_id == user.pk
+
+
+@transaction.atomic
+def acting_session_start(*, manager: User, company: Company, buyer: User, reason: str) -> ActingSession:
+    """Open a session in which ``manager`` builds and submits drafts for ``buyer``; any open one ends."""
+    reason = reason.strip()
+    if not reason:
+        raise ActingError("Say why you act for this buyer; the company's admins read it.")
+    if not acting_allowed_for(user=manager, company=company):
+        raise ActingError(f"{company.name} is not one of your accounts.")
+    membership = Membership.objects.active().filter(user=buyer, company=company).first()
+    if membership is None or membership.role not in ACTING_ROLES:
+        raise ActingError(f"{buyer.email} is not an active buyer of {company.name}.")
+    now = timezone.now()
+    for open_session in ActingSession.objects.select_for_update().filter(manager=manager, ended_at=None):
+        _acting_session_close(open_session, ActingSession.EndReason.REPLACED, now)
+    session = ActingSession(
+        manager=manager,
+        company=company,
+        buyer=buyer,
+        reason=reason[:500],
+        started_at=now,
+        expires_at=now + timedelta(minutes=settings.ACTING_SESSION_MINUTES),
+    )
+    session.full_clean()
+    session.save()
+    return session
+
+
+def _acting_session_close(session: ActingSession, reason: str, now: datetime) -> None:
+    session.ended_at = min(now, session.expires_at)
+    session.ended_reason = reason
+    session.save(update_fields=["ended_at", "ended_reason", "updated_at"])
+
+
+@transaction.atomic
+def acting_session_end(*, session: ActingSession, reason: ActingSession.EndReason) -> ActingSession:
+    """End a session; one already ended keeps its first end."""
+    locked = ActingSession.objects.select_for_update().get(pk=session.pk)
+    if locked.ended_at is None:
+        _acting_session_close(locked, reason, timezone.now())
+    return locked
+
+
+def acting_action_record(
+    *,
+    session: ActingSession,
+    action: str,
+    path: str,
+    status_code: int,
+    purchase_order_id: int | None = None,
+    order_label: str = "",
+) -> ActingAction:
+    return ActingAction.objects.create(
+        session=session,
+        action=action[:100],
+        path=path[:300],
+        status_code=status_code,
+        purchase_order_id=purchase_order_id,
+        order_label=order_label[:100],
+    )

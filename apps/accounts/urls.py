@@ -59,9 +59,12 @@ urlpatterns = [
     path("company/addresses/", views.company_addresses, name="company-addresses"),
     path("company/addresses/add/", views.company_address_add, name="company-address-add"),
     path("company/addresses/<int:address_id>/edit/", views.company_address_edit, name="company-address-edit"),
+    path("company/log/", views.company_log, name="company-log"),
     path("orders/api-token/", views.api_token, name="po-api-token"),
     # Wholesaler staff
     path("manager/", views.manager_home, name="manager-home"),
     path("manager/companies/new/", views.manager_company_create, name="manager-company-create"),
     path("manager/companies/<int:company_id>/", views.manager_company_detail, name="manager-company-detail"),
+    path("manager/companies/<int:company_id>/act/", views.acting_start, name="acting-start"),
+    path("manager/acting/stop/", views.acting_stop, name="acting-stop"),
 ]

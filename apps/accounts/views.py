@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -7,13 +8,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 from rest_framework.authtoken.models import Token
 
 from apps.accounts import selectors, services
-from apps.accounts.exceptions import InvitationError, MembershipError
+from apps.accounts.exceptions import ActingError, InvitationError, MembershipError
 from apps.accounts.forms import (
+    ActingStartForm,
     CompanyContactForm,
     CompanyCreateForm,
     InvitationAcceptForm,
@@ -21,10 +24,20 @@ from apps.accounts.forms import (
     RoleForm,
     ShipToAddressForm,
 )
-from apps.accounts.models import Company, Invitation, Membership, Role, ShipToAddress, StaffRole
+from apps.accounts.middleware import ACTING_SESSION_KEY
+from apps.accounts.models import (
+    ActingSession,
+    Company,
+    Invitation,
+    Membership,
+    Role,
+    ShipToAddress,
+    StaffRole,
+)
 from apps.accounts.permissions import (
     MemberRequest,
     company_role_required,
+    request_acting,
     staff_role_required,
     user_membership,
     user_staff_roles,
@@ -342,7 +355,7 @@ def _manager_home_context(
 
 
 @require_GET
-@staff_role_required(StaffRole.ACCOUNT_MANAGER)
+@staff_role_required(StaffRole.ACCOUNT_MANAGER, acting=True)
 def manager_home(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "accounts/manager_home.html", _manager_home_context(request))
 
@@ -384,7 +397,7 @@ def manager_company_create(request: AuthenticatedRequest) -> HttpResponse:
 
 
 @require_GET
-@staff_role_required(StaffRole.ACCOUNT_MANAGER)
+@staff_role_required(StaffRole.ACCOUNT_MANAGER, acting=True)
 def manager_company_detail(request: AuthenticatedRequest, company_id: int) -> HttpResponse:
     try:
         company = selectors.company_detail_get_for_staff(user=request.user, company_id=company_id)
@@ -401,7 +414,68 @@ def manager_company_detail(request: AuthenticatedRequest, company_id: int) -> Ht
         # The live panel: ERP-owned data, sync badge and timeline, polled while the page is open.
         return render(request, "accounts/manager_company_detail.html#erp-panel", context)
     context["memberships"] = selectors.membership_list(company=company)
+    context["can_act"] = services.acting_allowed_for(user=request.user, company=company)
     return render(request, "accounts/manager_company_detail.html", context)
+
+
+# --- Acting for a customer (docs/decisions.md) ---------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@staff_role_required(StaffRole.ACCOUNT_MANAGER)
+def acting_start(request: AuthenticatedRequest, company_id: int) -> HttpResponse:
+    """Start acting for a named buyer of an assigned company (any company for a portal admin)."""
+    try:
+        company = selectors.company_get_for_acting(user=request.user, company_id=company_id)
+    except Company.DoesNotExist as exc:
+        raise Http404("No such account among yours.") from exc
+    form = ActingStartForm(request.POST or None, company=company)
+    if request.method == "POST" and form.is_valid():
+        buyer = form.cleaned_data["buyer"].user
+        try:
+            session = services.acting_session_start(
+                manager=request.user, company=company, buyer=buyer, reason=form.cleaned_data["reason"]
+            )
+        except ActingError as exc:
+            form.add_error(None, exc.message)
+        else:
+            request.session[ACTING_SESSION_KEY] = session.pk
+            until = timezone.localtime(session.expires_at)
+            messages.success(
+                request, f"You are acting for {buyer.email} of {company.name} until {until:%H:%M}."
+            )
+            return redirect("po-builder")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "accounts/acting_start.html",
+        {"company": company, "form": form, "acting_minutes": settings.ACTING_SESSION_MINUTES},
+        status=status,
+    )
+
+
+@require_POST
+@staff_role_required(StaffRole.ACCOUNT_MANAGER, acting=True)
+def acting_stop(request: AuthenticatedRequest) -> HttpResponse:
+    acting = request_acting(request)
+    request.session.pop(ACTING_SESSION_KEY, None)
+    if acting is None:
+        messages.info(request, "You were not acting for anyone.")
+        return redirect("manager-home")
+    services.acting_session_end(session=acting.session, reason=ActingSession.EndReason.STOPPED)
+    messages.success(request, f"You stopped acting for {acting.session.buyer.email}.")
+    return redirect("manager-company-detail", company_id=acting.session.company_id)
+
+
+@require_GET
+@company_role_required(Role.ADMIN)
+def company_log(request: MemberRequest) -> HttpResponse:
+    """The company's log: who acted for whom, when, why, and what they did."""
+    sessions = list(selectors.acting_session_list(company=request.membership.company)[:LOG_SESSIONS])
+    return render(request, "accounts/company_log.html", {"sessions": sessions, "limit": LOG_SESSIONS})
+
+
+LOG_SESSIONS = 100  # the newest sessions on the page; each carries its actions
 
 
 # --- API token ---------------------------------------------------------------------------------------------

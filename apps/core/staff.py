@@ -70,14 +70,21 @@ def staff_allowed(user: AnyUser, roles: tuple[StaffRole, ...]) -> bool:
     return StaffRole.ADMIN in held or bool(held.intersection(roles))
 
 
-def staff_role_required(*roles: StaffRole) -> Callable[[ViewFunc], ViewFunc]:
-    """Require one of the staff ``roles``; a portal admin passes every staff check."""
+def staff_role_required(*roles: StaffRole, acting: bool = False) -> Callable[[ViewFunc], ViewFunc]:
+    """Require one of the staff ``roles``; a portal admin passes every staff check.
+
+    A manager acting for a customer (``request.acting``, set by accounts' middleware) is refused unless
+    the view says ``acting=True``: while acting, nobody releases credit or changes staff data."""
 
     def decorator(view: ViewFunc) -> ViewFunc:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
+            if getattr(request, "acting", None) is not None and not acting:
+                raise PermissionDenied(
+                    "Not while acting for a customer: stop acting to use the wholesaler's pages."
+                )
             if not staff_allowed(request.user, roles):
                 raise PermissionDenied("This page is for the wholesaler's staff.")
             return view(request, *args, **kwargs)

@@ -346,7 +346,7 @@ BUYER_PAGE_SIZE = 50
 
 
 @require_GET
-@company_role_required()
+@company_role_required(acting=True)
 def buyer_catalog(request: MemberRequest) -> HttpResponse:
     """The buyer's own prices: every price on this page is resolved for the signed-in user's company."""
     company = request.membership.company

@@ -214,7 +214,9 @@ def purchase_order_line_remove(*, purchase_order: PurchaseOrder, line_id: int) -
 # --- Transitions -----------------------------------------------------------------------------------------
 
 
-def _transition(order: PurchaseOrder, to: Status, *, actor: User | None, note: str = "") -> PurchaseOrder:
+def _transition(
+    order: PurchaseOrder, to: Status, *, actor: User | None, note: str = "", on_behalf_of: User | None = None
+) -> PurchaseOrder:
     """Move a locked order; same state is a no-op; every change writes a history row."""
     if order.status == to:
         return order
@@ -223,7 +225,12 @@ def _transition(order: PurchaseOrder, to: Status, *, actor: User | None, note: s
             f"A {order.get_status_display().lower()} order cannot become {Status(to).label.lower()}."
         )
     PurchaseOrderStatusChange.objects.create(
-        purchase_order=order, from_status=order.status, to_status=to, actor=actor, note=note[:500]
+        purchase_order=order,
+        from_status=order.status,
+        to_status=to,
+        actor=actor,
+        on_behalf_of=on_behalf_of,
+        note=note[:500],
     )
     order.status = to
     order.save(update_fields=["status", "updated_at"])
@@ -236,12 +243,17 @@ def _locked(order: PurchaseOrder) -> PurchaseOrder:
 
 @transaction.atomic
 def purchase_order_submit(
-    *, purchase_order: PurchaseOrder, actor: User, agreed_prices: dict[int, tuple[Decimal, str]] | None = None
+    *,
+    purchase_order: PurchaseOrder,
+    actor: User,
+    agreed_prices: dict[int, tuple[Decimal, str]] | None = None,
+    on_behalf_of: User | None = None,
 ) -> PurchaseOrder:
     """Freeze prices and totals onto the lines, then let the company's rules route the order.
 
     ``agreed_prices`` (product id -> unit price, source), e.g. from an accepted quote, are frozen instead
-    of the price book's for those products."""
+    of the price book's for those products. ``on_behalf_of``: the buyer an account manager (``actor``)
+    submits for; the buyer is the submitter the approval rules see, the history names both."""
     order = _locked(purchase_order)
     if order.status != Status.DRAFT:
         raise InvalidTransition("Only a draft can be submitted.")
@@ -276,9 +288,9 @@ def purchase_order_submit(
     PurchaseOrderLine.objects.bulk_update(lines, ["unit_price", "price_source", "line_amount"])
     order.total_amount = quantize_amount(total, order.currency)
     order.submitted_at = timezone.now()
-    order.submitted_by = actor
+    order.submitted_by = on_behalf_of or actor
     order.save(update_fields=["total_amount", "submitted_at", "submitted_by", "updated_at"])
-    return _transition(order, Status.SUBMITTED, actor=actor)
+    return _transition(order, Status.SUBMITTED, actor=actor, on_behalf_of=on_behalf_of)
 
 
 class OrderAmountTooLarge(PurchaseOrderError):
@@ -302,11 +314,17 @@ def _check_amounts(lines: list[PurchaseOrderLine], total: Decimal, currency: str
 
 @transaction.atomic
 def purchase_order_submit_and_route(
-    *, purchase_order: PurchaseOrder, actor: User, agreed_prices: dict[int, tuple[Decimal, str]] | None = None
+    *,
+    purchase_order: PurchaseOrder,
+    actor: User,
+    agreed_prices: dict[int, tuple[Decimal, str]] | None = None,
+    on_behalf_of: User | None = None,
 ) -> PurchaseOrder:
     """Submit, then let the gates route the order: the company's approval rules, then the credit check
     (approved, or held for finance); see ``apps.purchase_orders.gates``."""
-    order = purchase_order_submit(purchase_order=purchase_order, actor=actor, agreed_prices=agreed_prices)
+    order = purchase_order_submit(
+        purchase_order=purchase_order, actor=actor, agreed_prices=agreed_prices, on_behalf_of=on_behalf_of
+    )
     return gates_route(purchase_order=order, actor=actor)
 
 

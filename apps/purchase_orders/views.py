@@ -11,7 +11,13 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from apps.accounts.models import Role
-from apps.accounts.permissions import MemberRequest, company_role_required
+from apps.accounts.permissions import (
+    MemberRequest,
+    acting_buyer,
+    acting_touch,
+    company_role_required,
+    request_acting,
+)
 from apps.core import csvexport
 from apps.core.exceptions import ApplicationError
 from apps.core.money import quantize_amount
@@ -29,7 +35,12 @@ BUILDERS = (Role.BUYER, Role.ADMIN)
 
 
 def _draft(request: MemberRequest) -> PurchaseOrder:
-    return services.purchase_order_draft_get(company=request.membership.company, buyer=request.user)
+    """The signed-in buyer's draft, or, for a manager acting for a buyer, that buyer's draft."""
+    order = services.purchase_order_draft_get(
+        company=request.membership.company, buyer=acting_buyer(request) or request.user
+    )
+    acting_touch(request, order)
+    return order
 
 
 def _builder_context(request: MemberRequest, order: PurchaseOrder, **extra: object) -> dict[str, object]:
@@ -57,13 +68,13 @@ def _builder_context(request: MemberRequest, order: PurchaseOrder, **extra: obje
 
 
 @require_GET
-@company_role_required(*BUILDERS)
+@company_role_required(*BUILDERS, acting=True)
 def builder(request: MemberRequest) -> HttpResponse:
     return render(request, "purchase_orders/builder.html", _builder_context(request, _draft(request)))
 
 
 @require_POST
-@company_role_required(*BUILDERS)
+@company_role_required(*BUILDERS, acting=True)
 def builder_header(request: MemberRequest) -> HttpResponse:
     order = _draft(request)
     form = HeaderForm(request.POST, instance=order, company=order.company)
@@ -115,7 +126,7 @@ def _refused(request: MemberRequest, message: str) -> HttpResponse:
 
 
 @require_POST
-@company_role_required(*BUILDERS)
+@company_role_required(*BUILDERS, acting=True)
 def builder_quick(request: MemberRequest) -> HttpResponse:
     form = QuickOrderForm(request.POST)
     if not form.is_valid():
@@ -124,7 +135,7 @@ def builder_quick(request: MemberRequest) -> HttpResponse:
 
 
 @require_POST
-@company_role_required(*BUILDERS)
+@company_role_required(*BUILDERS, acting=True)
 def builder_csv(request: MemberRequest) -> HttpResponse:
     """An order file (CSV, text or .xlsx): up to ``INLINE_LIMIT`` lines while the buyer waits, more in the
     background; a file that cannot be read at all is an error, with nothing added."""
@@ -146,7 +157,7 @@ def builder_csv(request: MemberRequest) -> HttpResponse:
 
 
 @require_GET
-@company_role_required(*BUILDERS)
+@company_role_required(*BUILDERS, acting=True)
 def builder_import(request: MemberRequest, job_id: int) -> HttpResponse:
     """Progress of a large upload; when it is done the lines table reloads (``lines-changed``)."""
     job = LineImport.objects.filter(pk=job_id, purchase_order=_draft(request)).first()
@@ -159,7 +170,7 @@ def builder_import(request: MemberRequest, job_id: int) -> HttpResponse:
 
 
 @require_POST
-@company_role_required(*BUILDERS)
+@company_role_required(*BUILDERS, acting=True)
 def builder_add(request: MemberRequest) -> HttpResponse:
     """Add one SKU from the catalog (a number field: browsers send a decimal point)."""
     sku = request.POST.get("sku", "").strip().upper()
@@ -182,13 +193,13 @@ def builder_add(request: MemberRequest) -> HttpResponse:
 
 
 @require_GET
-@company_role_required(*BUILDERS)
+@company_role_required(*BUILDERS, acting=True)
 def builder_lines(request: MemberRequest) -> HttpResponse:
     return render(request, "purchase_orders/builder.html#lines", _builder_context(request, _draft(request)))
 
 
 @require_POST
-@company_role_required(*BUILDERS)
+@company_role_required(*BUILDERS, acting=True)
 def builder_line(request: MemberRequest, line_id: int) -> HttpResponse:
     order = _draft(request)
     line = selectors.purchase_order_line_get(purchase_order=order, line_id=line_id)
@@ -213,11 +224,13 @@ def builder_line(request: MemberRequest, line_id: int) -> HttpResponse:
 
 
 @require_POST
-@company_role_required(*BUILDERS)
+@company_role_required(*BUILDERS, acting=True)
 def builder_submit(request: MemberRequest) -> HttpResponse:
     order = _draft(request)
     try:
-        order = services.purchase_order_submit_and_route(purchase_order=order, actor=request.user)
+        order = services.purchase_order_submit_and_route(
+            purchase_order=order, actor=request.user, on_behalf_of=acting_buyer(request)
+        )
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("po-builder")
@@ -231,7 +244,7 @@ def builder_submit(request: MemberRequest) -> HttpResponse:
 
 
 @require_GET
-@company_role_required()
+@company_role_required(acting=True)
 def order_list(request: MemberRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     orders = list(selectors.purchase_order_list(company=request.membership.company, status=status)[:200])
@@ -253,19 +266,20 @@ def _order_or_404(request: MemberRequest, order_id: int) -> PurchaseOrder:
 
 
 @require_GET
-@company_role_required()
+@company_role_required(acting=True)
 def order_detail(request: MemberRequest, order_id: int) -> HttpResponse:
     order = _order_or_404(request, order_id)
     context = {
         "order": order,
         "lines": order.lines.select_related("product"),
-        "history": order.status_changes.select_related("actor"),
+        "history": order.status_changes.select_related("actor", "on_behalf_of"),
         "approvals": order.approval_requests.select_related("decided_by"),
         "credit_hold": getattr(order, "credit_hold", None),  # joined by the selector
         "events": timeline_for(order),
         # An ERP that cannot confirm orders through its API: its people release the sale there.
         "erp_releases_orders": capabilities_get().order_confirm,
         "can_cancel": request.membership.role in BUILDERS
+        and request_acting(request) is None
         and order.can_transition_to(PurchaseOrder.Status.CANCELLED)
         and order.status not in (PurchaseOrder.Status.ACCEPTED, PurchaseOrder.Status.PARTIALLY_SHIPPED),
     }
@@ -289,7 +303,7 @@ def order_cancel(request: MemberRequest, order_id: int) -> HttpResponse:
 
 
 @require_POST
-@company_role_required(*BUILDERS)
+@company_role_required(*BUILDERS, acting=True)
 def order_reorder(request: MemberRequest, order_id: int) -> HttpResponse:
     order = _order_or_404(request, order_id)
     lines = [
@@ -312,7 +326,7 @@ def _csv_response(filename: str) -> tuple[HttpResponse, csv.Writer]:  # type: ig
 
 
 @require_GET
-@company_role_required()
+@company_role_required(acting=True)
 def order_export(request: MemberRequest, order_id: int) -> HttpResponse:
     order = _order_or_404(request, order_id)
     response, raw_writer = _csv_response(f"{order.customer_po_number or order.pk}.csv")
@@ -337,7 +351,7 @@ def order_export(request: MemberRequest, order_id: int) -> HttpResponse:
 
 
 @require_GET
-@company_role_required()
+@company_role_required(acting=True)
 def order_list_export(request: MemberRequest) -> HttpResponse:
     orders = selectors.purchase_order_list(
         company=request.membership.company, status=request.GET.get("status", "")

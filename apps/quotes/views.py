@@ -27,7 +27,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.models import Membership, Role
-from apps.accounts.permissions import MemberRequest, company_role_required, user_membership
+from apps.accounts.permissions import (
+    MemberRequest,
+    company_role_required,
+    refuse_while_acting,
+    user_membership,
+)
 from apps.accounts.selectors import company_list_for_staff
 from apps.catalog.models import Product
 from apps.core.exceptions import ApplicationError
@@ -66,6 +71,7 @@ def quote_reader_required(view: Callable[..., HttpResponse]) -> Callable[..., Ht
             return redirect_to_login(request.get_full_path())
         if user_membership(request.user) is None and not staff_allowed(request.user, SELLERS):
             raise PermissionDenied("Quotes are for a company's members and its account manager.")
+        refuse_while_acting(request)  # quotes are the buyer's own conversation (docs/decisions.md)
         return view(request, *args, **kwargs)
 
     return wrapper

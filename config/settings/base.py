@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After auth, messages and htmx: an account manager acting for a buyer (accounts.ActingSession).
+    "apps.accounts.middleware.ActingMiddleware",
     "apps.core.middleware.HtmxMessagesMiddleware",
     # Axes must come last: it turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
@@ -144,6 +146,8 @@ else:
 # A worker proves it is alive by writing a heartbeat this often (seconds); the health page calls it
 # stale past HEARTBEAT_STALE_AFTER.
 HEARTBEAT_INTERVAL_MINUTES = 1
+# How long an account manager may act for a buyer before the session ends itself.
+ACTING_SESSION_MINUTES = env.int("ACTING_SESSION_MINUTES", default=30)
 HEARTBEAT_STALE_AFTER_SECONDS = env.int("PORTAL_HEARTBEAT_STALE_AFTER", default=180)
 
 # --- ERP sync ------------------------------------------------------------------------------------------

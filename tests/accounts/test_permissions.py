@@ -165,6 +165,13 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("quote-approvals", "GET", "-"):                "L    403  403   403  403  403    403     403     ok",
     ("quote-approval-decision", "POST", "own"):     "L    403  403   403  403  403    403     403     ok",
     ("quote-approval-decision", "POST", "other"):   "L    403  403   403  403  403    403     403     ok",
+    # Acting for a customer (tests/accounts/test_acting.py has what each page does while acting).
+    ("acting-start", "GET", "own"):                 "L    403  403   403  403  403    ok      403     ok",
+    ("acting-start", "GET", "other"):               "L    403  403   403  403  403    404     403     ok",
+    ("acting-start", "POST", "own"):                "L    403  403   403  403  403    ok      403     ok",
+    ("acting-start", "POST", "other"):              "L    403  403   403  403  403    404     403     ok",
+    ("acting-stop", "POST", "-"):                   "L    403  403   403  403  403    ok      403     ok",
+    ("company-log", "GET", "-"):                    "L    ok   403   403  403  403    403     403     403",
 }
 # fmt: on
 
@@ -277,6 +284,9 @@ QUOTE_PAGES_WITHOUT_QUOTE = {
 }
 
 
+ACTING_COMPANY_PAGES = {"acting-start"}
+
+
 def _url(name: str, targets: dict[str, Any]) -> str:
     kwargs: dict[str, int] = {}
     if name.startswith("company-user-") and name != "company-user-invite":
@@ -285,7 +295,11 @@ def _url(name: str, targets: dict[str, Any]) -> str:
         kwargs["invitation_id"] = targets["invitation"].pk
     elif name == "company-address-edit":
         kwargs["address_id"] = targets["address"].pk
-    elif name in ("manager-company-detail", "finance-company-hold", "finance-company-release"):
+    elif name in ACTING_COMPANY_PAGES or name in (
+        "manager-company-detail",
+        "finance-company-hold",
+        "finance-company-release",
+    ):
         kwargs["company_id"] = targets["company"].pk
     elif name in ("manager-product-detail", "manager-product-rules"):
         kwargs["product_id"] = targets["product"].pk
@@ -401,6 +415,8 @@ def test_permission_matrix(
         data = {"ship_to": world.own["address"].pk}
     elif name == "quote-start":
         data = {"company": world.own["company"].pk, "lines": "SKU-PERM 1"}
+    elif name == "acting-start":
+        data = {"buyer": targets["member"].pk, "reason": "Asked by phone"}
     else:
         data = _post_data(name)
     response = client.get(url) if method == "GET" else client.post(url, data)

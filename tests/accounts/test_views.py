@@ -142,6 +142,7 @@ def test_finance_hold_without_reason_changes_nothing(
                 "Ship-to addresses",
                 "Users",
                 "Approval rules",
+                "Company log",
             ],
         ),
         (
