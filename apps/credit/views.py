@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.db.models import F
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -17,11 +18,20 @@ from apps.accounts import services as account_services
 from apps.accounts.exceptions import MembershipError
 from apps.accounts.models import Company, StaffRole
 from apps.accounts.permissions import MemberRequest, company_role_required, staff_role_required
+from apps.core.staff import staff_allowed
 from apps.core.http import AuthenticatedRequest
-from apps.credit import selectors, services
+from apps.credit import selectors, services, statements
 from apps.credit.exceptions import CreditError
-from apps.credit.forms import RELEASE, BulkDecisionForm, HoldDecisionForm, HoldForm, ToleranceForm
+from apps.credit.forms import (
+    RELEASE,
+    BulkDecisionForm,
+    HoldDecisionForm,
+    HoldForm,
+    StatementForm,
+    ToleranceForm,
+)
 from apps.credit.models import CreditAccount, CreditHold
+from apps.credit.statement_pdf import statement_pdf
 
 INVOICE_PAGE_SIZE = 50
 INVOICE_FILTERS = [("", "All"), ("open", "Open"), ("paid", "Paid"), ("draft", "Draft")]
@@ -54,8 +64,57 @@ def invoices(request: MemberRequest) -> HttpResponse:
             "state": state,
             "filters": INVOICE_FILTERS,
             "today": timezone.localdate(),
+            "statement_form": _statement_form_initial(company),
         },
     )
+
+
+# --- Statements of account ---------------------------------------------------------------------------------
+
+
+def _statement_form_initial(company: Company) -> StatementForm:
+    start, end = statements.last_full_month(statements.company_today(company))
+    return StatementForm(initial={"start": start, "end": end})
+
+
+def _statement(request: AuthenticatedRequest, company: Company, back_url: str) -> HttpResponse:
+    """The PDF for the period asked for; without one, or with a bad one, the form (with its errors)."""
+    if "start" not in request.GET and "end" not in request.GET:
+        form = _statement_form_initial(company)
+    else:
+        form = StatementForm(request.GET)
+        if form.is_valid():
+            statement = statements.statement_get(
+                company=company, start=form.cleaned_data["start"], end=form.cleaned_data["end"]
+            )
+            response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
+            response["Content-Disposition"] = f'attachment; filename="{statement.filename}"'
+            return response
+    return render(
+        request,
+        "credit/statement_form.html",
+        {"company": company, "statement_form": form, "back_url": back_url},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@require_GET
+@company_role_required()
+def buyer_statement(request: MemberRequest) -> HttpResponse:
+    """Any member of the company (admin, buyer, approver, viewer) reads its statement of account."""
+    return _statement(request, request.membership.company, reverse("buyer-invoices"))
+
+
+@require_GET
+@staff_role_required(StaffRole.FINANCE, StaffRole.ACCOUNT_MANAGER)
+def company_statement(request: AuthenticatedRequest, company_id: int) -> HttpResponse:
+    """Finance and portal admins for any company, account managers for their own (else 404)."""
+    company = _finance_company(request, company_id)
+    if staff_allowed(request.user, (StaffRole.FINANCE,)):
+        back_url = reverse("finance-company-credit", args=[company.pk])
+    else:
+        back_url = reverse("manager-company-detail", args=[company.pk])
+    return _statement(request, company, back_url)
 
 
 # --- Finance -----------------------------------------------------------------------------------------------
@@ -280,6 +339,7 @@ def _company_credit_page(
             .select_related("purchase_order", "decided_by")
             .order_by(F("decided_at").desc(nulls_first=True), "-created_at")[:20],
             "tolerance_form": form or ToleranceForm(instance=account),
+            "statement_form": _statement_form_initial(company),
             "today": timezone.localdate(),
         },
         status=400 if form is not None else 200,

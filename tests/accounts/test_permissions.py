@@ -165,6 +165,11 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("quote-approvals", "GET", "-"):                "L    403  403   403  403  403    403     403     ok",
     ("quote-approval-decision", "POST", "own"):     "L    403  403   403  403  403    403     403     ok",
     ("quote-approval-decision", "POST", "other"):   "L    403  403   403  403  403    403     403     ok",
+    # Statements of account (issue 15): any member of the company; finance and admins any company,
+    # account managers their own.
+    ("buyer-statement", "GET", "-"):                "L    ok   ok    ok   ok   403    403     403     403",
+    ("company-statement", "GET", "own"):            "L    403  403   403  403  403    ok      ok      ok",
+    ("company-statement", "GET", "other"):          "L    403  403   403  403  403    404     ok      ok",
 }
 # fmt: on
 
@@ -297,6 +302,8 @@ def _url(name: str, targets: dict[str, Any]) -> str:
         kwargs["tier_id"] = targets["tier"].pk
     elif name == "pricing-tier-price-edit":
         kwargs["tier_id"], kwargs["row_id"] = targets["tier"].pk, targets["tier_price"].pk
+    elif name == "company-statement":
+        kwargs["company_id"] = targets["company"].pk
     elif name in ("pricing-company", "pricing-company-tier", "pricing-contract-price-add"):
         kwargs["company_id"] = targets["company"].pk
     elif name == "pricing-contract-price-edit":
