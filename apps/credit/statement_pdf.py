@@ -8,7 +8,7 @@ from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
@@ -19,10 +19,10 @@ def _amount(value: Decimal) -> str:
     return f"{value:,.2f}"
 
 
-def _party(title: str, party: Party, style: object) -> Paragraph:
+def _party(title: str, party: Party, style: ParagraphStyle) -> Paragraph:
     lines = [f"<b>{escape(title)}</b>", f"<b>{escape(party.name)}</b>", *map(escape, party.address_lines)]
     lines += [escape(line) for line in party.extra_lines]
-    return Paragraph("<br/>".join(lines), style)  # type: ignore[arg-type]
+    return Paragraph("<br/>".join(lines), style)
 
 
 def _table(rows: list[list[object]], widths: list[float], numeric_from: int) -> Table:
@@ -97,11 +97,11 @@ def statement_pdf(statement: Statement) -> bytes:
         Spacer(1, 4 * mm),
         Paragraph(f"Aging as of {statement.end:%Y-%m-%d}", styles["Heading3"]),
     ]
-    aging = [["Bucket", "Documents", f"Amount ({currency})"]]
+    aging: list[list[object]] = [["Bucket", "Documents", f"Amount ({currency})"]]
     aging += [[row.label, str(row.count), _amount(row.amount)] for row in statement.aging.rows]
     aging.append(["Total", "", _amount(statement.aging.total)])
     story.append(_table(aging, [50 * mm, 30 * mm, 40 * mm], numeric_from=1))
     story.append(Spacer(1, 4 * mm))
     story += [Paragraph(escape(note), styles["Italic"]) for note in statement.notes]
-    document.build(story)  # type: ignore[arg-type]
+    document.build(story)
     return buffer.getvalue()

@@ -18,8 +18,8 @@ from apps.accounts import services as account_services
 from apps.accounts.exceptions import MembershipError
 from apps.accounts.models import Company, StaffRole
 from apps.accounts.permissions import MemberRequest, company_role_required, staff_role_required
-from apps.core.staff import staff_allowed
 from apps.core.http import AuthenticatedRequest
+from apps.core.staff import staff_allowed
 from apps.credit import selectors, services, statements
 from apps.credit.exceptions import CreditError
 from apps.credit.forms import (

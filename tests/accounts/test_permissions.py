@@ -302,9 +302,12 @@ def _url(name: str, targets: dict[str, Any]) -> str:
         kwargs["tier_id"] = targets["tier"].pk
     elif name == "pricing-tier-price-edit":
         kwargs["tier_id"], kwargs["row_id"] = targets["tier"].pk, targets["tier_price"].pk
-    elif name == "company-statement":
-        kwargs["company_id"] = targets["company"].pk
-    elif name in ("pricing-company", "pricing-company-tier", "pricing-contract-price-add"):
+    elif name in (
+        "pricing-company",
+        "pricing-company-tier",
+        "pricing-contract-price-add",
+        "company-statement",
+    ):
         kwargs["company_id"] = targets["company"].pk
     elif name == "pricing-contract-price-edit":
         kwargs["company_id"], kwargs["row_id"] = targets["company"].pk, targets["contract_price"].pk
