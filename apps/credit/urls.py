@@ -7,6 +7,12 @@ from apps.credit import views
 urlpatterns = [
     path("invoices/", views.invoices, name="buyer-invoices"),
     path("invoices/statement/", views.buyer_statement, name="buyer-statement"),
+    path("invoices/<int:invoice_id>/document/", views.buyer_invoice_document, name="buyer-invoice-document"),
+    path(
+        "finance/invoices/<int:invoice_id>/document/",
+        views.staff_invoice_document,
+        name="staff-invoice-document",
+    ),
     path("finance/", views.finance_home, name="finance-home"),
     path("finance/companies/<int:company_id>/hold/", views.finance_company_hold, name="finance-company-hold"),
     path(

@@ -20,6 +20,7 @@ from apps.accounts.models import Company, StaffRole
 from apps.accounts.permissions import MemberRequest, company_role_required, staff_role_required
 from apps.core.http import AuthenticatedRequest
 from apps.core.staff import staff_allowed
+from apps.credit import erp as credit_erp
 from apps.credit import selectors, services, statements
 from apps.credit.exceptions import CreditError
 from apps.credit.forms import (
@@ -30,8 +31,9 @@ from apps.credit.forms import (
     StatementForm,
     ToleranceForm,
 )
-from apps.credit.models import CreditAccount, CreditHold
+from apps.credit.models import CreditAccount, CreditHold, Invoice
 from apps.credit.statement_pdf import statement_pdf
+from apps.erp.connectors.base import ErpError
 
 INVOICE_PAGE_SIZE = 50
 INVOICE_FILTERS = [("", "All"), ("open", "Open"), ("paid", "Paid"), ("draft", "Draft")]
@@ -65,8 +67,47 @@ def invoices(request: MemberRequest) -> HttpResponse:
             "filters": INVOICE_FILTERS,
             "today": timezone.localdate(),
             "statement_form": _statement_form_initial(company),
+            "document_url": "buyer-invoice-document" if credit_erp.invoice_documents_offered() else "",
         },
     )
+
+
+def _invoice_document(request: AuthenticatedRequest, invoice: Invoice, back_url: str) -> HttpResponse:
+    """The ERP's own document of the invoice; when the ERP cannot give it, back with the reason."""
+    try:
+        document = credit_erp.invoice_document_get(invoice=invoice)
+    except ErpError as exc:
+        messages.error(request, f"The ERP could not give invoice {invoice}'s document: {exc.message}")
+        return redirect(back_url)
+    response = HttpResponse(document.content, content_type=document.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{document.filename}"'
+    return response
+
+
+@require_GET
+@company_role_required()
+def buyer_invoice_document(request: MemberRequest, invoice_id: int) -> HttpResponse:
+    try:
+        invoice = Invoice.objects.get(pk=invoice_id, company=request.membership.company)
+    except Invoice.DoesNotExist as exc:
+        raise Http404("No such invoice.") from exc
+    return _invoice_document(request, invoice, reverse("buyer-invoices"))
+
+
+@require_GET
+@staff_role_required(StaffRole.FINANCE, StaffRole.ACCOUNT_MANAGER)
+def staff_invoice_document(request: AuthenticatedRequest, invoice_id: int) -> HttpResponse:
+    """Finance and admins for any company's invoice, account managers for their companies' (else 404)."""
+    companies = account_selectors.company_list_for_staff(user=request.user)
+    try:
+        invoice = Invoice.objects.get(pk=invoice_id, company__in=companies.values("pk"))
+    except Invoice.DoesNotExist as exc:
+        raise Http404("No such invoice.") from exc
+    if staff_allowed(request.user, (StaffRole.FINANCE,)):
+        back_url = reverse("finance-company-credit", args=[invoice.company_id])
+    else:
+        back_url = reverse("manager-company-detail", args=[invoice.company_id])
+    return _invoice_document(request, invoice, back_url)
 
 
 # --- Statements of account ---------------------------------------------------------------------------------
@@ -340,6 +381,7 @@ def _company_credit_page(
             .order_by(F("decided_at").desc(nulls_first=True), "-created_at")[:20],
             "tolerance_form": form or ToleranceForm(instance=account),
             "statement_form": _statement_form_initial(company),
+            "document_url": "staff-invoice-document" if credit_erp.invoice_documents_offered() else "",
             "today": timezone.localdate(),
         },
         status=400 if form is not None else 200,
