@@ -270,3 +270,36 @@ def test_a_member_gets_only_their_own_company(
     assert books.name not in text
     assert "INV-FIRST" not in text
     assert "2026-03-31 Closing balance 0.00" in text
+
+
+def test_the_statement_reads_a_long_history_in_a_few_queries(
+    books: Company, django_assert_max_num_queries: Callable[..., object]
+) -> None:
+    for n in range(40):
+        InvoiceFactory(
+            company=books,
+            number=f"INV-BULK-{n:02d}",
+            invoice_date=date(2026, 3, 2),
+            amount_paid=Decimal("10.00"),
+            erp_updated_at=at(2026, 3, 20),
+        )
+
+    with django_assert_max_num_queries(5):  # type: ignore[operator]
+        statement = statement_get(company=books, start=date(2026, 3, 1), end=date(2026, 3, 31))
+
+    assert len(statement.lines) == 5 + 80
+    assert statement.closing == Decimal("350.00") + 40 * Decimal("90.00")
+
+
+def test_finance_sees_the_statement_form_and_document_links_on_the_credit_page(
+    books: Company, staff_factory: Callable[..., object], client: Client
+) -> None:
+    client.force_login(staff_factory(StaffRole.FINANCE))
+    first = Invoice.objects.get(number="INV-FIRST")
+
+    page = client.get(reverse("finance-company-credit", args=[books.pk])).content.decode()
+
+    assert f'action="{reverse("company-statement", args=[books.pk])}"' in page
+    assert reverse("staff-invoice-document", args=[first.pk]) in page
+    draft = Invoice.objects.get(company=books, state=Invoice.State.DRAFT)
+    assert reverse("staff-invoice-document", args=[draft.pk]) not in page
