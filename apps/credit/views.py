@@ -10,6 +10,7 @@ from django.db.models import F
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -80,7 +81,7 @@ def _invoice_document(request: AuthenticatedRequest, invoice: Invoice, back_url:
         messages.error(request, f"The ERP could not give invoice {invoice}'s document: {exc.message}")
         return redirect(back_url)
     response = HttpResponse(document.content, content_type=document.content_type)
-    response["Content-Disposition"] = f'attachment; filename="{document.filename}"'
+    response["Content-Disposition"] = content_disposition_header(True, document.filename)
     return response
 
 
@@ -129,7 +130,7 @@ def _statement(request: AuthenticatedRequest, company: Company, back_url: str) -
                 company=company, start=form.cleaned_data["start"], end=form.cleaned_data["end"]
             )
             response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
-            response["Content-Disposition"] = f'attachment; filename="{statement.filename}"'
+            response["Content-Disposition"] = content_disposition_header(True, statement.filename)
             return response
     return render(
         request,
