@@ -17,7 +17,16 @@ from apps.accounts.models import Company
 from apps.credit import services
 from apps.credit.models import CreditAccount, CreditHold, Invoice, PaymentTerm
 from apps.erp import registry
-from apps.erp.connectors.base import CustomerRecord, InvoiceRecord, ReconcileRecord, reconcile_text
+from apps.erp import services as erp_services
+from apps.erp.connectors import connector_for
+from apps.erp.connectors.base import (
+    CustomerRecord,
+    ErpBusinessError,
+    InvoiceDocument,
+    InvoiceRecord,
+    ReconcileRecord,
+    reconcile_text,
+)
 from apps.erp.models import SyncJob
 from apps.erp.registry import Applied, Change, PortalRow
 from apps.purchase_orders.models import PurchaseOrder
@@ -293,3 +302,24 @@ def register() -> None:
             stream=INVOICES,
         )
     )
+
+
+# --- Invoice documents ------------------------------------------------------------------------------------
+
+
+def invoice_documents_offered() -> bool:
+    """Whether the ERP gives invoices' own documents (its connector's ``invoice_documents``)."""
+    return erp_services.capabilities_get().invoice_documents
+
+
+def invoice_document_get(*, invoice: Invoice) -> InvoiceDocument:
+    """The invoice's own document, fetched from the ERP now (``ErpError`` when it cannot give it)."""
+    if not invoice_documents_offered():
+        raise ErpBusinessError("The ERP gives no invoice documents: ask the wholesaler for a copy.")
+    if invoice.state not in (Invoice.State.POSTED, Invoice.State.PAID):
+        raise ErpBusinessError(f"Invoice {invoice} is not posted yet: it has no document.")
+    connector = connector_for(erp_services.connection_get_default())
+    try:
+        return connector.invoice_document(invoice.erp_id)
+    finally:
+        connector.close()

@@ -6,6 +6,13 @@ from apps.credit import views
 
 urlpatterns = [
     path("invoices/", views.invoices, name="buyer-invoices"),
+    path("invoices/statement/", views.buyer_statement, name="buyer-statement"),
+    path("invoices/<int:invoice_id>/document/", views.buyer_invoice_document, name="buyer-invoice-document"),
+    path(
+        "finance/invoices/<int:invoice_id>/document/",
+        views.staff_invoice_document,
+        name="staff-invoice-document",
+    ),
     path("finance/", views.finance_home, name="finance-home"),
     path("finance/companies/<int:company_id>/hold/", views.finance_company_hold, name="finance-company-hold"),
     path(
@@ -18,6 +25,11 @@ urlpatterns = [
     path("finance/holds/<int:hold_id>/", views.hold_detail, name="finance-hold-detail"),
     path("finance/holds/<int:hold_id>/decide/", views.hold_decide, name="finance-hold-decide"),
     path("finance/companies/<int:company_id>/credit/", views.company_credit, name="finance-company-credit"),
+    path(
+        "finance/companies/<int:company_id>/statement/",
+        views.company_statement,
+        name="company-statement",
+    ),
     path(
         "finance/companies/<int:company_id>/tolerance/",
         views.company_tolerance,

@@ -9,7 +9,9 @@ from django.core.paginator import Paginator
 from django.db.models import F
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts import selectors as account_selectors
@@ -18,10 +20,21 @@ from apps.accounts.exceptions import MembershipError
 from apps.accounts.models import Company, StaffRole
 from apps.accounts.permissions import MemberRequest, company_role_required, staff_role_required
 from apps.core.http import AuthenticatedRequest
-from apps.credit import selectors, services
+from apps.core.staff import staff_allowed
+from apps.credit import erp as credit_erp
+from apps.credit import selectors, services, statements
 from apps.credit.exceptions import CreditError
-from apps.credit.forms import RELEASE, BulkDecisionForm, HoldDecisionForm, HoldForm, ToleranceForm
-from apps.credit.models import CreditAccount, CreditHold
+from apps.credit.forms import (
+    RELEASE,
+    BulkDecisionForm,
+    HoldDecisionForm,
+    HoldForm,
+    StatementForm,
+    ToleranceForm,
+)
+from apps.credit.models import CreditAccount, CreditHold, Invoice
+from apps.credit.statement_pdf import statement_pdf
+from apps.erp.connectors.base import ErpError
 
 INVOICE_PAGE_SIZE = 50
 INVOICE_FILTERS = [("", "All"), ("open", "Open"), ("paid", "Paid"), ("draft", "Draft")]
@@ -54,8 +67,96 @@ def invoices(request: MemberRequest) -> HttpResponse:
             "state": state,
             "filters": INVOICE_FILTERS,
             "today": timezone.localdate(),
+            "statement_form": _statement_form_initial(company),
+            "document_url": "buyer-invoice-document" if credit_erp.invoice_documents_offered() else "",
         },
     )
+
+
+def _invoice_document(request: AuthenticatedRequest, invoice: Invoice, back_url: str) -> HttpResponse:
+    """The ERP's own document of the invoice; when the ERP cannot give it, back with the reason."""
+    try:
+        document = credit_erp.invoice_document_get(invoice=invoice)
+    except ErpError as exc:
+        messages.error(request, f"The ERP could not give invoice {invoice}'s document: {exc.message}")
+        return redirect(back_url)
+    response = HttpResponse(document.content, content_type=document.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, document.filename)
+    return response
+
+
+@require_GET
+@company_role_required()
+def buyer_invoice_document(request: MemberRequest, invoice_id: int) -> HttpResponse:
+    try:
+        invoice = Invoice.objects.get(pk=invoice_id, company=request.membership.company)
+    except Invoice.DoesNotExist as exc:
+        raise Http404("No such invoice.") from exc
+    return _invoice_document(request, invoice, reverse("buyer-invoices"))
+
+
+@require_GET
+@staff_role_required(StaffRole.FINANCE, StaffRole.ACCOUNT_MANAGER)
+def staff_invoice_document(request: AuthenticatedRequest, invoice_id: int) -> HttpResponse:
+    """Finance and admins for any company's invoice, account managers for their companies' (else 404)."""
+    companies = account_selectors.company_list_for_staff(user=request.user)
+    try:
+        invoice = Invoice.objects.get(pk=invoice_id, company__in=companies.values("pk"))
+    except Invoice.DoesNotExist as exc:
+        raise Http404("No such invoice.") from exc
+    if staff_allowed(request.user, (StaffRole.FINANCE,)):
+        back_url = reverse("finance-company-credit", args=[invoice.company_id])
+    else:
+        back_url = reverse("manager-company-detail", args=[invoice.company_id])
+    return _invoice_document(request, invoice, back_url)
+
+
+# --- Statements of account ---------------------------------------------------------------------------------
+
+
+def _statement_form_initial(company: Company) -> StatementForm:
+    start, end = statements.last_full_month(statements.company_today(company))
+    return StatementForm(initial={"start": start, "end": end})
+
+
+def _statement(request: AuthenticatedRequest, company: Company, back_url: str) -> HttpResponse:
+    """The PDF for the period asked for; without one, or with a bad one, the form (with its errors)."""
+    if "start" not in request.GET and "end" not in request.GET:
+        form = _statement_form_initial(company)
+    else:
+        form = StatementForm(request.GET)
+        if form.is_valid():
+            statement = statements.statement_get(
+                company=company, start=form.cleaned_data["start"], end=form.cleaned_data["end"]
+            )
+            response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
+            response["Content-Disposition"] = content_disposition_header(True, statement.filename)
+            return response
+    return render(
+        request,
+        "credit/statement_form.html",
+        {"company": company, "statement_form": form, "back_url": back_url},
+        status=400 if form.is_bound else 200,
+    )
+
+
+@require_GET
+@company_role_required()
+def buyer_statement(request: MemberRequest) -> HttpResponse:
+    """Any member of the company (admin, buyer, approver, viewer) reads its statement of account."""
+    return _statement(request, request.membership.company, reverse("buyer-invoices"))
+
+
+@require_GET
+@staff_role_required(StaffRole.FINANCE, StaffRole.ACCOUNT_MANAGER)
+def company_statement(request: AuthenticatedRequest, company_id: int) -> HttpResponse:
+    """Finance and portal admins for any company, account managers for their own (else 404)."""
+    company = _finance_company(request, company_id)
+    if staff_allowed(request.user, (StaffRole.FINANCE,)):
+        back_url = reverse("finance-company-credit", args=[company.pk])
+    else:
+        back_url = reverse("manager-company-detail", args=[company.pk])
+    return _statement(request, company, back_url)
 
 
 # --- Finance -----------------------------------------------------------------------------------------------
@@ -280,6 +381,8 @@ def _company_credit_page(
             .select_related("purchase_order", "decided_by")
             .order_by(F("decided_at").desc(nulls_first=True), "-created_at")[:20],
             "tolerance_form": form or ToleranceForm(instance=account),
+            "statement_form": _statement_form_initial(company),
+            "document_url": "staff-invoice-document" if credit_erp.invoice_documents_offered() else "",
             "today": timezone.localdate(),
         },
         status=400 if form is not None else 200,

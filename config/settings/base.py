@@ -303,6 +303,12 @@ EMAIL_TIMEOUT = 10
 # --- Internationalisation --------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("PORTAL_TIME_ZONE", default="UTC")
+
+# The wholesaler running the portal, as statements of account name it (address and contact: parts
+# separated by ";", one line each).
+PORTAL_COMPANY_NAME = env.str("PORTAL_COMPANY_NAME", default="B2B Portal")
+PORTAL_COMPANY_ADDRESS = env.str("PORTAL_COMPANY_ADDRESS", default="")
+PORTAL_COMPANY_CONTACT = env.str("PORTAL_COMPANY_CONTACT", default="")
 USE_I18N = True
 USE_TZ = True
 

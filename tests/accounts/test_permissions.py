@@ -20,6 +20,7 @@ from django.urls import reverse
 from apps.accounts.models import Company, Invitation, Membership, Role, ShipToAddress, StaffRole
 from apps.accounts.services import staff_user_set_roles
 from apps.approvals.models import ApprovalRequest, ApprovalRule
+from apps.credit.models import Invoice
 from apps.erp.models import Drift, SyncJob
 from apps.erp.services import job_enqueue
 from apps.pricing.models import PriceUpload
@@ -27,6 +28,7 @@ from apps.purchase_orders.models import LineImport, PurchaseOrder, PurchaseOrder
 from apps.quotes.services import RequestedLine, quote_request
 from tests.accounts.factories import CompanyFactory, MembershipFactory, ShipToAddressFactory, UserFactory
 from tests.catalog.factories import ProductFactory
+from tests.credit.factories import InvoiceFactory
 from tests.pricing.factories import ContractPriceFactory, PriceTierFactory, TierPriceFactory
 
 ACTORS = ["anon", "admin", "buyer", "approver", "viewer", "norole", "manager", "finance", "staff"]
@@ -172,6 +174,15 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("acting-start", "POST", "other"):              "L    403  403   403  403  403    404     403     ok",
     ("acting-stop", "POST", "-"):                   "L    403  403   403  403  403    ok      403     ok",
     ("company-log", "GET", "-"):                    "L    ok   403   403  403  403    403     403     403",
+    # Statements of account (issue 15): any member of the company; finance and admins any company,
+    # account managers their own.
+    ("buyer-statement", "GET", "-"):                "L    ok   ok    ok   ok   403    403     403     403",
+    ("company-statement", "GET", "own"):            "L    403  403   403  403  403    ok      ok      ok",
+    ("company-statement", "GET", "other"):          "L    403  403   403  403  403    404     ok      ok",
+    ("buyer-invoice-document", "GET", "own"):       "L    ok   ok    ok   ok   403    403     403     403",
+    ("buyer-invoice-document", "GET", "other"):     "L    404  404   404  404  403    403     403     403",
+    ("staff-invoice-document", "GET", "own"):       "L    403  403   403  403  403    ok      ok      ok",
+    ("staff-invoice-document", "GET", "other"):     "L    403  403   403  403  403    404     ok      ok",
 }
 # fmt: on
 
@@ -240,6 +251,10 @@ def _targets(company: Company, uploader: Any) -> dict[str, Any]:
         "rule": rule,
         "line_import": line_import,
         "quote": quote,
+        # A draft: its document is refused with a message (a redirect) before the ERP is asked.
+        "invoice": InvoiceFactory(
+            company=company, state=Invoice.State.DRAFT, invoice_date=None, due_date=None
+        ),
     }
 
 
@@ -311,7 +326,12 @@ def _url(name: str, targets: dict[str, Any]) -> str:
         kwargs["tier_id"] = targets["tier"].pk
     elif name == "pricing-tier-price-edit":
         kwargs["tier_id"], kwargs["row_id"] = targets["tier"].pk, targets["tier_price"].pk
-    elif name in ("pricing-company", "pricing-company-tier", "pricing-contract-price-add"):
+    elif name in (
+        "pricing-company",
+        "pricing-company-tier",
+        "pricing-contract-price-add",
+        "company-statement",
+    ):
         kwargs["company_id"] = targets["company"].pk
     elif name == "pricing-contract-price-edit":
         kwargs["company_id"], kwargs["row_id"] = targets["company"].pk, targets["contract_price"].pk
@@ -327,6 +347,8 @@ def _url(name: str, targets: dict[str, Any]) -> str:
         kwargs["rule_id"] = targets["rule"].pk
     elif name == "po-approval-decision":
         kwargs["request_id"] = targets["approval"].pk
+    elif name in ("buyer-invoice-document", "staff-invoice-document"):
+        kwargs["invoice_id"] = targets["invoice"].pk
     elif name.startswith("quote-") and name not in QUOTE_PAGES_WITHOUT_QUOTE:
         kwargs["quote_id"] = targets["quote"].pk
     return reverse(name, kwargs=kwargs)
@@ -454,6 +476,8 @@ def test_foreign_objects_are_untouched(world: World, name: str) -> None:
 
 
 FINANCE_COMPANY_PAGES = {"finance-home", "finance-company-hold", "finance-company-release"}
+# Statements and invoice documents (issue 15), in the matrix with every role.
+STATEMENT_PAGES = {"buyer-statement", "company-statement", "buyer-invoice-document", "staff-invoice-document"}
 
 
 def test_every_url_is_in_the_matrix() -> None:
@@ -490,7 +514,7 @@ def test_every_url_is_in_the_matrix() -> None:
         *approval_urls.urlpatterns,
         *quote_urls.urlpatterns,
         # finance's company pages, moved from accounts to credit (credit's other pages are not in the matrix)
-        *(p for p in credit_urls.urlpatterns if p.name in FINANCE_COMPANY_PAGES),
+        *(p for p in credit_urls.urlpatterns if p.name in FINANCE_COMPANY_PAGES | STATEMENT_PAGES),
     ]
     named = {p.name for p in patterns} - public
     covered = {name for name, _, _ in MATRIX}

@@ -7,14 +7,17 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from decimal import Decimal
+from io import BytesIO
 
 import pytest
 from django.forms.models import model_to_dict
+from pypdf import PdfReader
 
 from apps.erp.connectors import connector_for
 from apps.erp.connectors.base import (
     AddressRecord,
     Cursor,
+    ErpBusinessError,
     ErpTransientError,
     OrderCancel,
     OrderLinePush,
@@ -214,3 +217,25 @@ def test_an_invoiced_order_bc_deleted_is_found_through_its_invoice(
     sim.pay(invoice, Decimal("37.04"))  # 3 x 12.345 = 37.035 → 37.04
     (paid,) = connector.pull_orders(Cursor(since=state.changed_at), 100).records
     assert (paid.state, paid.invoice_state) == ("done", "paid")
+
+
+def test_an_invoice_and_a_credit_memo_come_as_their_pdf_documents(
+    sim: BusinessCentralSimulator, connector: BusinessCentralConnector
+) -> None:
+    (pushed,) = connector.push_orders([_order(sim, "PO-PDF")])
+    invoice_id = sim.ship_and_invoice(pushed.erp_id)
+    memo_id = sim.credit_memo(invoice_id, Decimal("5.00"))
+    invoice_number = sim.record("salesInvoices", invoice_id)["number"]
+    memo_number = sim.record("salesCreditMemos", memo_id)["number"]
+
+    document = connector.invoice_document(invoice_id)
+    memo = connector.invoice_document(memo_id)
+
+    assert (document.content_type, document.filename) == ("application/pdf", f"{invoice_number}.pdf")
+    text = PdfReader(BytesIO(document.content)).pages[0].extract_text()
+    assert f"Sales Invoice {invoice_number}" in text
+    assert "Total 37.04" in text
+    assert memo.filename == f"{memo_number}.pdf"
+    assert f"Sales Credit Memo {memo_number}" in PdfReader(BytesIO(memo.content)).pages[0].extract_text()
+    with pytest.raises(ErpBusinessError, match="no sales invoice or credit memo"):
+        connector.invoice_document("00000000-0000-0000-0000-000000000000")

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from io import StringIO
+from io import BytesIO, StringIO
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from pypdf import PdfReader
 
 from apps.accounts.models import Role, StaffRole
 from apps.erp import selectors, services
@@ -23,6 +24,7 @@ from apps.pricing.models import PriceTier
 from apps.purchase_orders import services as orders
 from apps.purchase_orders.models import PurchaseOrder
 from tests.accounts.factories import CompanyFactory, MembershipFactory, UserFactory
+from tests.credit.factories import InvoiceFactory
 from tools.erp_sim.business_central import CLIENT_ID, CLIENT_SECRET, COMPANY_NAME, BusinessCentralSimulator
 from tools.erp_sim.odoo import API_KEY, DATABASE, OdooSim
 
@@ -121,6 +123,7 @@ def test_erp_check_against_business_central(business_central: BusinessCentralSim
     assert "no price lists: each order line carries the portal's unit price" in output
     assert "orders cannot be confirmed through the API" in output
     assert "no quotations: the ERP sees a quote only once its order is pushed" in output
+    assert "gives each invoice's own document" in output
     assert services.connection_get_default().options == {
         "environment": "production",
         "tenant_id": business_central.tenant_id,
@@ -137,3 +140,48 @@ def test_erp_check_against_odoo(odoo: OdooSim) -> None:
     assert "It can: pushes price lists; keeps ship-to addresses as records; confirms orders" in output
     assert "the ERP does not enforce credit limits: the portal's credit check is the only one" in output
     assert "keeps offered quotes as quotations" in output
+    assert "no invoice documents: customers download statements, not the ERP's invoices" in output
+
+
+def _bc_invoice(sim: BusinessCentralSimulator) -> str:
+    """A posted sales invoice in the simulator (an order shipped and invoiced)."""
+    with sim.lock:
+        order = sim.company.create_order(
+            {
+                "customerNumber": "CUST-001",
+                "externalDocumentNumber": "PO-DOC",
+                "salesOrderLines": [{"lineObjectNumber": "SKU-00001", "quantity": 2, "unitPrice": "1.50"}],
+            }
+        )
+    return sim.ship_and_invoice(str(order["id"]))
+
+
+def test_a_business_central_invoice_downloads_as_its_pdf(
+    business_central: BusinessCentralSimulator, client: Client
+) -> None:
+    company = CompanyFactory()
+    invoice_id = _bc_invoice(business_central)
+    number = business_central.record("salesInvoices", invoice_id)["number"]
+    invoice = InvoiceFactory(company=company, erp_id=invoice_id, number=number)
+    client.force_login(MembershipFactory(company=company, role=Role.VIEWER).user)
+
+    page = client.get(reverse("buyer-invoices")).content.decode()
+    response = client.get(reverse("buyer-invoice-document", args=[invoice.pk]))
+
+    assert reverse("buyer-invoice-document", args=[invoice.pk]) in page
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == f'attachment; filename="{number}.pdf"'
+    assert f"Sales Invoice {number}" in PdfReader(BytesIO(response.content)).pages[0].extract_text()
+
+
+def test_odoo_gives_no_invoice_documents_and_the_page_offers_none(odoo: OdooSim, client: Client) -> None:
+    company = CompanyFactory()
+    invoice = InvoiceFactory(company=company, erp_id="7", number="INV/2026/0007")
+    client.force_login(MembershipFactory(company=company, role=Role.BUYER).user)
+
+    page = client.get(reverse("buyer-invoices")).content.decode()
+    response = client.get(reverse("buyer-invoice-document", args=[invoice.pk]), follow=True)
+
+    assert "data-invoice-document" not in page
+    assert "INV/2026/0007" in page
+    assert "The ERP gives no invoice documents: ask the wholesaler for a copy." in response.content.decode()

@@ -141,7 +141,9 @@ class Capabilities:
     ``changed_streams`` polling stays the fallback. ``product_cost``: the product pull reads each product's
     cost (``ProductRecord.cost_price``, None where the ERP has none), for the margin of a quoted line.
     ``quotes``: an offered quote can be kept as a sale in quotation state (``push_quotes``), which its
-    order's push then confirms (else the ERP first hears of a quote when its order is pushed)."""
+    order's push then confirms (else the ERP first hears of a quote when its order is pushed).
+    ``invoice_documents``: a posted invoice's own document (the ERP's printout) can be fetched
+    (``invoice_document``), for the customer to download."""
 
     price_lists: bool = True
     ship_to_records: bool = True
@@ -153,6 +155,7 @@ class Capabilities:
     change_notifications: bool = False
     product_cost: bool = True
     quotes: bool = True
+    invoice_documents: bool = True
 
     def limits(self) -> list[str]:
         """What this ERP cannot do, in words for the people setting it up (empty: nothing missing)."""
@@ -177,7 +180,18 @@ class Capabilities:
             said.append("no product cost: quotes show no margin")
         if not self.quotes:
             said.append("no quotations: the ERP sees a quote only once its order is pushed")
+        if not self.invoice_documents:
+            said.append("no invoice documents: customers download statements, not the ERP's invoices")
         return said
+
+
+@dataclass(frozen=True)
+class InvoiceDocument:
+    """An invoice's document as the ERP renders it: its bytes, their media type and a file name."""
+
+    content: bytes
+    content_type: str
+    filename: str
 
 
 @dataclass(frozen=True)
@@ -595,6 +609,10 @@ class Connector(Protocol):
     def push_quotes(self, quotes: Sequence[QuotePush]) -> list[QuotePushResult]: ...
 
     def pull_invoices(self, cursor: Cursor, limit: int) -> Page[InvoiceRecord]: ...
+
+    # ``Capabilities.invoice_documents``: the document of the invoice ``erp_id`` (``InvoiceRecord.erp_id``);
+    # ``ErpBusinessError`` when the ERP has no such invoice or none to give (the capability False: always).
+    def invoice_document(self, erp_id: str) -> InvoiceDocument: ...
 
     # Reconciliation reads: every record of the entity in an order the connector keeps stable, page by
     # page from ``after`` (a ``Page.next``; "": the start), exclusive.

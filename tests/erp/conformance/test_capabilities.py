@@ -20,10 +20,13 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
+import pytest
+
 from apps.erp import webhooks
+from apps.erp.connectors.base import ErpBusinessError
 from apps.erp.models import ErpSubscription
 from tests.erp.conformance.conftest import ConformanceErp
-from tests.erp.conformance.test_connector_conformance import TICK, _run
+from tests.erp.conformance.test_connector_conformance import TICK, _order, _run
 
 
 def test_a_credit_hold_put_on_in_the_erp_comes_with_the_next_customer_pull_and_a_lift_takes_it_off(
@@ -247,3 +250,35 @@ def test_a_cost_set_in_the_erp_comes_with_the_next_product_pull_and_an_uncosted_
     assert costed[product].cost_price == Decimal("7.25")
     assert everyone[product].cost_price == Decimal("7.25")
     assert everyone[erp.driver.product_erp_id()].cost_price is not None  # the seeded catalogue is costed
+
+
+DOCUMENT_TYPES = {"application/pdf", "application/vnd.oasis.opendocument.text"}
+
+
+def test_a_posted_invoice_and_a_credit_note_come_as_the_erps_documents_or_none_at_all(
+    erp: ConformanceErp,
+) -> None:
+    """``invoice_documents``: the ERP's own rendering of a posted invoice and of a credit note, the same
+    document each time it is asked, named after its number; an unknown invoice is a business error. An
+    ERP without documents refuses every one with a business error."""
+    customer, product = erp.driver.customers()[0], erp.driver.product_erp_id()
+    (pushed,) = erp.connector.push_orders([_order("PO-CONF-DOC", customer, product, ("2", "5.0000"))])
+    invoice_id = erp.driver.invoice_order(pushed.erp_id)
+    note_id = erp.driver.credit_note(customer.erp_id, Decimal("4.00"))
+    records = _run(erp, "invoices")
+
+    if not erp.connector.capabilities.invoice_documents:
+        for erp_id in (invoice_id, note_id):
+            with pytest.raises(ErpBusinessError):
+                erp.connector.invoice_document(erp_id)
+        return
+
+    for erp_id in (invoice_id, note_id):
+        document = erp.connector.invoice_document(erp_id)
+        assert document.content_type in DOCUMENT_TYPES
+        assert document.content
+        assert document.filename.startswith(records[erp_id].number.replace("/", "-"))
+        assert "/" not in document.filename
+        assert erp.connector.invoice_document(erp_id).content == document.content
+    with pytest.raises(ErpBusinessError):
+        erp.connector.invoice_document(erp.driver.unknown_customer_erp_id())

@@ -60,6 +60,36 @@ class Fault:
     retry_after: int | None = None
 
 
+# Documents with a PDF (pdfDocument navigation) and the parentType BC gives them.
+PDF_SETS = {"salesInvoices": "Sales Invoice", "salesCreditMemos": "Sales Credit Memo"}
+
+
+def tiny_pdf(lines: list[str]) -> bytes:
+    """A one-page PDF showing ``lines`` (Helvetica), as BC's report would print the document."""
+    text = " ".join(
+        f"({line.replace(chr(92), '').replace('(', '[').replace(')', ']')}) Tj 0 -16 Td" for line in lines
+    )
+    stream = f"BT /F1 12 Tf 72 760 Td {text} ET".encode("latin-1", "replace")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
 class _Dropped(Exception):
     """The write was committed; the connection is closed without an answer."""
 
@@ -576,6 +606,8 @@ class BusinessCentralSimulator:
                 raise ODataError(405, "BadRequest_MethodNotAllowed", "Bound actions take POST.")
             company.post(record, ship=True, invoice=True)
             return Answer(204)
+        if navigation == "pdfDocument" and entity_set in PDF_SETS:
+            return self._pdf_document(company, entity_set, record, method, parsed[1:])
         if navigation.startswith("Microsoft.NAV."):
             # Fact sheet §3/§8.9: no release/reopen action on salesOrders in standard v2.0.
             raise ODataError(404, "BadRequest_ResourceNotFound", f"The action '{navigation}' does not exist.")
@@ -619,6 +651,41 @@ class BusinessCentralSimulator:
         company._totals(record)
         company.touch("salesOrders", record)
         return Answer(204) if method == "DELETE" else Answer(200, self._line_view(line))
+
+    def _pdf_document(
+        self,
+        company: Company,
+        entity_set: str,
+        record: dict[str, Any],
+        method: str,
+        parsed: list[tuple[str, str | None]],
+    ) -> Answer:
+        """learn: api-reference/v2.0/resources/dynamics_pdfdocument — GET …/salesInvoices({id})/pdfDocument
+        lists the document's PDF (its ``pdfDocumentContent@odata.mediaReadLink``); GET on that link is the
+        PDF's bytes. Read-only."""
+        if method != "GET":
+            raise ODataError(405, "BadRequest_MethodNotAllowed", "pdfDocument is read-only.")
+        if len(parsed) == 1 and parsed[0][1] is None:
+            link = (
+                f"{self.api_url}/companies({company.id})/{entity_set}({record['id']})"
+                f"/pdfDocument({record['id']})/pdfDocumentContent"
+            )
+            document = {
+                "id": record["id"],
+                "parentId": record["id"],
+                "parentType": PDF_SETS[entity_set],
+                "pdfDocumentContent@odata.mediaReadLink": link,
+            }
+            return Answer(200, {"value": [document]})
+        if len(parsed) != 2 or parsed[1] != ("pdfDocumentContent", None):
+            raise ODataError(404, "BadRequest_ResourceNotFound", "Resource not found.")
+        customer = company.tables["customers"].get(record.get("customerId"), {})
+        lines = [
+            f"{PDF_SETS[entity_set]} {record['number']}",
+            f"Customer {record.get('customerNumber', '')} {customer.get('displayName', '')}",
+            f"Total {record.get('totalAmountIncludingTax', '')}",
+        ]
+        return Answer(200, tiny_pdf(lines), {"Content-Type": "application/pdf"})
 
     def _create(self, company: Company, entity_set: str, body: dict[str, Any]) -> dict[str, Any]:
         if entity_set in READ_ONLY_SETS:
@@ -813,7 +880,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if isinstance(answer.body, bytes | str):
             payload = answer.body.encode() if isinstance(answer.body, str) else answer.body
-            content_type = "text/plain"
+            content_type = answer.headers.pop("Content-Type", "text/plain")
         elif answer.body is None:
             payload, content_type = b"", ""
         else:

@@ -191,13 +191,15 @@ class BusinessCentralClient:
         headers: dict[str, str] | None = None,
         retry: bool | None = None,
         page_size: int | None = None,
+        raw: bool = False,
     ) -> Any:
         """One request; its JSON answer (None for 204). ``retry`` (default: GET only) repeats it on 429,
         408 and 5xx with exponential back-off (``Retry-After`` honoured when BC sends it). A write is
-        repeated only on 429: BC refuses a throttled request before doing anything."""
+        repeated only on 429: BC refuses a throttled request before doing anything. ``raw``: the answer
+        itself (``httpx.Response``: a media stream's bytes and content type), not its JSON."""
         url = self.url(path)
         retry = method == "GET" if retry is None else retry
-        head = {"Accept": "application/json", **(headers or {})}
+        head = {"Accept": "*/*" if raw else "application/json", **(headers or {})}
         if page_size:
             # learn: webservices/Server-Driven-Paging-in-OData-Web-Services — the client asks for a page size.
             head["Prefer"] = f"odata.maxpagesize={min(page_size, MAX_PAGE)}"
@@ -227,7 +229,7 @@ class BusinessCentralClient:
             if status in RETRIED_STATUSES and attempt < MAX_ATTEMPTS and (retry or status == 429):
                 self._back_off(attempt, response.headers.get("Retry-After"))
                 continue
-            return self._answer(method, url, response)
+            return self._answer(method, url, response, raw=raw)
 
     def _back_off(self, attempt: int, retry_after: str | None) -> None:
         delay = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
@@ -236,8 +238,10 @@ class BusinessCentralClient:
             delay = min(float(retry_after), BACKOFF_MAX_SECONDS * 4)
         self.sleep(delay)
 
-    def _answer(self, method: str, url: str, response: httpx.Response) -> Any:
+    def _answer(self, method: str, url: str, response: httpx.Response, *, raw: bool = False) -> Any:
         status = response.status_code
+        if 200 <= status < 300 and raw:
+            return response
         if 200 <= status < 300:
             if status == 204 or not response.content:
                 return None

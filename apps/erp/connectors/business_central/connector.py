@@ -15,6 +15,7 @@ from apps.erp.connectors.base import (
     ErpBusinessError,
     ErpError,
     ErpHealth,
+    InvoiceDocument,
     InvoiceRecord,
     OrderCancel,
     OrderCancelResult,
@@ -76,6 +77,7 @@ class BusinessCentralConnector:
         product_cost=True,  # items unitCost
         # salesQuotes exist in BC, but the connector does not push them yet: the order push makes the sale.
         quotes=False,
+        invoice_documents=True,  # salesInvoices / salesCreditMemos pdfDocument
     )
 
     def __init__(self, client: BusinessCentralClient, *, currency: str = "USD") -> None:
@@ -172,6 +174,9 @@ class BusinessCentralConnector:
 
     def pull_invoices(self, cursor: Cursor, limit: int) -> Page[InvoiceRecord]:
         return self.invoices.pull_invoices(cursor, limit)
+
+    def invoice_document(self, erp_id: str) -> InvoiceDocument:
+        return self.invoices.invoice_document(erp_id)
 
     def reconcile_invoices(self, after: str, limit: int) -> Page[ReconcileRecord]:
         return self.invoices.reconcile_invoices(after, limit)

@@ -15,12 +15,18 @@ from typing import Any
 
 from apps.erp.connectors.base import (
     Cursor,
+    ErpBusinessError,
+    InvoiceDocument,
     InvoiceRecord,
     Page,
     ReconcileRecord,
     invoice_reconcile_record,
 )
-from apps.erp.connectors.business_central.client import BusinessCentralClient, BusinessCentralError
+from apps.erp.connectors.business_central.client import (
+    BusinessCentralClient,
+    BusinessCentralError,
+    path_key,
+)
 from apps.erp.connectors.business_central.common import (
     Phase,
     after_filter,
@@ -111,6 +117,26 @@ class BusinessCentralInvoices:
     def reconcile_invoices(self, after: str, limit: int) -> Page[ReconcileRecord]:
         records, position, more = self._page(None, after, limit)
         return Page([self.reconcile_record(record) for record in records], position, more)
+
+    def invoice_document(self, erp_id: str) -> InvoiceDocument:
+        """The posted invoice's (or credit memo's) PDF: its ``pdfDocument`` (learn: api-reference/v2.0/
+        resources/dynamics_pdfdocument), then the bytes at its ``pdfDocumentContent`` media link."""
+        for entity_set in ("salesInvoices", "salesCreditMemos"):
+            try:
+                row = self.client.request("GET", f"{entity_set}({path_key(erp_id)})")
+                answer = self.client.request("GET", f"{entity_set}({path_key(erp_id)})/pdfDocument")
+            except BusinessCentralError as exc:
+                if exc.status != 404:
+                    raise
+                continue
+            documents = answer.get("value", [answer]) if isinstance(answer, dict) else []
+            link = next((doc.get("pdfDocumentContent@odata.mediaReadLink") for doc in documents if doc), None)
+            if not link:
+                raise ErpBusinessError(f"Business Central has no PDF of {row.get('number') or erp_id}.")
+            response = self.client.request("GET", str(link), raw=True)
+            content_type = response.headers.get("Content-Type", "application/pdf").split(";")[0].strip()
+            return InvoiceDocument(response.content, content_type, f"{row.get('number') or erp_id}.pdf")
+        raise ErpBusinessError(f"Business Central has no sales invoice or credit memo {erp_id}.")
 
     def reconcile_one(self, key: str) -> ReconcileRecord | None:
         for entity_set, memo in (("salesInvoices", False), ("salesCreditMemos", True)):

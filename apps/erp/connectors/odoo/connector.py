@@ -11,8 +11,10 @@ from apps.erp.connectors.base import (
     Cursor,
     CustomerPush,
     CustomerRecord,
+    ErpBusinessError,
     ErpError,
     ErpHealth,
+    InvoiceDocument,
     InvoiceRecord,
     OrderCancel,
     OrderCancelResult,
@@ -75,6 +77,9 @@ class OdooConnector:
         change_notifications=False,
         product_cost=True,  # product.product standard_price
         quotes=True,  # a draft sale.order is Odoo's quotation; the order's push confirms it
+        # Odoo prints invoices through its web report route (/report/pdf/...), which takes a browser
+        # session, not the JSON-2 API's key; the fact sheet names no API call that renders one.
+        invoice_documents=False,
     )
 
     def __init__(self, client: OdooClient) -> None:
@@ -167,6 +172,9 @@ class OdooConnector:
 
     def pull_invoices(self, cursor: Cursor, limit: int) -> Page[InvoiceRecord]:
         return self.invoices.pull_invoices(cursor, limit)
+
+    def invoice_document(self, erp_id: str) -> InvoiceDocument:
+        raise ErpBusinessError("Odoo's API gives no invoice documents: ask the wholesaler for a copy.")
 
     # -- reconciliation ------------------------------------------------------------------------------------
     def reconcile_customers(self, after: str, limit: int) -> Page[ReconcileRecord]:

@@ -196,6 +196,18 @@ class TrytonClient:
         """``model.<model>.read(ids, fields)``: one row per id the ERP has."""
         return list(self.model(model, "read", ids, fields, context=context))
 
+    def report(self, name: str, ids: list[int], data: dict[str, Any] | None = None) -> tuple[str, bytes, str]:
+        """``report.<name>.execute(ids, data)``: the rendered report's format (its file extension), bytes
+        and name, as the ERP's own client would save it."""
+        if self._session_header is None:
+            self.login()
+        extension, content, _direct_print, name = self.call(
+            f"report.{name}.execute", ids, data or {}, dict(self.context)
+        )
+        if isinstance(content, str):
+            content = content.encode()
+        return str(extension), bytes(content), str(name)
+
     def login(self, force: bool = False) -> None:
         with self._login_lock:
             if self._session_header is not None and not force:

@@ -14,6 +14,7 @@ from apps.erp.connectors.base import (
     CustomerRecord,
     ErpError,
     ErpHealth,
+    InvoiceDocument,
     InvoiceRecord,
     OrderCancel,
     OrderCancelResult,
@@ -62,6 +63,7 @@ class TrytonConnector:
         change_notifications=False,
         product_cost=True,  # product.product cost_price (a company value)
         quotes=True,  # a sale in quotation state, confirmed by its order's push
+        invoice_documents=True,  # report.account.invoice: OpenDocument unless the ERP converts to PDF
     )
 
     def __init__(
@@ -191,6 +193,9 @@ class TrytonConnector:
     # -- invoices ------------------------------------------------------------------------------------------
     def pull_invoices(self, cursor: Cursor, limit: int) -> Page[InvoiceRecord]:
         return self.invoices.pull_invoices(cursor, limit)
+
+    def invoice_document(self, erp_id: str) -> InvoiceDocument:
+        return self.invoices.invoice_document(erp_id)
 
     def reconcile_invoices(self, after: str, limit: int) -> Page[ReconcileRecord]:
         return self.invoices.reconcile_invoices(after, limit)

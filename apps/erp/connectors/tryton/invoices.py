@@ -8,6 +8,8 @@ from typing import Any
 
 from apps.erp.connectors.base import (
     Cursor,
+    ErpBusinessError,
+    InvoiceDocument,
     InvoiceRecord,
     Page,
     ReconcileRecord,
@@ -25,6 +27,13 @@ from apps.erp.connectors.tryton.common import (
 
 # A payment or reconciliation may write only these lines of an invoice (see ``pull_invoices``).
 LINE_PATHS = ("move.lines", "payment_lines", "additional_moves.lines")
+
+# What an invoice's report comes as, by its format (the extension Tryton gives it).
+DOCUMENT_TYPES = {
+    "pdf": "application/pdf",
+    "odt": "application/vnd.oasis.opendocument.text",
+    "html": "text/html",
+}
 
 # What the invoice records are built from (``_invoice_records``).
 INVOICE_FIELDS = [
@@ -100,6 +109,28 @@ class TrytonInvoices:
         )
         records = [invoice_reconcile_record(record) for record in _invoice_records(rows)]
         return id_page(records, rows, after, limit)
+
+    def invoice_document(self, erp_id: str) -> InvoiceDocument:
+        """The invoice's own report (``report.account.invoice``), as the ERP prints it: Tryton keeps the
+        first rendering of a posted invoice and gives that one back ever after. Its format is the
+        report's: the template's (OpenDocument) unless the ERP's people set the report to convert to
+        PDF, which needs LibreOffice on the ERP's server."""
+        rows = []
+        if erp_id.isdigit():
+            rows = self.client.search_read(
+                "account.invoice",
+                [["id", "=", int(erp_id)], ["type", "=", "out"]],
+                ["number", "state"],
+                limit=1,
+            )
+        if not rows:
+            raise ErpBusinessError(f"The ERP has no customer invoice {erp_id}.")
+        if rows[0]["state"] not in ("posted", "paid"):
+            raise ErpBusinessError("The ERP prints an invoice only once it is posted.")
+        extension, content, name = self.client.report("account.invoice", [rows[0]["id"]])
+        content_type = DOCUMENT_TYPES.get(extension, "application/octet-stream")
+        stem = (rows[0]["number"] or name).replace("/", "-")
+        return InvoiceDocument(content, content_type, f"{stem}.{extension}")
 
 
 def _invoice_records(rows: list[dict[str, Any]]) -> list[InvoiceRecord]:

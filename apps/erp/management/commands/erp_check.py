@@ -25,6 +25,7 @@ CAN = {
     "credit_memo_amount_paid": "reports refunds on credit notes",
     "change_notifications": "calls the portal when records change",
     "quotes": "keeps offered quotes as quotations",
+    "invoice_documents": "gives each invoice's own document",
 }
 
 
