@@ -289,6 +289,8 @@ def _refusal(
     sku = product.sku
     if not product.is_active:
         return INACTIVE, f"{sku}: no longer sold.", ()
+    if line.quantity.is_nan():
+        return QUANTITY, f"{sku}: quantity {line.quantity} is not a number.", ()
     try:
         quantity_checked(
             line.quantity, _fmt(line.quantity) if line.quantity.is_finite() else str(line.quantity)

@@ -111,6 +111,12 @@ def _rules_product() -> Any:
             "BOLT: quantity -2 must be more than zero.",
         ),
         (lambda: WantedLine(None, "BOLT", D("1.00001")), adding.QUANTITY, "more than 4 decimals"),
+        (lambda: WantedLine(None, "BOLT", D("NaN")), adding.QUANTITY, "BOLT: quantity NaN is not a number."),
+        (
+            lambda: WantedLine(None, "BOLT", D("Infinity")),
+            adding.QUANTITY,
+            "BOLT: quantity Infinity is too large.",
+        ),
         (
             lambda: WantedLine(_rules_product(), "PIPE", D("7")),
             adding.RULES,
@@ -234,3 +240,20 @@ def test_the_report_include_shows_each_line(buyer: Membership) -> None:
     assert "0.5000 USD" in html
     assert "+25.0%" in html
     assert "NOPE: no such product in the catalog" in html
+
+
+def test_a_stashed_report_comes_back_once_and_garbage_is_no_report(buyer: Membership) -> None:
+    bolt = ProductFactory(sku="BOLT", list_price=D("0.5000"))
+    StockLevel.objects.create(product=bolt, quantity=D("12"), as_of=WHEN)
+    report = _add(
+        buyer, [WantedLine(bolt, "BOLT", D("2"), price_then=D("0.4")), WantedLine(None, "X", D("1"))]
+    )
+    session: dict[str, Any] = {}
+
+    adding.report_stash(session, report)
+    back = adding.report_unstash(session)
+
+    assert back is not None
+    assert back.lines == report.lines
+    assert adding.report_unstash(session) is None
+    assert adding.report_unstash({adding.SESSION_KEY: {"lines": [{"line": 1}]}}) is None
