@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apps.credit.models import CreditAccount, CreditHold, Invoice, PaymentTerm
+from apps.credit.models import CreditAccount, CreditHold, Invoice, InvoiceLine, PaymentTerm
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -37,11 +37,30 @@ class CreditAccountAdmin(admin.ModelAdmin):
         return False
 
 
+class InvoiceLineInline(admin.TabularInline):
+    model = InvoiceLine
+    fields = readonly_fields = (
+        "position",
+        "sku",
+        "product",
+        "description",
+        "quantity",
+        "unit_price",
+        "amount",
+    )
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
     list_display = ["number", "company", "invoice_date", "due_date", "total_amount", "amount_paid", "state"]
     list_filter = ["state"]
     search_fields = ["number", "company__name", "erp_id"]
+    inlines = [InvoiceLineInline]
 
 
 @admin.register(CreditHold)

@@ -183,6 +183,11 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("buyer-invoice-document", "GET", "other"):     "L    404  404   404  404  403    403     403     403",
     ("staff-invoice-document", "GET", "own"):       "L    403  403   403  403  403    ok      ok      ok",
     ("staff-invoice-document", "GET", "other"):     "L    403  403   403  403  403    404     ok      ok",
+    # Reorder from an invoice (issue 15): the invoice page, its reorder action.
+    ("buyer-invoice", "GET", "own"):                "L    ok   ok    ok   ok   403    403     403     403",
+    ("buyer-invoice", "GET", "other"):              "L    404  404   404  404  403    403     403     403",
+    ("invoice-reorder", "POST", "own"):             "L    ok   ok    403  403  403    403     403     403",
+    ("invoice-reorder", "POST", "other"):           "L    404  404   403  403  403    403     403     403",
 }
 # fmt: on
 
@@ -233,8 +238,17 @@ def _targets(company: Company, uploader: Any) -> dict[str, Any]:
     drift = Drift.objects.create(
         connection=job.connection, entity="test", kind=Drift.Kind.MISSING_IN_ERP, key=f"test:{company.pk}"
     )
+    invoice = Invoice.objects.create(
+        company=company,
+        erp_id=f"inv-{company.pk}",
+        number=f"INV-{company.pk}",
+        total_amount=2,
+        state="posted",
+    )
+    invoice.lines.create(position=1, sku=product.sku, quantity=2, unit_price=1, amount=2)
     return {
         "company": company,
+        "invoice": invoice,
         "member": target_member,
         "address": address,
         "invitation": invitation,
@@ -252,7 +266,7 @@ def _targets(company: Company, uploader: Any) -> dict[str, Any]:
         "line_import": line_import,
         "quote": quote,
         # A draft: its document is refused with a message (a redirect) before the ERP is asked.
-        "invoice": InvoiceFactory(
+        "draft_invoice": InvoiceFactory(
             company=company, state=Invoice.State.DRAFT, invoice_date=None, due_date=None
         ),
     }
@@ -339,6 +353,8 @@ def _url(name: str, targets: dict[str, Any]) -> str:
         kwargs["upload_id"] = targets["upload"].pk
     elif name in ("po-detail", "po-cancel", "po-reorder", "po-export"):
         kwargs["order_id"] = targets["order"].pk
+    elif name in ("buyer-invoice", "invoice-reorder"):
+        kwargs["invoice_id"] = targets["invoice"].pk
     elif name == "po-builder-line":
         kwargs["line_id"] = targets["draft_line"].pk
     elif name == "po-builder-import":
@@ -348,7 +364,7 @@ def _url(name: str, targets: dict[str, Any]) -> str:
     elif name == "po-approval-decision":
         kwargs["request_id"] = targets["approval"].pk
     elif name in ("buyer-invoice-document", "staff-invoice-document"):
-        kwargs["invoice_id"] = targets["invoice"].pk
+        kwargs["invoice_id"] = targets["draft_invoice"].pk
     elif name.startswith("quote-") and name not in QUOTE_PAGES_WITHOUT_QUOTE:
         kwargs["quote_id"] = targets["quote"].pk
     return reverse(name, kwargs=kwargs)
@@ -475,6 +491,7 @@ def test_foreign_objects_are_untouched(world: World, name: str) -> None:
     assert address.label != "Renamed dock"
 
 
+INVOICE_PAGES = {"buyer-invoice", "invoice-reorder"}
 FINANCE_COMPANY_PAGES = {"finance-home", "finance-company-hold", "finance-company-release"}
 # Statements and invoice documents (issue 15), in the matrix with every role.
 STATEMENT_PAGES = {"buyer-statement", "company-statement", "buyer-invoice-document", "staff-invoice-document"}
@@ -515,6 +532,8 @@ def test_every_url_is_in_the_matrix() -> None:
         *quote_urls.urlpatterns,
         # finance's company pages, moved from accounts to credit (credit's other pages are not in the matrix)
         *(p for p in credit_urls.urlpatterns if p.name in FINANCE_COMPANY_PAGES | STATEMENT_PAGES),
+        # and the invoice page with its reorder (issue 15)
+        *(p for p in credit_urls.urlpatterns if p.name in {*FINANCE_COMPANY_PAGES, *INVOICE_PAGES}),
     ]
     named = {p.name for p in patterns} - public
     covered = {name for name, _, _ in MATRIX}

@@ -196,9 +196,18 @@ def test_an_order_goes_to_the_erp_once_and_the_open_page_follows_it_to_invoiced(
     status.filter(has_text=re.compile("^(Invoiced|Closed)$")).wait_for()
     assert page.evaluate("window.__noReload") is True
 
-    # The buyer sees the invoice.
+    # The buyer sees the invoice, opens it: its lines came from the ERP; and reorders them.
     page.goto(f"{live_server.url}/invoices/")
     assert number in page.locator("main").inner_text()
+    page.get_by_role("link", name=number).click()
+    page.locator('#invoice-lines [data-sku="SKU-00002"]').wait_for()
+    assert page.locator("#invoice-lines tbody tr").count() == 2
+    page.get_by_role("button", name="Reorder these lines").click()
+    page.wait_for_url(f"{live_server.url}/orders/draft/")
+    report = page.locator("#add-report")
+    assert report.get_attribute("data-added") == "2"
+    assert report.get_attribute("data-refused") == "0"
+    assert f"invoice {number}" in report.inner_text()
     connector.close()
 
 

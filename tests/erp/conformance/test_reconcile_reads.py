@@ -22,6 +22,7 @@ from apps.erp.connectors.base import (
     Connector,
     Cursor,
     ErpBusinessError,
+    InvoiceRecord,
     OrderLinePush,
     OrderPush,
     Page,
@@ -367,7 +368,13 @@ def test_two_sales_of_one_order_come_back_as_two_records_with_one_reference(erp:
 
 
 def _comparable(record: Any) -> Any:
-    return replace(record, as_of=None) if isinstance(record, StockRecord) else record
+    """The pull's record as a reconciliation read gives it: stock without its read time, invoices without
+    their lines (a reconciliation compares headers; its ``lines`` None leaves the stored lines be)."""
+    if isinstance(record, StockRecord):
+        return replace(record, as_of=None)
+    if isinstance(record, InvoiceRecord):
+        return replace(record, lines=None)
+    return record
 
 
 @pytest.mark.parametrize("entity", list(PULLS))
