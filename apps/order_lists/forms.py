@@ -12,7 +12,9 @@ class OrderListForm(forms.Form):
         choices=OrderList.Visibility.choices, initial=OrderList.Visibility.PRIVATE, label="Who sees it"
     )
     colleagues_can_edit = forms.BooleanField(
-        required=False, label="Colleagues may change its lines", help_text="Only when shared with the company."
+        required=False,
+        label="Colleagues may change its lines",
+        help_text="Only when shared with the company.",
     )
 
 
@@ -26,7 +28,8 @@ class PasteForm(forms.Form):
     lines = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "SKU-00001 10\nSKU-00002 4"}),
         label="Lines to add",
-        help_text="One SKU, quantity and note (optional) per line; paste from a spreadsheet. " + QUANTITY_HELP,
+        help_text="One SKU, quantity and note (optional) per line; paste from a spreadsheet. "
+        + QUANTITY_HELP,
     )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -17,9 +18,11 @@ from apps.order_lists.selectors import (
     LIST_KEEPERS,
     order_list_can_edit,
     order_list_can_manage,
+    order_list_can_send,
     order_list_get,
 )
 from apps.pricing.selectors import price_resolve_many
+from apps.purchase_orders.adding import AddReport, WantedLine, draft_lines_add_checked
 from apps.purchase_orders.lines import NOTE_LENGTH, LineReport, ParsedLine
 from apps.purchase_orders.quantities import MAX_QUANTITY, TOO_LARGE, QuantityError, quantity_checked
 from apps.purchase_orders.services import AddResult
@@ -151,7 +154,9 @@ def order_list_lines_add(
         if problem:
             kind = TOO_LARGE if "too large" in problem else "against the product's ordering rules"
             report.append(
-                LineReport(line.line, False, f"{product.sku}: {problem} (asked {quantity.normalize():f})", kind)
+                LineReport(
+                    line.line, False, f"{product.sku}: {problem} (asked {quantity.normalize():f})", kind
+                )
             )
             continue
         if current is None:
@@ -164,7 +169,9 @@ def order_list_lines_add(
             )
             existing[product.pk] = new_lines[product.pk] = current
             added += 1
-            report.append(LineReport(line.line, True, f"{product.sku}: {quantity.normalize():f} added", "added"))
+            report.append(
+                LineReport(line.line, True, f"{product.sku}: {quantity.normalize():f} added", "added")
+            )
         else:
             current.default_quantity = quantity
             current.note = current.note or line.note[:NOTE_LENGTH]
@@ -177,12 +184,12 @@ def order_list_lines_add(
     if new_lines:
         quotes = price_resolve_many(
             account=order_list.company,
-            products=[line.product for line in new_lines.values()],
-            quantity={line.product.pk: line.default_quantity for line in new_lines.values()},
+            products=[new.product for new in new_lines.values()],
+            quantity={new.product.pk: new.default_quantity for new in new_lines.values()},
         )
-        for line in new_lines.values():
-            quote = quotes[line.product.pk]
-            line.price_when_added, line.currency = quote.unit_price, quote.currency
+        for new in new_lines.values():
+            quote = quotes[new.product.pk]
+            new.price_when_added, new.currency = quote.unit_price, quote.currency
     OrderListLine.objects.bulk_create(new_lines.values())
     OrderListLine.objects.bulk_update(changed.values(), ["default_quantity", "note"])
     if new_lines or changed:
@@ -207,7 +214,7 @@ def _line_locked(order_list: OrderList, membership: Membership, line_id: int) ->
 def order_list_line_update(
     *, order_list: OrderList, membership: Membership, line_id: int, quantity: Decimal, note: str | None = None
 ) -> OrderListLine:
-    """A line's default quantity (and note), within the product's ordering rules; a refusal changes nothing."""
+    """A line's default quantity (and note), within the ordering rules; a refusal changes nothing."""
     line = _line_locked(order_list, membership, line_id)
     sku = line.product.sku
     try:
@@ -239,3 +246,45 @@ def order_list_line_remove(*, order_list: OrderList, membership: Membership, lin
 def lines_from(rows: Iterable[tuple[str, Decimal, str]]) -> list[ParsedLine]:
     """(SKU, quantity, note) rows of a draft, an order or an invoice as numbered input lines."""
     return [ParsedLine(number, sku, quantity, note) for number, (sku, quantity, note) in enumerate(rows, 1)]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    report: AddReport
+    missing: int  # ticked lines no longer on the list (removed by a colleague meanwhile)
+
+
+def order_list_send(
+    *, order_list: OrderList, membership: Membership, line_ids: Sequence[int] | None = None
+) -> SendResult:
+    """The whole list (``line_ids`` None) or the ticked lines to the member's own draft, each re-checked
+    as of now by the draft's line engine: refused lines are reported with why, the others added, each
+    with the price it had when it was put on the list."""
+    if not order_list_can_send(order_list=order_list, membership=membership):
+        raise OrderListReadOnly("Only buyers and company admins send lists to a draft.")
+    lines = order_list.lines.select_related("product").order_by("id")
+    missing = 0
+    if line_ids is not None:
+        wanted_ids = set(line_ids)
+        if not wanted_ids:
+            raise OrderListError("Tick the lines to send, or send the whole list.")
+        lines = lines.filter(pk__in=wanted_ids)
+    chosen = list(lines)
+    if line_ids is not None:
+        missing = len(set(line_ids)) - len(chosen)
+    if not chosen:
+        raise OrderListError("There are no lines to send.")
+    wanted = [
+        WantedLine(
+            product=line.product,
+            sku=line.product.sku,
+            quantity=line.default_quantity,
+            note=line.note,
+            price_then=line.price_when_added,
+            source=f"list {order_list.name}",
+            description=line.product.name,
+        )
+        for line in chosen
+    ]
+    report = draft_lines_add_checked(company=order_list.company, buyer=membership.user, lines=wanted)
+    return SendResult(report, missing)

@@ -48,7 +48,9 @@ def _detail_context(request: MemberRequest, order_list: OrderList, **extra: obje
     rows = []
     for line in lines:
         product = line.product
-        problem = "no longer sold" if not product.is_active else quantity_problem(product, line.default_quantity)
+        problem = (
+            "no longer sold" if not product.is_active else quantity_problem(product, line.default_quantity)
+        )
         rows.append({"line": line, "quote": quotes[line.product_id], "problem": problem})
     can_manage = selectors.order_list_can_manage(order_list=order_list, membership=membership)
     return {
@@ -227,7 +229,11 @@ def list_line(request: MemberRequest, list_id: int, line_id: int) -> HttpRespons
                 raise OrderListError(f"{exc}.") from exc
             note = request.POST.get("note")
             line = services.order_list_line_update(
-                order_list=order_list, membership=request.membership, line_id=line_id, quantity=quantity, note=note
+                order_list=order_list,
+                membership=request.membership,
+                line_id=line_id,
+                quantity=quantity,
+                note=note,
             )
             messages.success(request, f"{line.product.sku} saved.")
     except ApplicationError as exc:
@@ -258,7 +264,9 @@ def _add_to_target(
                 if not list_id.isdigit():
                     raise OrderListError("Choose a list, or name a new one.")
                 order_list = _list_or_404(request, int(list_id))
-            result = services.order_list_lines_add(order_list=order_list, membership=membership, lines=lines())
+            result = services.order_list_lines_add(
+                order_list=order_list, membership=membership, lines=lines()
+            )
             if new_name and not (result.added or result.merged):
                 raise _NothingAdded
     except _NothingAdded:
@@ -339,8 +347,31 @@ def add_order(request: MemberRequest, order_id: int) -> HttpResponse:
 @require_POST
 @company_role_required(*KEEPERS)
 def list_send(request: MemberRequest, list_id: int) -> HttpResponse:
+    """The whole list (``all``) or the ticked lines (``line``) to the member's draft; the page answers line
+    by line (the draft's add report)."""
     order_list = _list_or_404(request, list_id)
-    raise Http404(order_list.name)
+    line_ids = (
+        None if request.POST.get("all") else [int(v) for v in request.POST.getlist("line") if v.isdigit()]
+    )
+    try:
+        result = services.order_list_send(
+            order_list=order_list, membership=request.membership, line_ids=line_ids
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("order-list-detail", list_id=order_list.pk)
+    report = result.report
+    if report.refused:
+        messages.warning(request, report.summary)
+    else:
+        messages.success(request, report.summary)
+    if result.missing:
+        messages.warning(
+            request, f"{result.missing} ticked line(s) are no longer on the list; they were not sent."
+        )
+    return render(
+        request, "order_lists/detail.html", _detail_context(request, order_list, send_report=report)
+    )
 
 
 @require_GET
