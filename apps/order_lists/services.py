@@ -24,7 +24,13 @@ from apps.order_lists.selectors import (
 from apps.pricing.selectors import price_resolve_many
 from apps.purchase_orders.adding import AddReport, WantedLine, draft_lines_add_checked
 from apps.purchase_orders.lines import NOTE_LENGTH, LineReport, ParsedLine
-from apps.purchase_orders.quantities import MAX_QUANTITY, TOO_LARGE, QuantityError, quantity_checked
+from apps.purchase_orders.quantities import (
+    MAX_QUANTITY,
+    NOT_A_NUMBER,
+    TOO_LARGE,
+    QuantityError,
+    quantity_checked,
+)
 from apps.purchase_orders.services import AddResult
 
 NAME_LENGTH = 100
@@ -113,8 +119,6 @@ def _editable(order_list: OrderList, membership: Membership) -> OrderList:
 def _quantity_refusal(product: Product, quantity: Decimal) -> str:
     if not quantity.is_finite() or quantity > MAX_QUANTITY:
         return f"quantity {quantity.normalize():,f} is too large (at most {MAX_QUANTITY:,})"
-    if quantity <= 0:
-        return "the quantity must be more than zero"
     return quantity_problem(product, quantity)
 
 
@@ -147,6 +151,13 @@ def order_list_lines_add(
             continue
         if not product.is_active:
             report.append(LineReport(line.line, False, f"{line.sku}: no longer sold", "no longer sold"))
+            continue
+        try:
+            if not line.quantity.is_finite():
+                raise QuantityError(f"quantity {line.quantity} is not a number", NOT_A_NUMBER)
+            quantity_checked(line.quantity, f"{line.quantity.normalize():f}")
+        except QuantityError as exc:
+            report.append(LineReport(line.line, False, f"{product.sku}: {exc}", exc.kind))
             continue
         current = existing.get(product.pk)
         quantity = line.quantity + (current.default_quantity if current else Decimal(0))
