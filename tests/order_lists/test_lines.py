@@ -145,7 +145,8 @@ def test_send_rechecks_every_line_against_todays_prices_rules_and_stock(
     assert "price up from 2.0000 to 2.5000" in report["BOLT"].message
     assert report["NUT"].message == "NUT: order at least 6 (asked 3); 6 would do."
     assert report["SCREW"].message == "SCREW: no longer sold."
-    assert report["WASHER"].short_of_stock and report["WASHER"].stock == 1
+    assert report["WASHER"].short_of_stock
+    assert report["WASHER"].stock == 1
     assert _draft(colleague) == {"BOLT": (Decimal(4), "rush"), "WASHER": (Decimal(2), "")}
     assert weekly.lines.count() == 4  # sending never changes the list
     assert not PurchaseOrder.objects.filter(buyer=buyer.user).exists()  # the sender's draft, not the owner's

@@ -74,7 +74,8 @@ def test_foreign_and_private_lists_are_404_and_untouched(
     assert not OrderListLine.objects.exists()
     assert OrderList.objects.count() == 2
     page = client.get(reverse("order-lists")).content.decode()
-    assert "Mine" not in page and foreign.name not in page
+    assert "Mine" not in page
+    assert foreign.name not in page
 
 
 def test_a_read_only_list_refuses_edits_with_a_message(
@@ -190,7 +191,9 @@ def test_another_companys_order_cannot_be_copied(
 
 
 SPREADSHEETS = {
-    "excel-semicolon-bom": "\ufeffArtikelnummer;Menge;Bemerkung\r\nBOLT;1.000;Lager 2\r\nNUT;2,5;\r\n".encode(),
+    "excel-semicolon-bom": (
+        "\ufeffArtikelnummer;Menge;Bemerkung\r\nBOLT;1.000;Lager 2\r\nNUT;2,5;\r\n".encode()
+    ),
     "utf16-tabs": "Item #\tQty\tComment\r\nBOLT\t1000\tLager 2\r\nNUT\t2.5\t\r\n".encode("utf-16"),
     "xlsx": _xlsx(
         [
@@ -341,7 +344,8 @@ def test_send_page_answers_line_by_line(buyer: Membership) -> None:
     response = client.post(reverse("order-list-send", args=[order_list.pk]), {"all": "1"})
 
     page = response.content.decode()
-    assert 'data-added="1"' in page and 'data-refused="1"' in page
+    assert 'data-added="1"' in page
+    assert 'data-refused="1"' in page
     assert "GONE: no longer sold." in page
     draft = PurchaseOrder.objects.get(buyer=buyer.user, status=PurchaseOrder.Status.DRAFT)
     assert [line.product.sku for line in draft.lines.select_related("product")] == ["BOLT"]
