@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -35,6 +36,14 @@ def _list_or_404(request: MemberRequest, list_id: int) -> OrderList:
         return selectors.order_list_get(membership=request.membership, list_id=list_id)
     except OrderList.DoesNotExist as exc:
         raise Http404("No such list.") from exc
+
+
+def _managed(request: MemberRequest, list_id: int) -> OrderList:
+    """A list the member owns; a colleague's list they see is a 403, one they do not see a 404."""
+    order_list = _list_or_404(request, list_id)
+    if not selectors.order_list_can_manage(order_list=order_list, membership=request.membership):
+        raise PermissionDenied("Only the list's owner renames, shares or deletes it.")
+    return order_list
 
 
 def _detail_context(request: MemberRequest, order_list: OrderList, **extra: object) -> dict[str, object]:
@@ -120,7 +129,7 @@ def list_detail(request: MemberRequest, list_id: int) -> HttpResponse:
 @require_POST
 @company_role_required(*KEEPERS)
 def list_settings(request: MemberRequest, list_id: int) -> HttpResponse:
-    order_list = _list_or_404(request, list_id)
+    order_list = _managed(request, list_id)
     form = OrderListForm(request.POST, auto_id="settings_%s")
     if form.is_valid():
         try:
@@ -140,7 +149,7 @@ def list_settings(request: MemberRequest, list_id: int) -> HttpResponse:
 @require_POST
 @company_role_required(*KEEPERS)
 def list_delete(request: MemberRequest, list_id: int) -> HttpResponse:
-    order_list = _list_or_404(request, list_id)
+    order_list = _managed(request, list_id)
     try:
         services.order_list_delete(order_list=order_list, membership=request.membership)
     except ApplicationError as exc:
