@@ -135,6 +135,7 @@ def test_finance_hold_without_reason_changes_nothing(
                 "Catalog",
                 "Draft order",
                 "Orders",
+                "Order lists",
                 "Quotes",
                 "Invoices",
                 "Approvals",
@@ -151,13 +152,17 @@ def test_finance_hold_without_reason_changes_nothing(
                 "Catalog",
                 "Draft order",
                 "Orders",
+                "Order lists",
                 "Quotes",
                 "Invoices",
                 "Company",
                 "Ship-to addresses",
             ],
         ),
-        (Role.VIEWER, ["Home", "Catalog", "Orders", "Quotes", "Invoices", "Company", "Ship-to addresses"]),
+        (
+            Role.VIEWER,
+            ["Home", "Catalog", "Orders", "Order lists", "Quotes", "Invoices", "Company", "Ship-to addresses"],
+        ),
     ],
 )
 def test_navigation_follows_company_role(
