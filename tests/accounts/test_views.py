@@ -161,7 +161,16 @@ def test_finance_hold_without_reason_changes_nothing(
         ),
         (
             Role.VIEWER,
-            ["Home", "Catalog", "Orders", "Order lists", "Quotes", "Invoices", "Company", "Ship-to addresses"],
+            [
+                "Home",
+                "Catalog",
+                "Orders",
+                "Order lists",
+                "Quotes",
+                "Invoices",
+                "Company",
+                "Ship-to addresses",
+            ],
         ),
     ],
 )
