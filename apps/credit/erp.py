@@ -5,6 +5,7 @@ credit check refused goes to finance's queue (both through the credit gate, apps
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -14,10 +15,19 @@ from django.utils import timezone
 from apps.accounts import erp as accounts_erp
 from apps.accounts.erp import CUSTOMERS
 from apps.accounts.models import Company
+from apps.catalog.models import Product
+from apps.core import money
+from apps.core.money import quantize_price
 from apps.credit import services
-from apps.credit.models import CreditAccount, CreditHold, Invoice, PaymentTerm
+from apps.credit.models import CreditAccount, CreditHold, Invoice, InvoiceLine, PaymentTerm
 from apps.erp import registry
-from apps.erp.connectors.base import CustomerRecord, InvoiceRecord, ReconcileRecord, reconcile_text
+from apps.erp.connectors.base import (
+    CustomerRecord,
+    InvoiceLineRecord,
+    InvoiceRecord,
+    ReconcileRecord,
+    reconcile_text,
+)
 from apps.erp.models import SyncJob
 from apps.erp.registry import Applied, Change, PortalRow
 from apps.purchase_orders.models import PurchaseOrder
@@ -167,7 +177,61 @@ def invoices_apply(records: list[InvoiceRecord]) -> Applied:
             invoice.updated_at = now
         Invoice.objects.bulk_update(to_update, [*Invoice.ERP_FIELDS, "company", "updated_at"])
     _orders_link([*to_create, *to_update])
-    return Applied(changed=len(to_create) + len(to_update), changes=changes)
+    invoices = {**existing, **{invoice.erp_id: invoice for invoice in to_create}}
+    relined = _lines_replace(records, invoices) - {invoice.pk for invoice in [*to_create, *to_update]}
+    return Applied(changed=len(to_create) + len(to_update) + len(relined), changes=changes)
+
+
+def _line_values(line: InvoiceLineRecord, products: dict[str, int]) -> tuple[Any, ...]:
+    return (
+        products.get(line.product_erp_id) if line.product_erp_id else None,
+        line.product_erp_id[:64],
+        line.sku[:64],
+        line.description,
+        line.quantity.quantize(QUANTUM[money.QUANTITY_DECIMAL_PLACES]),
+        quantize_price(line.unit_price),
+        line.amount.quantize(QUANTUM[money.AMOUNT_DECIMAL_PLACES]),
+    )
+
+
+QUANTUM = {places: Decimal(1).scaleb(-places) for places in (2, 4)}
+LINE_FIELDS = ("product_id", "product_erp_id", "sku", "description", "quantity", "unit_price", "amount")
+
+
+def _lines_replace(records: list[InvoiceRecord], invoices: dict[str, Invoice]) -> set[int]:
+    """Each pulled invoice's lines, replaced as a whole where they differ from the stored ones (a record
+    without lines read leaves them be); lines are matched to catalog products by ERP id. Returns the ids
+    of the invoices whose lines were replaced. Four queries whatever the number of invoices."""
+    wanted = {
+        invoices[record.erp_id].pk: record.lines
+        for record in records
+        if record.lines is not None and record.erp_id in invoices
+    }
+    if not wanted:
+        return set()
+    erp_ids = {line.product_erp_id for lines in wanted.values() for line in lines if line.product_erp_id}
+    products = dict(Product.objects.filter(erp_id__in=erp_ids).values_list("erp_id", "pk"))
+    stored: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in wanted}
+    for row in (
+        InvoiceLine.objects.filter(invoice_id__in=wanted)
+        .order_by("invoice_id", "position")
+        .values_list("invoice_id", *LINE_FIELDS)
+    ):
+        stored[row[0]].append(tuple(row[1:]))
+    replaced = {
+        pk for pk, lines in wanted.items() if [_line_values(line, products) for line in lines] != stored[pk]
+    }
+    InvoiceLine.objects.filter(invoice_id__in=replaced).delete()
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(
+            invoice_id=pk,
+            position=position,
+            **dict(zip(LINE_FIELDS, _line_values(line, products), strict=True)),
+        )
+        for pk in replaced
+        for position, line in enumerate(wanted[pk], start=1)
+    )
+    return replaced
 
 
 # --- Credit answers on order pushes (hooks of the credit gate) ----------------------------------------------

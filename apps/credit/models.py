@@ -129,6 +129,36 @@ class Invoice(TimeStampedModel):
         return max((today - self.due_date).days, 0)
 
 
+class InvoiceLine(models.Model):
+    """A line of a mirrored invoice, as the ERP has it; the invoice's lines are replaced as a whole when
+    the ERP's change. ``product``: the catalog's product of ``product_erp_id``, when it has one."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField()
+    product = models.ForeignKey(
+        "catalog.Product", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    product_erp_id = models.CharField(max_length=64, blank=True)
+    sku = models.CharField("SKU", max_length=64, blank=True)
+    description = models.TextField(blank=True)
+    quantity = models.DecimalField(
+        max_digits=money.QUANTITY_MAX_DIGITS, decimal_places=money.QUANTITY_DECIMAL_PLACES
+    )
+    unit_price = models.DecimalField(
+        max_digits=money.PRICE_MAX_DIGITS, decimal_places=money.PRICE_DECIMAL_PLACES
+    )
+    amount = _amount()
+
+    class Meta:
+        ordering = ["invoice", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "position"], name="invoice_line_position_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} #{self.position}: {self.quantity} {self.sku or self.description[:40]}"
+
+
 class CreditHold(TimeStampedModel):
     """An order finance must decide on, with the credit picture at the moment it was held.
 

@@ -14,10 +14,11 @@ from apps.accounts.services import company_hold_lift, company_hold_put
 from apps.credit.erp import INVOICES
 from apps.credit.models import CreditAccount, Invoice, PaymentTerm
 from apps.erp import inbound, services
-from apps.erp.connectors.base import CustomerRecord, InvoiceRecord
+from apps.erp.connectors.base import CustomerRecord, InvoiceLineRecord, InvoiceRecord
 from apps.erp.models import ErpConnection, SyncEvent
 from apps.purchase_orders.models import PurchaseOrder
 from tests.accounts.factories import CompanyFactory, MembershipFactory
+from tests.catalog.factories import ProductFactory
 
 STAMP = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -216,3 +217,48 @@ def test_what_accounts_and_credit_apply_from_one_customer_is_one_timeline_event(
     assert event.target_id == str(acme.pk)
     assert event.outcome == SyncEvent.Outcome.UPDATED
     assert event.message == "name; put on hold by the ERP; credit limit 25000.00 → 30000.00"
+
+
+def _lines(invoice: Invoice) -> list[tuple[object, ...]]:
+    return [
+        (
+            line.position,
+            line.product_id,
+            line.sku,
+            line.description,
+            line.quantity,
+            line.unit_price,
+            line.amount,
+        )
+        for line in invoice.lines.all()
+    ]
+
+
+def test_invoice_lines_are_stored_matched_to_products_and_replaced_as_a_whole(
+    connection: ErpConnection, acme: Company
+) -> None:
+    bolt = ProductFactory(erp_id="55", sku="BOLT")
+    lines = [
+        InvoiceLineRecord("55", "BOLT", "Bolt M8", D("10.0"), D("12.345"), D("123.45")),
+        InvoiceLineRecord("", "", "Freight", D("1"), D("15.00"), D("15.00")),
+        InvoiceLineRecord("404", "GONE", "Withdrawn part", D("2"), D("1"), D("2.00")),
+    ]
+    inbound.apply_page(connection=connection, stream=INVOICES, records=[_invoice(lines=lines)])
+    invoice = Invoice.objects.get()
+    first_ids = list(invoice.lines.values_list("pk", flat=True))
+
+    again = inbound.apply_page(connection=connection, stream=INVOICES, records=[_invoice(lines=lines)])
+    unread = inbound.apply_page(connection=connection, stream=INVOICES, records=[_invoice()])
+
+    assert (again, unread) == (0, 0)
+    assert list(invoice.lines.values_list("pk", flat=True)) == first_ids
+    assert _lines(invoice) == [
+        (1, bolt.pk, "BOLT", "Bolt M8", D("10"), D("12.3450"), D("123.45")),
+        (2, None, "", "Freight", D("1"), D("15.0000"), D("15.00")),
+        (3, None, "GONE", "Withdrawn part", D("2"), D("1.0000"), D("2.00")),
+    ]
+
+    changed = inbound.apply_page(connection=connection, stream=INVOICES, records=[_invoice(lines=[lines[1]])])
+
+    assert changed == 1
+    assert _lines(invoice) == [(1, None, "", "Freight", D("1"), D("15.0000"), D("15.00"))]

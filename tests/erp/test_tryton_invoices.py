@@ -16,6 +16,7 @@ from apps.erp.connectors.base import (
     AddressRecord,
     Cursor,
     CustomerRecord,
+    InvoiceLineRecord,
     InvoiceRecord,
     OrderLinePush,
     OrderPush,
@@ -23,7 +24,7 @@ from apps.erp.connectors.base import (
 from apps.erp.connectors.tryton import TrytonConnector
 from apps.erp.connectors.tryton.client import TrytonClient
 from apps.erp.models import ErpConnection
-from tests.erp_fixtures import erp_invoice_create, erp_invoice_pay, erp_party_hold
+from tests.erp_fixtures import INVOICE_SKU, erp_invoice_create, erp_invoice_pay, erp_party_hold
 from tools.tryton import erp, seed
 
 TODAY = datetime.now(tz=UTC).date()  # the ERP's today: it runs in UTC here
@@ -65,6 +66,7 @@ def _invoice(
     state: str,
     changed_at: datetime,
     sale_references: list[str] | None = None,
+    lines: list[InvoiceLineRecord] | None = None,
 ) -> InvoiceRecord:
     return InvoiceRecord(
         erp_id=str(invoice_id),
@@ -78,7 +80,27 @@ def _invoice(
         state=state,
         sale_references=sale_references or [],
         changed_at=changed_at,
+        lines=lines,
     )
+
+
+def _one_line(client: TrytonClient, total: str) -> list[InvoiceLineRecord]:
+    """The one line ``erp_invoice_create`` gives an invoice of ``total``: SKU-00001, quantity 1 (-1 for
+    a credit note) at the total's absolute value."""
+    (product,) = client.model(
+        "product.product", "search_read", [["code", "=", INVOICE_SKU]], 0, 1, None, ["name"]
+    )
+    amount = Decimal(total)
+    return [
+        InvoiceLineRecord(
+            str(product["id"]),
+            INVOICE_SKU,
+            product["name"],
+            Decimal(1 if amount >= 0 else -1),
+            abs(amount),
+            amount,
+        )
+    ]
 
 
 def _reconcile_payment_line_elsewhere(client: TrytonClient, invoice_id: int) -> None:
@@ -185,6 +207,7 @@ def test_a_posted_invoice_is_pulled_with_its_number_dates_and_amounts(
             paid="0.00",
             state="posted",
             changed_at=_written(erp_admin, invoice_id),
+            lines=_one_line(erp_admin, "1234.50"),
         )
     ]
     assert (page.next, page.has_more) == (str(invoice_id), False)
@@ -211,6 +234,7 @@ def test_a_draft_invoice_has_no_number_nor_due_date(
         paid="0",
         state="draft",
         changed_at=_written(erp_admin, invoice_id),
+        lines=_one_line(erp_admin, "80.00"),
     )
 
 
@@ -243,6 +267,7 @@ def test_payments_reach_incremental_pulls_until_the_invoice_is_paid(
             paid="400.00",
             state="posted",
             changed_at=_written(erp_admin, invoice_id),
+            lines=_one_line(erp_admin, expected["total"]),
         )
     ]
     assert partly[0].changed_at > first[0].changed_at
@@ -260,6 +285,7 @@ def test_payments_reach_incremental_pulls_until_the_invoice_is_paid(
             paid="1000.00",
             state="paid",
             changed_at=_written(erp_admin, invoice_id),
+            lines=_one_line(erp_admin, expected["total"]),
         )
     ]
     assert connector.pull_invoices(_after(paid), 100).records == []
@@ -315,6 +341,7 @@ def test_a_credit_note_has_a_negative_total_and_is_refunded(
             paid="0.00",
             state="posted",
             changed_at=_written(erp_admin, credit_id),
+            lines=_one_line(erp_admin, expected["total"]),
         )
     ]
 
@@ -328,6 +355,7 @@ def test_a_credit_note_has_a_negative_total_and_is_refunded(
             paid="-100.00",
             state="posted",
             changed_at=_written(erp_admin, credit_id),
+            lines=_one_line(erp_admin, expected["total"]),
         )
     ]
 
@@ -340,6 +368,7 @@ def test_a_credit_note_has_a_negative_total_and_is_refunded(
             paid="-250.00",
             state="paid",
             changed_at=_written(erp_admin, credit_id),
+            lines=_one_line(erp_admin, expected["total"]),
         )
     ]
 
@@ -363,6 +392,9 @@ def test_the_invoice_of_a_pushed_order_carries_the_order_reference(
     assert (pushed.state, pushed.error) == ("processing", "")
     (sale,) = erp_admin.model("sale.sale", "read", [int(pushed.erp_id)], ["invoices"])
     (invoice_id,) = sale["invoices"]
+    pushed_lines = [  # a sale's invoice line has no description of its own in Tryton
+        InvoiceLineRecord(str(screw), "SKU-00001", "", Decimal(10), Decimal("0.1300"), Decimal("1.30"))
+    ]
 
     draft = connector.pull_invoices(Cursor(), 100).records
     assert draft == [
@@ -377,6 +409,7 @@ def test_the_invoice_of_a_pushed_order_carries_the_order_reference(
             state="draft",
             sale_references=["PO-INV-1"],
             changed_at=_written(erp_admin, invoice_id),
+            lines=pushed_lines,
         )
     ]
 
@@ -393,6 +426,7 @@ def test_the_invoice_of_a_pushed_order_carries_the_order_reference(
             state="posted",
             sale_references=["PO-INV-1"],
             changed_at=_written(erp_admin, invoice_id),
+            lines=pushed_lines,
         )
     ]
 

@@ -258,6 +258,20 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "narration": "text",
         "reversed_entry_id": (M2O, "account.move"),
         "invoice_payment_term_id": (M2O, "account.payment.term"),
+        "invoice_line_ids": (O2M, "account.move.line", "move_id"),
+    },
+    # learn: fact sheet §3 (account.move); src: account/models/account_move_line.py: the invoice's own
+    # lines are display_type "product" (sections and notes "line_section"/"line_note"); the receivable
+    # and tax lines the move also holds are "payment_term" and "tax".
+    "account.move.line": {
+        "move_id": (M2O, "account.move"),
+        "display_type": "sel",
+        "sequence": "int",
+        "product_id": (M2O, "product.product"),
+        "name": "text",
+        "quantity": "float",
+        "price_unit": "money",
+        "price_subtotal": "money",
     },
 }
 # Fields no client writes (computed by the ORM). Writing one is refused like a readonly field would be
@@ -278,6 +292,7 @@ COMPUTED = {
     },
     "sale.order.line": {"qty_delivered", "qty_invoiced", "price_subtotal", "price_total"},
     "account.move": {"amount_residual", "amount_total_signed", "payment_state", "amount_total", "name"},
+    "account.move.line": {"price_subtotal"},
 }
 # learn: src: addons/account/models/partner.py (fact sheet §3): credit_limit / use_partner_credit_limit
 # (and credit) carry groups account.group_account_invoice,account.group_account_readonly; a user in
@@ -285,7 +300,7 @@ COMPUTED = {
 FIELD_GROUPS = {("res.partner", name): ACCOUNTING_GROUPS for name in ("credit", "credit_limit")} | {
     ("res.partner", "use_partner_credit_limit"): ACCOUNTING_GROUPS
 }
-MODEL_GROUPS = {"account.move": ACCOUNTING_GROUPS}
+MODEL_GROUPS = {"account.move": ACCOUNTING_GROUPS, "account.move.line": ACCOUNTING_GROUPS}
 # Models whose default order is not "id" (src: each model's _order).
 ORDERS = {
     # learn: src: product/models/product_pricelist_item.py _order: applied_on, min_quantity desc,
@@ -1506,8 +1521,30 @@ class OdooSim:
                     "invoice_payment_term_id": order["payment_term_id"],
                 },
             )
-            for line in lines:
+            for sequence, line in enumerate(lines, start=10):
                 line.update(qty_invoiced=line["product_uom_qty"], write_date=self.stamp())
+                self._insert(
+                    "account.move.line",
+                    {
+                        "move_id": move_id,
+                        "display_type": "product",
+                        "sequence": sequence,
+                        "product_id": line["product_id"],
+                        "name": line["name"],
+                        "quantity": line["product_uom_qty"],
+                        "price_unit": line["price_unit"],
+                        "price_subtotal": line["price_subtotal"],
+                    },
+                )
+            self._insert(
+                "account.move.line",
+                {
+                    "move_id": move_id,
+                    "display_type": "payment_term",
+                    "name": "",
+                    "price_subtotal": Decimal(0),
+                },
+            )
             order["invoice_ids"] = [*order["invoice_ids"], move_id]
             order.update(invoice_status="invoiced", write_date=self.stamp())
             if post:

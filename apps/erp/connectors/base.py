@@ -68,6 +68,19 @@ class CustomerRecord:
 
 
 @dataclass(frozen=True)
+class InvoiceLineRecord:
+    """A line of a customer invoice, in the invoice's order: the product's ERP id and SKU when the line
+    is for a product (empty for a freight or service line without one); ``amount`` before tax."""
+
+    product_erp_id: str
+    sku: str
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class InvoiceRecord:
     """A customer invoice as the ERP keeps it. Amounts are in ``currency``; ``amount_paid`` is what the
     customer has paid of ``total_amount`` (credit notes have a negative total)."""
@@ -83,6 +96,7 @@ class InvoiceRecord:
     state: str  # draft | validated | posted | paid | cancelled
     sale_references: list[str]  # the references (customer PO numbers) of the sales it invoices
     changed_at: datetime
+    lines: list[InvoiceLineRecord] | None = None  # None: not read (reconciliation); the pull reads them
 
 
 @dataclass(frozen=True)

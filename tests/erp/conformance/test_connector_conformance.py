@@ -645,3 +645,27 @@ def test_pull_invoices_gives_decimal_amounts_due_date_payments_and_the_order_ref
         )
         assert record.due_date is not None
     assert paid.changed_at > partly.changed_at > posted.changed_at
+
+
+def test_pull_invoices_gives_the_invoice_lines_with_product_sku_quantity_price_and_amount(
+    erp: ConformanceErp,
+) -> None:
+    customer, product = erp.driver.customers()[0], erp.driver.product_erp_id()
+    sku = _run(erp, "products")[product].sku
+    (pushed,) = erp.connector.push_orders(
+        [_order("PO-CONF-LINES", customer, product, ("10", "12.3450"), ("3", "0.1300"))]
+    )
+    invoice_id = erp.driver.invoice_order(pushed.erp_id)
+
+    posted = _run(erp, "invoices")[invoice_id]
+
+    assert posted.lines is not None
+    assert [
+        (line.product_erp_id, line.sku, line.quantity, line.unit_price, line.amount) for line in posted.lines
+    ] == [
+        (product, sku, Decimal("10"), Decimal("12.3450"), Decimal("123.45")),
+        (product, sku, Decimal("3"), Decimal("0.1300"), Decimal("0.39")),
+    ]
+    for line in posted.lines:
+        assert (type(line.quantity), type(line.unit_price), type(line.amount)) == (Decimal, Decimal, Decimal)
+        assert isinstance(line.description, str)

@@ -15,6 +15,7 @@ from typing import Any
 
 from apps.erp.connectors.base import (
     Cursor,
+    InvoiceLineRecord,
     InvoiceRecord,
     Page,
     ReconcileRecord,
@@ -24,6 +25,7 @@ from apps.erp.connectors.business_central.client import BusinessCentralClient, B
 from apps.erp.connectors.business_central.common import (
     Phase,
     after_filter,
+    guid,
     parse_date,
     parse_time,
     phased_page,
@@ -46,6 +48,32 @@ STATES = {
 
 def _dec(value: Any) -> Decimal:
     return Decimal(str(value or 0))
+
+
+LINES = {False: "salesInvoiceLines", True: "salesCreditMemoLines"}
+
+
+def invoice_lines(rows: list[dict[str, Any]], *, memo: bool) -> list[InvoiceLineRecord]:
+    """The document's lines by ``sequence``, comments left out; only an Item line names a product (an
+    Account, Resource or Charge line's ``lineObjectNumber`` is no SKU). A credit memo's amounts are
+    negative, as its total is to the portal."""
+    sign = Decimal(-1) if memo else Decimal(1)
+    lines = []
+    for line in sorted(rows, key=lambda line: line.get("sequence") or 0):
+        if line.get("lineType") == "Comment":
+            continue
+        item = line.get("lineType") == "Item" and guid(line.get("itemId"))
+        lines.append(
+            InvoiceLineRecord(
+                product_erp_id=item or "",
+                sku=(line.get("lineObjectNumber") or "") if item else "",
+                description=line.get("description") or "",
+                quantity=_dec(line.get("quantity")),
+                unit_price=_dec(line.get("unitPrice")),
+                amount=sign * _dec(line.get("amountExcludingTax")),
+            )
+        )
+    return lines
 
 
 def invoice_record(row: dict[str, Any], currency: str, *, memo: bool) -> InvoiceRecord:
@@ -71,6 +99,7 @@ def invoice_record(row: dict[str, Any], currency: str, *, memo: bool) -> Invoice
         state=state,
         sale_references=[reference] if reference and not memo else [],
         changed_at=parse_time(row["lastModifiedDateTime"]),
+        lines=invoice_lines(row[LINES[memo]], memo=memo) if LINES[memo] in row else None,
     )
 
 
@@ -85,23 +114,26 @@ class BusinessCentralInvoices:
             query("salesCreditMemos", after_filter(since), select="id", top=1),
         ]
 
-    def _page(self, since: datetime | None, after: str, limit: int) -> tuple[list[InvoiceRecord], str, bool]:
+    def _page(
+        self, since: datetime | None, after: str, limit: int, *, with_lines: bool = False
+    ) -> tuple[list[InvoiceRecord], str, bool]:
+        """``with_lines``: each document's lines come expanded in the same request."""
         phases: list[Phase[InvoiceRecord]] = [
             Phase(
                 INVOICES,
-                query("salesInvoices", since_filter(since)),
+                query("salesInvoices", since_filter(since), expand=LINES[False] if with_lines else ""),
                 lambda rows: [invoice_record(row, self.currency, memo=False) for row in rows],
             ),
             Phase(
                 MEMOS,
-                query("salesCreditMemos", since_filter(since)),
+                query("salesCreditMemos", since_filter(since), expand=LINES[True] if with_lines else ""),
                 lambda rows: [invoice_record(row, self.currency, memo=True) for row in rows],
             ),
         ]
         return phased_page(self.client, phases, after, limit)
 
     def pull_invoices(self, cursor: Cursor, limit: int) -> Page[InvoiceRecord]:
-        records, position, more = self._page(cursor.since, cursor.after, limit)
+        records, position, more = self._page(cursor.since, cursor.after, limit, with_lines=True)
         return Page(records, position, more)
 
     @staticmethod

@@ -9,6 +9,7 @@ from typing import Any
 
 from apps.erp.connectors.base import (
     Cursor,
+    InvoiceLineRecord,
     InvoiceRecord,
     Page,
     ReconcileRecord,
@@ -16,6 +17,7 @@ from apps.erp.connectors.base import (
 )
 from apps.erp.connectors.odoo.client import OdooClient
 from apps.erp.connectors.odoo.common import (
+    EVERY,
     after_id,
     any_match,
     changed_after,
@@ -43,6 +45,7 @@ INVOICE_FIELDS = [
     "invoice_origin",
     "write_date",
 ]
+LINE_FIELDS = ["move_id", "product_id", "name", "quantity", "price_unit", "price_subtotal"]
 PAID = frozenset({"paid", "in_payment", "reversed"})
 
 
@@ -60,7 +63,7 @@ class OdooInvoices:
         rows = self.client.call(
             "account.move", "search_read", domain=domain, fields=INVOICE_FIELDS, limit=limit, order="id asc"
         )
-        return id_page(self._records(rows), rows, cursor.after, limit)
+        return id_page(self._records(rows, with_lines=True), rows, cursor.after, limit)
 
     def reconcile_invoices(
         self, after: str, limit: int, ids: list[int] | None = None
@@ -79,7 +82,45 @@ class OdooInvoices:
         records = [invoice_reconcile_record(record) for record in self._records(rows)]
         return id_page(records, rows, after, limit)
 
-    def _records(self, rows: list[dict[str, Any]]) -> list[InvoiceRecord]:
+    def _lines(self, move_ids: list[int]) -> dict[int, list[InvoiceLineRecord]]:
+        """The moves' invoice lines (``display_type`` product: not sections, notes, tax or receivable
+        lines) in their order, and their products' SKUs (archived ones too): two ``search_read``."""
+        if not move_ids:
+            return {}
+        rows = self.client.call(
+            "account.move.line",
+            "search_read",
+            domain=[["move_id", "in", move_ids], ["display_type", "=", "product"]],
+            fields=LINE_FIELDS,
+            order="move_id asc, sequence asc, id asc",
+        )
+        product_ids = sorted({pk for row in rows if (pk := many2one(row["product_id"])) is not None})
+        codes = {}
+        if product_ids:
+            for product in self.client.call(
+                "product.product",
+                "search_read",
+                domain=[["id", "in", product_ids]],
+                fields=["default_code"],
+                context=EVERY,
+            ):
+                codes[product["id"]] = text(product["default_code"]) or f"ERP-{product['id']}"
+        lines: dict[int, list[InvoiceLineRecord]] = {}
+        for row in rows:
+            product = many2one(row["product_id"])
+            lines.setdefault(int(row["move_id"][0]), []).append(
+                InvoiceLineRecord(
+                    product_erp_id=str(product) if product else "",
+                    sku=codes.get(product, "") if product else "",
+                    description=text(row["name"]),
+                    quantity=decimal(row["quantity"]),
+                    unit_price=decimal(row["price_unit"]),
+                    amount=decimal(row["price_subtotal"]),
+                )
+            )
+        return lines
+
+    def _records(self, rows: list[dict[str, Any]], *, with_lines: bool = False) -> list[InvoiceRecord]:
         """The invoice records of ``rows``; one ``search_read`` of the orders named in their
         ``invoice_origin`` (the order numbers, comma-separated) for the PO numbers.
 
@@ -99,6 +140,7 @@ class OdooInvoices:
                 fields=["name", "client_order_ref"],
             ):
                 references[order["name"]] = text(order["client_order_ref"]).strip()
+        lines = self._lines([row["id"] for row in rows]) if with_lines else {}
         records = []
         for row in rows:
             sign = Decimal(-1) if row["move_type"] == "out_refund" else Decimal(1)
@@ -126,9 +168,19 @@ class OdooInvoices:
                     state=state,
                     sale_references=sorted({references[name] for name in names if references.get(name)}),
                     changed_at=stamp(row["write_date"]),
+                    lines=[_signed(line, sign) for line in lines.get(row["id"], [])] if with_lines else None,
                 )
             )
         return records
+
+
+def _signed(line: InvoiceLineRecord, sign: Decimal) -> InvoiceLineRecord:
+    """A credit note's line amounts negative, as its total is."""
+    if sign > 0:
+        return line
+    return InvoiceLineRecord(
+        line.product_erp_id, line.sku, line.description, line.quantity, line.unit_price, -line.amount
+    )
 
 
 def _day(value: Any) -> date | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from apps.erp.connectors.base import (
     Cursor,
+    InvoiceLineRecord,
     InvoiceRecord,
     Page,
     ReconcileRecord,
@@ -44,6 +45,16 @@ INVOICE_FIELDS = [
     "sales.reference",
     "write_date",
     "create_date",
+]
+# The invoice's lines, read by the pull in the same ``search_read`` (nested, in the invoice's order).
+LINE_FIELDS = [
+    "lines.type",
+    "lines.product",
+    "lines.product.code",
+    "lines.description",
+    "lines.quantity",
+    "lines.unit_price",
+    "lines.amount",
 ]
 
 
@@ -84,9 +95,9 @@ class TrytonInvoices:
             ["type", "=", "out"],
         ]
         rows = self.client.search_read(
-            "account.invoice", domain, INVOICE_FIELDS, limit=limit, order=[["id", "ASC"]]
+            "account.invoice", domain, [*INVOICE_FIELDS, *LINE_FIELDS], limit=limit, order=[["id", "ASC"]]
         )
-        return id_page(_invoice_records(rows), rows, cursor.after, limit)
+        return id_page(_invoice_records(rows, with_lines=True), rows, cursor.after, limit)
 
     def reconcile_invoices(self, after: str, limit: int) -> Page[ReconcileRecord]:
         """Every customer invoice and credit note (``type`` out, any state), by id: one ``search_read``
@@ -102,8 +113,30 @@ class TrytonInvoices:
         return id_page(records, rows, after, limit)
 
 
-def _invoice_records(rows: list[dict[str, Any]]) -> list[InvoiceRecord]:
-    """The invoice records of ``rows`` (``INVOICE_FIELDS``), in their order (see ``pull_invoices``)."""
+def _invoice_lines(row: dict[str, Any]) -> list[InvoiceLineRecord]:
+    """The invoice's lines of type ``line`` (titles, comments and subtotals left out); a line without a
+    product (a service booked to an account) has no product id or SKU."""
+    lines = []
+    for line in row.get("lines.") or []:
+        if line["type"] != "line":
+            continue
+        product = line.get("product.") or {}
+        lines.append(
+            InvoiceLineRecord(
+                product_erp_id=str(line["product"]) if line["product"] else "",
+                sku=(product.get("code") or f"ERP-{line['product']}") if line["product"] else "",
+                description=line["description"] or "",
+                quantity=Decimal(str(line["quantity"] or 0)),
+                unit_price=line["unit_price"] if line["unit_price"] is not None else Decimal(0),
+                amount=line["amount"] if line["amount"] is not None else Decimal(0),
+            )
+        )
+    return lines
+
+
+def _invoice_records(rows: list[dict[str, Any]], *, with_lines: bool = False) -> list[InvoiceRecord]:
+    """The invoice records of ``rows`` (``INVOICE_FIELDS``, and ``LINE_FIELDS`` ``with_lines``), in their
+    order (see ``pull_invoices``)."""
     records = []
     for row in rows:
         lines = row.get("lines_to_pay.") or []
@@ -132,6 +165,7 @@ def _invoice_records(rows: list[dict[str, Any]]) -> list[InvoiceRecord]:
                     row["create_date"],
                     *(line[name] for line in [*lines, *payments] for name in ("write_date", "create_date")),
                 ),
+                lines=_invoice_lines(row) if with_lines else None,
             )
         )
     return records
