@@ -10,6 +10,7 @@ urlpatterns = [
     path("lists/add/product/", views.add_product, name="order-list-add-product"),
     path("lists/add/draft/", views.add_draft, name="order-list-add-draft"),
     path("lists/add/order/<int:order_id>/", views.add_order, name="order-list-add-order"),
+    path("lists/add/invoice/<int:invoice_id>/", views.add_invoice, name="order-list-add-invoice"),
     path("lists/<int:list_id>/", views.list_detail, name="order-list-detail"),
     path("lists/<int:list_id>/settings/", views.list_settings, name="order-list-settings"),
     path("lists/<int:list_id>/delete/", views.list_delete, name="order-list-delete"),

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.text import slugify
@@ -16,6 +17,7 @@ from apps.accounts.permissions import MemberRequest, company_role_required
 from apps.catalog.services import quantity_problem
 from apps.core import csvexport
 from apps.core.exceptions import ApplicationError
+from apps.credit import selectors as credit_selectors
 from apps.order_lists import selectors, services
 from apps.order_lists.exceptions import OrderListError
 from apps.order_lists.forms import OrderListForm, PasteForm, UploadForm
@@ -28,6 +30,7 @@ from apps.purchase_orders.quantities import parse_quantity
 from apps.purchase_orders.services import AddResult, purchase_order_draft_get
 
 KEEPERS = selectors.LIST_KEEPERS
+RECENT_INVOICES = 10  # offered on a list's page to add their lines
 REPORT_EVERY_LINE_UP_TO = 200  # a larger file's added lines are summed up like its refusals
 
 
@@ -62,11 +65,22 @@ def _detail_context(request: MemberRequest, order_list: OrderList, **extra: obje
         )
         rows.append({"line": line, "quote": quotes[line.product_id], "problem": problem})
     can_manage = selectors.order_list_can_manage(order_list=order_list, membership=membership)
+    can_edit = selectors.order_list_can_edit(order_list=order_list, membership=membership)
+    invoices = (
+        list(
+            credit_selectors.invoice_list(company=order_list.company)
+            .annotate(line_count=Count("lines"))
+            .filter(line_count__gt=0)[:RECENT_INVOICES]
+        )
+        if can_edit
+        else []
+    )
     return {
         "order_list": order_list,
         "rows": rows,
         "owner_active": selectors.owner_is_active_member(order_list),
-        "can_edit": selectors.order_list_can_edit(order_list=order_list, membership=membership),
+        "can_edit": can_edit,
+        "invoices": invoices,
         "can_manage": can_manage,
         "can_send": selectors.order_list_can_send(order_list=order_list, membership=membership),
         "settings_form": extra.pop("settings_form", None)
@@ -298,7 +312,7 @@ def _refusals(report: list[parsing.LineReport]) -> str:
 
 
 def _back(request: MemberRequest, order_list: OrderList | None, fallback: str, **kwargs: Any) -> HttpResponse:
-    if order_list is not None and request.POST.get("go") == "list":
+    if order_list is not None and (request.POST.get("go") == "list" or fallback == "order-lists"):
         return redirect("order-list-detail", list_id=order_list.pk)
     return redirect(fallback, **kwargs)
 
@@ -348,6 +362,35 @@ def add_order(request: MemberRequest, order_id: int) -> HttpResponse:
     rows = [(line.product.sku, line.quantity, line.note) for line in order.lines.select_related("product")]
     order_list, _ = _add_to_target(request, lambda: services.lines_from(rows))
     return _back(request, order_list, "po-detail", order_id=order.pk)
+
+
+@require_POST
+@company_role_required(*KEEPERS)
+def add_invoice(request: MemberRequest, invoice_id: int) -> HttpResponse:
+    """The lines of one of the company's invoices as the ERP has them, matched to the catalog (by the
+    product the mirror matched, else by SKU); a line that names no product is reported, never dropped."""
+    invoice = credit_selectors.invoice_list(company=request.membership.company).filter(pk=invoice_id).first()
+    if invoice is None:
+        raise Http404("No such invoice in your company.")
+    rows, unnamed = [], []
+    for line in invoice.lines.select_related("product").order_by("position"):
+        sku = line.product.sku if line.product is not None else line.sku.strip()
+        if sku:
+            rows.append((sku, line.quantity, ""))
+        else:
+            unnamed.append(f"“{line.description[:60] or f'line {line.position}'}” names no product")
+    if unnamed:
+        messages.warning(request, f"Not added from invoice {invoice}: " + "; ".join(unnamed) + ".")
+    if not rows:
+        messages.error(request, f"Invoice {invoice} has no lines with a product to keep.")
+        list_id = request.POST.get("list", "")
+        return (
+            redirect("order-list-detail", list_id=int(list_id))
+            if list_id.isdigit()
+            else redirect("order-lists")
+        )
+    order_list, _ = _add_to_target(request, lambda: services.lines_from(rows))
+    return _back(request, order_list, "order-lists")
 
 
 # --- Sending and exporting ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from django.urls import reverse
 from apps.accounts.models import Company, Invitation, Membership, Role, ShipToAddress, StaffRole
 from apps.accounts.services import staff_user_set_roles
 from apps.approvals.models import ApprovalRequest, ApprovalRule
+from apps.credit.models import Invoice, InvoiceLine
 from apps.erp.models import Drift, SyncJob
 from apps.erp.services import job_enqueue
 from apps.order_lists.models import OrderList, OrderListLine
@@ -174,6 +175,8 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("order-list-add-draft", "POST", "-"):          "L    ok   ok    403  403  403    403     403     403",
     ("order-list-add-order", "POST", "own"):        "L    ok   ok    403  403  403    403     403     403",
     ("order-list-add-order", "POST", "other"):      "L    404  404   403  403  403    403     403     403",
+    ("order-list-add-invoice", "POST", "own"):      "L    ok   ok    403  403  403    403     403     403",
+    ("order-list-add-invoice", "POST", "other"):    "L    404  404   403  403  403    403     403     403",
     ("order-list-detail", "GET", "own"):            "L    ok   ok    ok   ok   403    403     403     403",
     ("order-list-detail", "GET", "other"):          "L    404  404   404  404  403    403     403     403",
     ("order-list-export", "GET", "own"):            "L    ok   ok    ok   ok   403    403     403     403",
@@ -244,8 +247,15 @@ def _targets(company: Company, uploader: Any) -> dict[str, Any]:
         company=company, owner=someone, name="Shared", visibility="company", colleagues_can_edit=True
     )
     order_list_line = OrderListLine.objects.create(order_list=order_list, product=product, default_quantity=2)
+    invoice = Invoice.objects.create(
+        company=company, erp_id=f"inv-{company.pk}", total_amount=2, state="posted"
+    )
+    InvoiceLine.objects.create(
+        invoice=invoice, position=1, product=product, sku=product.sku, quantity=2, unit_price=1, amount=2
+    )
     return {
         "order_list": order_list,
+        "invoice": invoice,
         "order_list_line": order_list_line,
         "company": company,
         "member": target_member,
@@ -307,7 +317,12 @@ QUOTE_PAGES_WITHOUT_QUOTE = {
     "quote-approvals",
 }
 
-ORDER_LIST_PAGES_WITHOUT_LIST = {"order-list-create", "order-list-add-product", "order-list-add-draft"}
+ORDER_LIST_PAGES_WITHOUT_LIST = {
+    "order-list-create",
+    "order-list-add-product",
+    "order-list-add-draft",
+    "order-list-add-invoice",
+}
 
 
 def _url(name: str, targets: dict[str, Any]) -> str:
@@ -344,6 +359,8 @@ def _url(name: str, targets: dict[str, Any]) -> str:
         kwargs["job_id"] = targets["line_import"].pk
     elif name == "order-list-add-order":
         kwargs["order_id"] = targets["order"].pk
+    elif name == "order-list-add-invoice":
+        kwargs["invoice_id"] = targets["invoice"].pk
     elif name == "order-list-line":
         kwargs["list_id"], kwargs["line_id"] = targets["order_list"].pk, targets["order_list_line"].pk
     elif name.startswith("order-list-") and name not in ORDER_LIST_PAGES_WITHOUT_LIST:
@@ -378,6 +395,7 @@ def _post_data(name: str) -> dict[str, str]:
         "order-list-add-product": {"new_list": "Perm list", "sku": "SKU-PERM", "quantity": "1"},
         "order-list-add-draft": {"new_list": "Perm list"},
         "order-list-add-order": {"new_list": "Perm list"},
+        "order-list-add-invoice": {"new_list": "Perm list"},
         "order-list-settings": {"name": "Renamed", "visibility": "private"},
         "order-list-quick": {"lines": "SKU-PERM 1"},
         "order-list-line": {"quantity": "3"},

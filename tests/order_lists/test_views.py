@@ -14,11 +14,13 @@ from django.urls import reverse
 from openpyxl import Workbook
 
 from apps.accounts.models import Company, Membership, Role
+from apps.credit.models import InvoiceLine
 from apps.order_lists import services
 from apps.order_lists.models import OrderList, OrderListLine
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder, PurchaseOrderLine
 from tests.catalog.factories import ProductFactory
+from tests.credit.factories import InvoiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -357,3 +359,68 @@ def test_navigation_shows_order_lists_to_members(
     for member in (buyer, member_factory(company, Role.VIEWER)):
         page = _client(member).get(reverse("buyer-home")).content.decode()
         assert f'href="{reverse("order-lists")}"' in page
+
+
+def test_add_an_invoices_lines_matched_to_the_catalog(buyer: Membership, company: Company) -> None:
+    bolt = ProductFactory(sku="BOLT")
+    ProductFactory(sku="NUT")
+    gone = ProductFactory(sku="GONE", is_active=False)
+    invoice = InvoiceFactory(company=company, number="INV-7")
+    for position, (product, sku, description, quantity) in enumerate(
+        [
+            (bolt, "BOLT", "Hex bolt", "4"),
+            (None, "nut", "Nut, matched by SKU", "10"),
+            (gone, "GONE", "Withdrawn", "1"),
+            (None, "", "Freight", "1"),
+        ],
+        start=1,
+    ):
+        InvoiceLine.objects.create(
+            invoice=invoice,
+            position=position,
+            product=product,
+            sku=sku,
+            description=description,
+            quantity=Decimal(quantity),
+            unit_price=Decimal("1.0000"),
+            amount=Decimal(quantity),
+        )
+    order_list = _list(buyer)
+    client = _client(buyer)
+
+    page = client.get(reverse("order-list-detail", args=[order_list.pk])).content.decode()
+    assert "Add the lines of invoice INV-7" in page
+    response = client.post(
+        reverse("order-list-add-invoice", args=[invoice.pk]),
+        {"list": order_list.pk, "go": "list"},
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert "“Freight” names no product" in page
+    assert "GONE: no longer sold" in page
+    lines = {line.product.sku: line.default_quantity for line in order_list.lines.select_related("product")}
+    assert lines == {"BOLT": 4, "NUT": 10}
+
+
+def test_another_companys_invoice_is_404(
+    buyer: Membership, other_company: Company, member_factory: Callable[..., Membership]
+) -> None:
+    invoice = InvoiceFactory(company=other_company)
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        position=1,
+        product=ProductFactory(sku="BOLT"),
+        sku="BOLT",
+        quantity=1,
+        unit_price=1,
+        amount=1,
+    )
+    order_list = _list(buyer)
+
+    response = _client(buyer).post(
+        reverse("order-list-add-invoice", args=[invoice.pk]), {"list": order_list.pk}
+    )
+
+    assert response.status_code == 404
+    assert not order_list.lines.exists()
