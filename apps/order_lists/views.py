@@ -237,7 +237,8 @@ def list_csv(request: MemberRequest, list_id: int) -> HttpResponse:
 @company_role_required(*KEEPERS)
 def list_line(request: MemberRequest, list_id: int, line_id: int) -> HttpResponse:
     order_list = _list_or_404(request, list_id)
-    if not order_list.lines.filter(pk=line_id).exists():
+    current = order_list.lines.select_related("product").filter(pk=line_id).first()
+    if current is None:
         raise Http404("No such line on this list.")
     try:
         if request.POST.get("remove"):
@@ -249,7 +250,7 @@ def list_line(request: MemberRequest, list_id: int, line_id: int) -> HttpRespons
             try:  # a number field: browsers send a decimal point
                 quantity = parse_quantity(request.POST.get("quantity", ""), decimal_mark=".")
             except ValueError as exc:
-                raise OrderListError(f"{exc}.") from exc
+                raise OrderListError(f"{current.product.sku}: {exc}.") from exc
             note = request.POST.get("note")
             line = services.order_list_line_update(
                 order_list=order_list,
