@@ -18,5 +18,6 @@ urlpatterns = [
     path("lists/<int:list_id>/csv/", views.list_csv, name="order-list-csv"),
     path("lists/<int:list_id>/lines/<int:line_id>/", views.list_line, name="order-list-line"),
     path("lists/<int:list_id>/send/", views.list_send, name="order-list-send"),
+    path("lists/<int:list_id>/copy/", views.list_copy, name="order-list-copy"),
     path("lists/<int:list_id>/export.csv", views.list_export, name="order-list-export"),
 ]

@@ -394,6 +394,24 @@ def add_invoice(request: MemberRequest, invoice_id: int) -> HttpResponse:
     return _back(request, order_list, "order-lists")
 
 
+@require_POST
+@company_role_required(*KEEPERS)
+def list_copy(request: MemberRequest, list_id: int) -> HttpResponse:
+    """A list the member sees (a read-only one, a departed colleague's) copied into one of their own."""
+    source = _list_or_404(request, list_id)
+    rows = [
+        (line.product.sku, line.default_quantity, line.note)
+        for line in selectors.order_list_lines(order_list=source)
+    ]
+    if not rows:
+        messages.error(request, f"{source.name} has no lines to copy.")
+        return redirect("order-list-detail", list_id=source.pk)
+    order_list, _ = _add_to_target(request, lambda: services.lines_from(rows))
+    if order_list is None:
+        return redirect("order-list-detail", list_id=source.pk)
+    return redirect("order-list-detail", list_id=order_list.pk)
+
+
 # --- Sending and exporting ------------------------------------------------------------------------------
 
 

@@ -191,6 +191,8 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("order-list-csv", "POST", "other"):            "L    404  404   403  403  403    403     403     403",
     ("order-list-line", "POST", "own"):             "L    ok   ok    403  403  403    403     403     403",
     ("order-list-line", "POST", "other"):           "L    404  404   403  403  403    403     403     403",
+    ("order-list-copy", "POST", "own"):             "L    ok   ok    403  403  403    403     403     403",
+    ("order-list-copy", "POST", "other"):           "L    404  404   403  403  403    403     403     403",
     ("order-list-send", "POST", "own"):             "L    ok   ok    403  403  403    403     403     403",
     ("order-list-send", "POST", "other"):           "L    404  404   403  403  403    403     403     403",
 }
@@ -396,6 +398,7 @@ def _post_data(name: str) -> dict[str, str]:
         "order-list-add-draft": {"new_list": "Perm list"},
         "order-list-add-order": {"new_list": "Perm list"},
         "order-list-add-invoice": {"new_list": "Perm list"},
+        "order-list-copy": {"new_list": "Perm copy"},
         "order-list-settings": {"name": "Renamed", "visibility": "private"},
         "order-list-quick": {"lines": "SKU-PERM 1"},
         "order-list-line": {"quantity": "3"},

@@ -424,3 +424,26 @@ def test_another_companys_invoice_is_404(
 
     assert response.status_code == 404
     assert not order_list.lines.exists()
+
+
+def test_a_departed_colleagues_list_can_be_copied_into_ones_own(
+    buyer: Membership, company: Company, member_factory: Callable[..., Membership]
+) -> None:
+    ProductFactory(sku="BOLT")
+    owner = member_factory(company, Role.BUYER)
+    shared = _list(owner, name="Dana's weekly", visibility="company")
+    services.order_list_lines_add(
+        order_list=shared, membership=owner, lines=[ParsedLine(1, "BOLT", Decimal(6), "top shelf")]
+    )
+    owner.is_active = False
+    owner.save()
+
+    response = _client(buyer).post(reverse("order-list-copy", args=[shared.pk]), {"new_list": "My weekly"})
+
+    copy = OrderList.objects.get(name="My weekly")
+    assert response["Location"] == reverse("order-list-detail", args=[copy.pk])
+    assert (copy.owner_id, copy.visibility) == (buyer.user_id, OrderList.Visibility.PRIVATE)
+    assert [
+        (line.product.sku, line.default_quantity, line.note) for line in copy.lines.select_related("product")
+    ] == [("BOLT", Decimal(6), "top shelf")]
+    assert shared.lines.count() == 1
