@@ -447,3 +447,26 @@ def test_a_departed_colleagues_list_can_be_copied_into_ones_own(
         (line.product.sku, line.default_quantity, line.note) for line in copy.lines.select_related("product")
     ] == [("BOLT", Decimal(6), "top shelf")]
     assert shared.lines.count() == 1
+
+
+def test_the_catalog_offers_the_members_editable_lists(
+    buyer: Membership, company: Company, member_factory: Callable[..., Membership]
+) -> None:
+    product = ProductFactory(sku="BOLT")
+    mine = _list(buyer, name="Mine")
+    read_only = _list(member_factory(company, Role.BUYER), name="Colleague's", visibility="company")
+    client = _client(buyer)
+
+    page = client.get(reverse("buyer-catalog")).content.decode()
+
+    assert f'<option value="{mine.pk}">Mine</option>' in page
+    assert f'value="{read_only.pk}"' not in page
+    response = client.post(
+        reverse("order-list-add-product"),
+        {"list": mine.pk, "sku": "BOLT", "quantity": "2"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert mine.lines.get().product == product
+    viewer_page = _client(member_factory(company, Role.VIEWER)).get(reverse("buyer-catalog")).content.decode()
+    assert "Add to list" not in viewer_page
