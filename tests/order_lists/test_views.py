@@ -470,3 +470,47 @@ def test_the_catalog_offers_the_members_editable_lists(
     assert mine.lines.get().product == product
     viewer_page = _client(member_factory(company, Role.VIEWER)).get(reverse("buyer-catalog")).content.decode()
     assert "Add to list" not in viewer_page
+
+
+def test_bad_list_forms_are_400_with_the_reason_and_change_nothing(buyer: Membership) -> None:
+    weekly = _list(buyer, name="Weekly")
+    client = _client(buyer)
+
+    for data, reason in [
+        ({"name": "", "visibility": "private"}, "This field is required."),
+        ({"name": "Weekly", "visibility": "private"}, "You already have a list called Weekly."),
+        ({"name": "Other", "visibility": "everyone"}, "Select a valid choice."),
+    ]:
+        response = client.post(reverse("order-list-create"), data)
+        assert response.status_code == 400
+        assert reason in response.content.decode()
+    response = client.post(
+        reverse("order-list-settings", args=[weekly.pk]), {"name": "x" * 101, "visibility": "company"}
+    )
+
+    assert response.status_code == 400
+    assert "at most 100 characters" in response.content.decode()
+    weekly.refresh_from_db()
+    assert (weekly.name, weekly.visibility) == ("Weekly", OrderList.Visibility.PRIVATE)
+    assert OrderList.objects.count() == 1
+
+
+def test_bad_line_input_is_a_message_and_changes_nothing(buyer: Membership) -> None:
+    ProductFactory(sku="BOLT")
+    weekly = _list(buyer)
+    _add(weekly, buyer, ("BOLT", "2"))
+    line = weekly.lines.get()
+    client = _client(buyer)
+
+    for quantity, reason in [("abc", "is not a number"), ("-1", "more than zero"), ("", "missing")]:
+        response = client.post(
+            reverse("order-list-line", args=[weekly.pk, line.pk]), {"quantity": quantity}, follow=True
+        )
+        assert "BOLT: " in response.content.decode()
+        assert reason in response.content.decode()
+    response = client.post(reverse("order-list-quick", args=[weekly.pk]), {"lines": ""}, follow=True)
+    assert "Paste at least one line" in response.content.decode()
+    response = client.post(reverse("order-list-line", args=[weekly.pk, 999_999]), {"quantity": "1"})
+    assert response.status_code == 404
+    line.refresh_from_db()
+    assert line.default_quantity == 2
