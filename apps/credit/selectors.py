@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Company
 from apps.core import money
-from apps.credit.models import CreditAccount, CreditHold, Invoice
+from apps.credit.models import CreditAccount, CreditHold, Invoice, InvoiceLine
 from apps.purchase_orders.models import PurchaseOrder
 
 Status = PurchaseOrder.Status
@@ -242,6 +242,16 @@ def invoice_list(*, company: Company, state: str = "") -> QuerySet[Invoice]:
     if state:
         invoices = invoices.filter(state=state)
     return invoices.order_by("-invoice_date", "-id")
+
+
+def invoice_get(*, company: Company, invoice_id: int) -> Invoice:
+    """One of the company's invoices (any state) with its orders; Invoice.DoesNotExist when it is not
+    the company's. Its lines: ``invoice_lines``."""
+    return Invoice.objects.prefetch_related("purchase_orders").get(company=company, pk=invoice_id)
+
+
+def invoice_lines(*, invoice: Invoice) -> QuerySet[InvoiceLine]:
+    return invoice.lines.select_related("product").order_by("position")
 
 
 def credit_hold_queue() -> QuerySet[CreditHold]:

@@ -6,6 +6,8 @@ from apps.credit import views
 
 urlpatterns = [
     path("invoices/", views.invoices, name="buyer-invoices"),
+    path("invoices/<int:invoice_id>/", views.invoice_detail, name="buyer-invoice"),
+    path("invoices/<int:invoice_id>/reorder/", views.invoice_reorder, name="invoice-reorder"),
     path("finance/", views.finance_home, name="finance-home"),
     path("finance/companies/<int:company_id>/hold/", views.finance_company_hold, name="finance-company-hold"),
     path(

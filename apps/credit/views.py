@@ -15,14 +15,16 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts import selectors as account_selectors
 from apps.accounts import services as account_services
 from apps.accounts.exceptions import MembershipError
-from apps.accounts.models import Company, StaffRole
+from apps.accounts.models import Company, Role, StaffRole
 from apps.accounts.permissions import MemberRequest, company_role_required, staff_role_required
 from apps.core.http import AuthenticatedRequest
 from apps.credit import selectors, services
 from apps.credit.exceptions import CreditError
 from apps.credit.forms import RELEASE, BulkDecisionForm, HoldDecisionForm, HoldForm, ToleranceForm
-from apps.credit.models import CreditAccount, CreditHold
+from apps.credit.models import CreditAccount, CreditHold, Invoice
+from apps.purchase_orders import adding
 
+REORDERERS = (Role.BUYER, Role.ADMIN)  # who builds orders: the draft builder's roles
 INVOICE_PAGE_SIZE = 50
 INVOICE_FILTERS = [("", "All"), ("open", "Open"), ("paid", "Paid"), ("draft", "Draft")]
 
@@ -56,6 +58,54 @@ def invoices(request: MemberRequest) -> HttpResponse:
             "today": timezone.localdate(),
         },
     )
+
+
+def _invoice_or_404(request: MemberRequest, invoice_id: int) -> Invoice:
+    try:
+        return selectors.invoice_get(company=request.membership.company, invoice_id=invoice_id)
+    except Invoice.DoesNotExist as exc:
+        raise Http404("No such invoice in your company.") from exc
+
+
+@require_GET
+@company_role_required()
+def invoice_detail(request: MemberRequest, invoice_id: int) -> HttpResponse:
+    """One invoice as the ERP has it, with its lines; buyers can reorder them."""
+    invoice = _invoice_or_404(request, invoice_id)
+    return render(
+        request,
+        "credit/invoice_detail.html",
+        {
+            "invoice": invoice,
+            "lines": selectors.invoice_lines(invoice=invoice),
+            "today": timezone.localdate(),
+            "can_reorder": request.membership.role in REORDERERS,
+        },
+    )
+
+
+@require_POST
+@company_role_required(*REORDERERS)
+def invoice_reorder(request: MemberRequest, invoice_id: int) -> HttpResponse:
+    """The invoice's lines to the buyer's draft, matched to products by SKU and each re-checked as of
+    now; a line without a product or with an unknown SKU is refused with why. The report is shown on the
+    draft."""
+    invoice = _invoice_or_404(request, invoice_id)
+    source = f"invoice {invoice.number or invoice.erp_id}"
+    report = adding.draft_lines_add_checked(
+        company=request.membership.company,
+        buyer=request.user,
+        lines=[
+            adding.WantedLine(None, line.sku, line.quantity, "", line.unit_price, source, line.description)
+            for line in selectors.invoice_lines(invoice=invoice)
+        ],
+    )
+    if not report.lines:
+        messages.error(request, f"Invoice {invoice} has no lines to reorder.")
+        return redirect("buyer-invoice", invoice_id=invoice.pk)
+    messages.add_message(request, report.level, report.summary)
+    adding.report_stash(request.session, report)
+    return redirect("po-builder")
 
 
 # --- Finance -----------------------------------------------------------------------------------------------

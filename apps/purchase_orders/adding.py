@@ -12,12 +12,14 @@ the price it had then when the caller knows it, and the stock as of now.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
+from typing import Any
 
 from django.contrib.auth.models import User
+from django.contrib.messages import constants as message_levels
 from django.db import transaction
 from django.db.models.functions import Upper
 from django.utils import timezone
@@ -116,6 +118,15 @@ class AddReport:
     @property
     def refused(self) -> list[ReportLine]:
         return [line for line in self.lines if not line.ok]
+
+    @property
+    def level(self) -> int:
+        """The message level of the summary: success, warning (some refused), error (nothing added)."""
+        if not self.lines:
+            return message_levels.WARNING
+        if not self.refused:
+            return message_levels.SUCCESS
+        return message_levels.WARNING if len(self.refused) < len(self.lines) else message_levels.ERROR
 
     @property
     def summary(self) -> str:
@@ -358,3 +369,56 @@ def _added(item: _Pending, quote: PriceQuote, draft_quantity: Decimal) -> Report
         stock_as_of=stock.as_of if stock else None,
         changes=tuple(changes),
     )
+
+
+# --- Showing a report after a redirect ---------------------------------------------------------------------
+
+SESSION_KEY = "draft_add_report"
+
+
+def report_stash(session: MutableMapping[str, Any], report: AddReport) -> None:
+    """Keep the report in the session for the next page (a redirect after the POST that made it)."""
+    session[SESSION_KEY] = {
+        "currency": report.currency,
+        "lines": [{name: _plain(getattr(line, name)) for name in _LINE_FIELDS} for line in report.lines],
+    }
+
+
+def report_unstash(session: MutableMapping[str, Any]) -> AddReport | None:
+    """The report kept by ``report_stash``, once; None when there is none (or it cannot be read)."""
+    data = session.pop(SESSION_KEY, None)
+    try:
+        lines = [
+            ReportLine(**{name: _typed(name, row[name]) for name in _LINE_FIELDS}) for row in data["lines"]
+        ]
+    except (TypeError, KeyError, ValueError, ArithmeticError):
+        return None
+    return AddReport(lines, None, str(data.get("currency", "")))
+
+
+_LINE_FIELDS = tuple(f.name for f in fields(ReportLine))
+_DECIMALS = {"quantity", "draft_quantity", "unit_price", "price_then", "stock"}
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _typed(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if name in _DECIMALS:
+        return Decimal(value)
+    if name == "stock_as_of":
+        return datetime.fromisoformat(value)
+    if name == "valid_quantities":
+        return tuple(Decimal(item) for item in value)
+    if name == "changes":
+        return tuple(str(item) for item in value)
+    return value

@@ -18,8 +18,8 @@ from apps.core.money import quantize_amount
 from apps.erp.selectors import timeline_for
 from apps.erp.services import capabilities_get
 from apps.pricing.selectors import price_resolve_many
+from apps.purchase_orders import adding, selectors, services
 from apps.purchase_orders import lines as parsing
-from apps.purchase_orders import selectors, services
 from apps.purchase_orders.exceptions import LineNotFound, PurchaseOrderError
 from apps.purchase_orders.forms import CsvForm, HeaderForm, QuickOrderForm
 from apps.purchase_orders.models import LineImport, PurchaseOrder
@@ -59,7 +59,8 @@ def _builder_context(request: MemberRequest, order: PurchaseOrder, **extra: obje
 @require_GET
 @company_role_required(*BUILDERS)
 def builder(request: MemberRequest) -> HttpResponse:
-    return render(request, "purchase_orders/builder.html", _builder_context(request, _draft(request)))
+    context = _builder_context(request, _draft(request), add_report=adding.report_unstash(request.session))
+    return render(request, "purchase_orders/builder.html", context)
 
 
 @require_POST
@@ -265,6 +266,7 @@ def order_detail(request: MemberRequest, order_id: int) -> HttpResponse:
         "events": timeline_for(order),
         # An ERP that cannot confirm orders through its API: its people release the sale there.
         "erp_releases_orders": capabilities_get().order_confirm,
+        "can_reorder": request.membership.role in BUILDERS and order.status != PurchaseOrder.Status.DRAFT,
         "can_cancel": request.membership.role in BUILDERS
         and order.can_transition_to(PurchaseOrder.Status.CANCELLED)
         and order.status not in (PurchaseOrder.Status.ACCEPTED, PurchaseOrder.Status.PARTIALLY_SHIPPED),
@@ -291,16 +293,25 @@ def order_cancel(request: MemberRequest, order_id: int) -> HttpResponse:
 @require_POST
 @company_role_required(*BUILDERS)
 def order_reorder(request: MemberRequest, order_id: int) -> HttpResponse:
+    """Every line of a past order to the buyer's draft, each re-checked as of now; the report (what was
+    added, what was refused and why, what changed since) is shown on the draft."""
     order = _order_or_404(request, order_id)
-    lines = [
-        parsing.ParsedLine(n, line.product.sku, line.quantity, line.note)
-        for n, line in enumerate(order.lines.select_related("product"), start=1)
-    ]
-    result = services.purchase_order_lines_add(purchase_order=_draft(request), lines=lines)
-    refused = [entry.message for entry in result.report if not entry.ok]
-    messages.success(request, f"{result.added + result.merged} line(s) copied to your draft.")
-    if refused:
-        messages.warning(request, "Not copied: " + "; ".join(refused))
+    if order.status == PurchaseOrder.Status.DRAFT:
+        messages.error(request, "A draft cannot be reordered: open it in the draft builder instead.")
+        return redirect("po-detail", order_id=order.pk)
+    source = f"order {order.customer_po_number or order.pk}"
+    report = adding.draft_lines_add_checked(
+        company=request.membership.company,
+        buyer=request.user,
+        lines=[
+            adding.WantedLine(
+                line.product, line.product.sku, line.quantity, line.note, line.unit_price, source
+            )
+            for line in order.lines.select_related("product")
+        ],
+    )
+    messages.add_message(request, report.level, report.summary)
+    adding.report_stash(request.session, report)
     return redirect("po-builder")
 
 

@@ -20,7 +20,7 @@ from django.urls import reverse
 from apps.accounts.models import Company, Invitation, Membership, Role, ShipToAddress, StaffRole
 from apps.accounts.services import staff_user_set_roles
 from apps.approvals.models import ApprovalRequest, ApprovalRule
-from apps.credit.models import Invoice, InvoiceLine
+from apps.credit.models import Invoice
 from apps.erp.models import Drift, SyncJob
 from apps.erp.services import job_enqueue
 from apps.order_lists.models import OrderList, OrderListLine
@@ -167,6 +167,11 @@ MATRIX: dict[tuple[str, str, str], str] = {
     ("quote-approvals", "GET", "-"):                "L    403  403   403  403  403    403     403     ok",
     ("quote-approval-decision", "POST", "own"):     "L    403  403   403  403  403    403     403     ok",
     ("quote-approval-decision", "POST", "other"):   "L    403  403   403  403  403    403     403     ok",
+    # Reorder from an invoice (issue 15): the invoice page, its reorder action.
+    ("buyer-invoice", "GET", "own"):                "L    ok   ok    ok   ok   403    403     403     403",
+    ("buyer-invoice", "GET", "other"):              "L    404  404   404  404  403    403     403     403",
+    ("invoice-reorder", "POST", "own"):             "L    ok   ok    403  403  403    403     403     403",
+    ("invoice-reorder", "POST", "other"):           "L    404  404   403  403  403    403     403     403",
     # order lists: "own" is a colleague's list shared with the company, colleagues may edit (owner-only
     # actions are 403 for them); tests/order_lists covers the owner's side and read-only lists
     ("order-lists", "GET", "-"):                    "L    ok   ok    ok   ok   403    403     403     403",
@@ -245,21 +250,23 @@ def _targets(company: Company, uploader: Any) -> dict[str, Any]:
     drift = Drift.objects.create(
         connection=job.connection, entity="test", kind=Drift.Kind.MISSING_IN_ERP, key=f"test:{company.pk}"
     )
+    invoice = Invoice.objects.create(
+        company=company,
+        erp_id=f"inv-{company.pk}",
+        number=f"INV-{company.pk}",
+        total_amount=2,
+        state="posted",
+    )
+    invoice.lines.create(position=1, sku=product.sku, quantity=2, unit_price=1, amount=2)
     order_list = OrderList.objects.create(
         company=company, owner=someone, name="Shared", visibility="company", colleagues_can_edit=True
     )
     order_list_line = OrderListLine.objects.create(order_list=order_list, product=product, default_quantity=2)
-    invoice = Invoice.objects.create(
-        company=company, erp_id=f"inv-{company.pk}", total_amount=2, state="posted"
-    )
-    InvoiceLine.objects.create(
-        invoice=invoice, position=1, product=product, sku=product.sku, quantity=2, unit_price=1, amount=2
-    )
     return {
         "order_list": order_list,
-        "invoice": invoice,
         "order_list_line": order_list_line,
         "company": company,
+        "invoice": invoice,
         "member": target_member,
         "address": address,
         "invitation": invitation,
@@ -355,6 +362,8 @@ def _url(name: str, targets: dict[str, Any]) -> str:
         kwargs["upload_id"] = targets["upload"].pk
     elif name in ("po-detail", "po-cancel", "po-reorder", "po-export"):
         kwargs["order_id"] = targets["order"].pk
+    elif name in ("buyer-invoice", "invoice-reorder"):
+        kwargs["invoice_id"] = targets["invoice"].pk
     elif name == "po-builder-line":
         kwargs["line_id"] = targets["draft_line"].pk
     elif name == "po-builder-import":
