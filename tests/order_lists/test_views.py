@@ -514,3 +514,23 @@ def test_bad_line_input_is_a_message_and_changes_nothing(buyer: Membership) -> N
     assert response.status_code == 404
     line.refresh_from_db()
     assert line.default_quantity == 2
+
+
+def test_send_ticked_lines_from_the_page(buyer: Membership) -> None:
+    ProductFactory(sku="BOLT")
+    ProductFactory(sku="NUT")
+    order_list = _list(buyer)
+    _add(order_list, buyer, ("BOLT", "2"), ("NUT", "3"))
+    nut = order_list.lines.get(product__sku="NUT")
+    client = _client(buyer)
+
+    response = client.post(reverse("order-list-send", args=[order_list.pk]), {"line": [str(nut.pk)]})
+
+    assert response.status_code == 200
+    draft = PurchaseOrder.objects.get(buyer=buyer.user, status=PurchaseOrder.Status.DRAFT)
+    assert [(line.product.sku, line.quantity) for line in draft.lines.select_related("product")] == [
+        ("NUT", Decimal(3))
+    ]
+    response = client.post(reverse("order-list-send", args=[order_list.pk]), {}, follow=True)
+    assert "Tick the lines to send, or send the whole list." in response.content.decode()
+    assert draft.lines.count() == 1
