@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("apps.approvals.urls")),
     path("", include("apps.credit.urls")),
     path("", include("apps.quotes.urls")),
+    path("", include("apps.order_lists.urls")),
     path("api/v1/", include("apps.pricing.api_urls")),
     path("api/v1/", include("apps.purchase_orders.api_urls")),
     path("api/v1/", include("apps.quotes.api_urls")),

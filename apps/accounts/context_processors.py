@@ -38,6 +38,7 @@ def navigation_for(request: HttpRequest) -> list[NavItem]:
         if membership.role in (Role.BUYER, Role.ADMIN):
             items.append(NavItem("Draft order", reverse("po-builder"), "builder"))
         items.append(NavItem("Orders", reverse("po-list"), "orders"))
+        items.append(NavItem("Order lists", reverse("order-lists"), "order-lists"))
         items.append(NavItem("Quotes", reverse("quote-list"), "quotes"))
         items.append(NavItem("Invoices", reverse("buyer-invoices"), "invoices"))
         if membership.role in (Role.APPROVER, Role.ADMIN):

@@ -57,6 +57,7 @@ LOCAL_APPS = [
     "apps.credit",
     "apps.approvals",
     "apps.quotes",
+    "apps.order_lists",
     "apps.demo",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
