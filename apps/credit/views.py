@@ -181,6 +181,7 @@ def invoice_detail(request: MemberRequest, invoice_id: int) -> HttpResponse:
             "lines": selectors.invoice_lines(invoice=invoice),
             "today": timezone.localdate(),
             "can_reorder": request.membership.role in REORDERERS,
+            "document_url": "buyer-invoice-document" if credit_erp.invoice_documents_offered() else "",
         },
     )
 

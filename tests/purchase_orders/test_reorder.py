@@ -165,6 +165,9 @@ def test_the_invoice_page_shows_its_lines_and_the_reorder_button_to_buyers(buyer
     assert 'data-action="reorder"' in page
     assert 'data-action="reorder"' not in seen_by_viewer
     assert f'href="/invoices/{invoice.pk}/"' in listed
+    # Buyers may keep the lines in an order list; viewers keep no lists.
+    assert f'action="/lists/add/invoice/{invoice.pk}/"' in page
+    assert 'id="keep-in-list"' not in seen_by_viewer
 
 
 def test_reorder_from_an_invoice_matches_by_sku_and_refuses_lines_without_one(buyer: Membership) -> None:
