@@ -169,6 +169,19 @@ def test_seed_demo_with_the_erp_shows_a_living_account_the_erp_agrees_with(demo_
         purchase_order__customer_po_number="ACME-DEMO-1005", status="pending"
     )
     assert PurchaseOrder.objects.get(customer_po_number="HP-DEMO-HOLD").status == "credit_hold"
+    # A quote on each side's turn and a list shared with the company, made once over the two runs.
+    from apps.order_lists.models import OrderList
+    from apps.quotes.models import Quote
+
+    assert sorted(
+        Quote.objects.filter(company__erp_customer_code="CUST-001").values_list("status", flat=True)
+    ) == [
+        "awaiting_approval",
+        "offered",
+        "submitted",
+    ]
+    [shared] = OrderList.objects.filter(company__erp_customer_code="CUST-001")
+    assert (shared.name, shared.visibility, shared.lines.count()) == ("Weekly restock", "company", 3)
     # The ERP holds exactly one sale per order the portal sent, and none for the others.
     admin = TrytonClient(server.url, server.database, erp.ERP_ADMIN_USER, erp.ERP_ADMIN_PASSWORD)
     try:

@@ -15,6 +15,7 @@ by ``erp.py up``, are current and past due.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -29,12 +30,15 @@ from apps.accounts.models import Company, Membership, Role, ShipToAddress, Staff
 from apps.accounts.services import ship_to_address_save, staff_user_set_roles
 from apps.approvals.models import ApprovalRule
 from apps.catalog.models import Product
+from apps.core.money import quantize_price
 from apps.credit.erp import INVOICES
 from apps.credit.models import CreditAccount
 from apps.erp.connectors import connector_for
 from apps.erp.connectors.tryton.client import TrytonClient
 from apps.erp.inbound import pull_stream
 from apps.erp.services import connection_get_default, dispatch
+from apps.order_lists.models import OrderList
+from apps.order_lists.services import lines_from, order_list_create, order_list_lines_add
 from apps.pricing import services as pricing
 from apps.pricing.models import ContractPrice, PriceTier, TierPrice
 from apps.purchase_orders import services as orders
@@ -42,6 +46,8 @@ from apps.purchase_orders.erp import ORDER_STATES
 from apps.purchase_orders.lines import ParsedLine
 from apps.purchase_orders.models import PurchaseOrder
 from apps.purchase_orders.services import purchase_order_submit_and_route
+from apps.quotes import services as quotes
+from apps.quotes.models import Quote
 
 DEMO_PASSWORD = "demo-Portal-2026"  # noqa: S105 - printed to the person running the demo on purpose
 
@@ -52,7 +58,9 @@ STAFF = [
     ("finance@wholesale.example", "Fiona", "Finance", [StaffRole.FINANCE]),
 ]
 
-QUOTE_APPROVER = "manager2@wholesale.example"  # in the group QUOTE_DISCOUNT_APPROVERS_GROUP names
+QUOTE_APPROVER = "manager2@wholesale.example"
+DEMO_QUOTE_MARK = "[demo]"  # the demo quotes' messages begin with it: made once
+DEMO_LIST = "Weekly restock"  # in the group QUOTE_DISCOUNT_APPROVERS_GROUP names
 
 COMPANIES: list[dict[str, Any]] = [
     {
@@ -149,6 +157,7 @@ class Command(BaseCommand):
             self._seed_pricing()
         self._seed_credit_hold()
         self._seed_orders()
+        self._seed_quotes_and_lists()
         if options["erp_demo"]:
             self._seed_erp_activity()
         self.stdout.write(
@@ -368,6 +377,59 @@ class Command(BaseCommand):
                         ParsedLine(2, products[-2].sku, Decimal("2"), ""),
                     ],
                 )
+
+    def _seed_quotes_and_lists(self) -> None:
+        """Acme's quotes, one on each side's turn (an offer for the buyer, a request in the manager's
+        queue, a deep discount waiting for Mia's second approval), and the buyer's list shared with the
+        company; each once (by its message or name)."""
+        products = list(
+            Product.objects.filter(is_active=True, list_price__gt=0).order_by("list_price", "sku")
+        )
+        if len(products) < 3:
+            return
+        acme = Company.objects.get(erp_customer_code="CUST-001")
+        buyer = get_user_model().objects.get(username="buyer@acme.example")
+        manager = get_user_model().objects.get(username="manager@wholesale.example")
+        if not Quote.objects.filter(company=acme, message__startswith=DEMO_QUOTE_MARK).exists():
+            valid_until = timezone.localdate() + timedelta(days=14)
+            for label, cut, stop in (
+                ("spring restock", Decimal("0.95"), "offered"),
+                ("site opening", Decimal("0.60"), "awaiting approval"),
+                ("yearly contract", None, "submitted"),
+            ):
+                chosen = products[:2] if cut != Decimal("0.60") else products[1:3]
+                quote = quotes.quote_request(
+                    company=acme,
+                    buyer=buyer,
+                    message=f"{DEMO_QUOTE_MARK} {label}: what is your best price?",
+                    lines=[quotes.RequestedLine(product, Decimal("50")) for product in chosen],
+                )
+                if cut is not None:
+                    quotes.quote_review(quote=quote, actor=manager)
+                    quotes.quote_offer(
+                        quote=quote,
+                        actor=manager,
+                        lines=[
+                            quotes.OfferedLine(
+                                product, Decimal("50"), quantize_price(product.list_price * cut)
+                            )
+                            for product in chosen
+                        ],
+                        valid_until=valid_until,
+                        note=f"For the {label}.",
+                    )
+                self.stdout.write(f"Demo quote {quote.number} of {acme.name}: {stop}.")
+        membership = Membership.objects.get(user=buyer, company=acme)
+        if not OrderList.objects.filter(company=acme, name=DEMO_LIST).exists():
+            order_list = order_list_create(
+                membership=membership, name=DEMO_LIST, visibility=OrderList.Visibility.COMPANY
+            )
+            order_list_lines_add(
+                order_list=order_list,
+                membership=membership,
+                lines=lines_from((product.sku, Decimal("12"), "") for product in products[:3]),
+            )
+            self.stdout.write(f"Demo order list “{DEMO_LIST}” shared with {acme.name}.")
 
     def _seed_erp_activity(self) -> None:
         """Push the outbox to the demo ERP; there, ship ACME-DEMO-1002, part of 1003, ship and invoice 1004
