@@ -407,11 +407,6 @@ def register() -> None:
 # --- Invoice documents ------------------------------------------------------------------------------------
 
 
-def invoice_payments_read() -> bool:
-    """Whether the ERP's invoice pull reads each invoice's payments (its connector's ``invoice_payments``)."""
-    return erp_services.capabilities_get().invoice_payments
-
-
 def invoice_documents_offered() -> bool:
     """Whether the ERP gives invoices' own documents (its connector's ``invoice_documents``)."""
     return erp_services.capabilities_get().invoice_documents
