@@ -75,6 +75,7 @@ PAYMENT_FIELDS = [
     "payment_lines.credit",
     "payment_lines.second_currency",
     "payment_lines.amount_second_currency",
+    "payment_lines.reconciliation",
     "payment_lines.description",
     "payment_lines.move.number",
     "payment_lines.move.description",
@@ -112,8 +113,9 @@ class TrytonInvoices:
         total once paid, 0 before posting and when cancelled; a credit note has a negative total and,
         with the same formula, a negative ``amount_paid`` as it is used up. ``payments``: each payment
         line, on its move's date, for what it settles (credit less debit of the receivable account: a
-        credit note's refund is negative), by date; a payment reconciled with the invoice's receivable
-        lines without the pay wizard is not among them, so they may add up to less than ``amount_paid``.
+        credit note's refund is negative), by date, but those reconciled with something else (they no
+        longer pay it); a payment reconciled with the invoice's receivable lines without the pay wizard
+        is not among them, so they may add up to less than ``amount_paid``.
         """
         domain = [
             *changed_since(cursor.since, *LINE_PATHS),
@@ -187,10 +189,14 @@ def _invoice_lines(row: dict[str, Any]) -> list[InvoiceLineRecord]:
 
 
 def _invoice_payments(row: dict[str, Any]) -> list[InvoicePaymentRecord]:
-    """The invoice's payment lines (see ``pull_invoices``), by date then id; the amount in the invoice's
-    currency (``amount_second_currency`` when the line is in it as its second currency)."""
+    """The invoice's payment lines (see ``pull_invoices``), by date then id, but those reconciled with
+    something other than the invoice's receivable lines (Tryton drops them once the invoice is paid); the
+    amount in the invoice's currency (``amount_second_currency`` when it is the line's second currency)."""
+    own = {line["reconciliation"] for line in row.get("lines_to_pay.") or [] if line["reconciliation"]}
     payments = []
     for line in sorted(row.get("payment_lines.") or [], key=lambda line: (line["date"], line["id"])):
+        if line["reconciliation"] and line["reconciliation"] not in own:
+            continue
         if line["second_currency"] and line["second_currency"] == row["currency"]:
             amount = -(line["amount_second_currency"] or Decimal(0))
         else:
