@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apps.credit.models import CreditAccount, CreditHold, Invoice, InvoiceLine, PaymentTerm
+from apps.credit.models import CreditAccount, CreditHold, Invoice, InvoiceLine, InvoicePayment, PaymentTerm
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -55,12 +55,22 @@ class InvoiceLineInline(admin.TabularInline):
         return False
 
 
+class InvoicePaymentInline(admin.TabularInline):
+    model = InvoicePayment
+    fields = readonly_fields = ("paid_on", "amount", "reference")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdmin):
     list_display = ["number", "company", "invoice_date", "due_date", "total_amount", "amount_paid", "state"]
     list_filter = ["state"]
     search_fields = ["number", "company__name", "erp_id"]
-    inlines = [InvoiceLineInline]
+    inlines = [InvoiceLineInline, InvoicePaymentInline]
 
 
 @admin.register(CreditHold)

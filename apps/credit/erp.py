@@ -19,7 +19,7 @@ from apps.catalog.models import Product
 from apps.core import money
 from apps.core.money import quantize_price
 from apps.credit import services
-from apps.credit.models import CreditAccount, CreditHold, Invoice, InvoiceLine, PaymentTerm
+from apps.credit.models import CreditAccount, CreditHold, Invoice, InvoiceLine, InvoicePayment, PaymentTerm
 from apps.erp import registry
 from apps.erp import services as erp_services
 from apps.erp.connectors import connector_for
@@ -28,6 +28,7 @@ from apps.erp.connectors.base import (
     ErpBusinessError,
     InvoiceDocument,
     InvoiceLineRecord,
+    InvoicePaymentRecord,
     InvoiceRecord,
     ReconcileRecord,
     reconcile_text,
@@ -182,7 +183,8 @@ def invoices_apply(records: list[InvoiceRecord]) -> Applied:
         Invoice.objects.bulk_update(to_update, [*Invoice.ERP_FIELDS, "company", "updated_at"])
     _orders_link([*to_create, *to_update])
     invoices = {**existing, **{invoice.erp_id: invoice for invoice in to_create}}
-    relined = _lines_replace(records, invoices) - {invoice.pk for invoice in [*to_create, *to_update]}
+    touched = {invoice.pk for invoice in [*to_create, *to_update]}
+    relined = (_lines_replace(records, invoices) | _payments_replace(records, invoices)) - touched
     return Applied(changed=len(to_create) + len(to_update) + len(relined), changes=changes)
 
 
@@ -234,6 +236,45 @@ def _lines_replace(records: list[InvoiceRecord], invoices: dict[str, Invoice]) -
         )
         for pk in replaced
         for position, line in enumerate(wanted[pk], start=1)
+    )
+    return replaced
+
+
+PAYMENT_FIELDS = ("paid_on", "amount", "reference")
+
+
+def _payment_values(payment: InvoicePaymentRecord) -> tuple[Any, ...]:
+    return (
+        payment.paid_on,
+        payment.amount.quantize(QUANTUM[money.AMOUNT_DECIMAL_PLACES]),
+        payment.reference[:128],
+    )
+
+
+def _payments_replace(records: list[InvoiceRecord], invoices: dict[str, Invoice]) -> set[int]:
+    """Each pulled invoice's payments, replaced as a whole where they differ from the stored ones (a
+    record without payments read leaves them be). Returns the ids of the invoices whose payments were
+    replaced. Three queries whatever the number of invoices."""
+    wanted = {
+        invoices[record.erp_id].pk: [_payment_values(payment) for payment in record.payments]
+        for record in records
+        if record.payments is not None and record.erp_id in invoices
+    }
+    if not wanted:
+        return set()
+    stored: dict[int, list[tuple[Any, ...]]] = {pk: [] for pk in wanted}
+    for row in (
+        InvoicePayment.objects.filter(invoice_id__in=wanted)
+        .order_by("invoice_id", "id")
+        .values_list("invoice_id", *PAYMENT_FIELDS)
+    ):
+        stored[row[0]].append(tuple(row[1:]))
+    replaced = {pk for pk, payments in wanted.items() if payments != stored[pk]}
+    InvoicePayment.objects.filter(invoice_id__in=replaced).delete()
+    InvoicePayment.objects.bulk_create(
+        InvoicePayment(invoice_id=pk, **dict(zip(PAYMENT_FIELDS, values, strict=True)))
+        for pk in replaced
+        for values in wanted[pk]
     )
     return replaced
 

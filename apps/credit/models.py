@@ -159,6 +159,22 @@ class InvoiceLine(models.Model):
         return f"{self.invoice_id} #{self.position}: {self.quantity} {self.sku or self.description[:40]}"
 
 
+class InvoicePayment(models.Model):
+    """A payment of a mirrored invoice, as the ERP booked it (negative: a credit note's refund); an
+    invoice's payments are replaced as a whole when the ERP's change."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="payments")
+    paid_on = models.DateField()
+    amount = _amount()
+    reference = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        ordering = ["invoice", "paid_on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id}: {self.amount} on {self.paid_on}"
+
+
 class CreditHold(TimeStampedModel):
     """An order finance must decide on, with the credit picture at the moment it was held.
 

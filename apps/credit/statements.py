@@ -1,10 +1,11 @@
 """Statements of account: one company's invoices, credit notes and payments over a period, with the
 balance before, after and along the way, and the aging at the period's end.
 
-Payments are derived from the mirror: the ERP streams each invoice with what has been paid of it
-(``amount_paid``) but not the payments themselves, so each invoice with something paid gives one payment
-line for the whole amount, dated the day (in the company's time zone) the ERP last changed the invoice.
-A statement says so in its notes (docs/decisions.md).
+Payments are the invoice's payments as the ERP booked them (``InvoicePayment``, each on its own day)
+where the ERP's invoice pull reads them. What is paid of an invoice (``amount_paid``) beyond its stored
+payments (all of it for an ERP that reads none, or an invoice not pulled since) is derived: one payment
+line for that amount, dated the day (in the company's time zone) the ERP last changed the invoice. A
+statement with a derived line says so in its notes (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -15,20 +16,22 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from apps.accounts.models import Company, ShipToAddress
 from apps.core import money
-from apps.credit.models import CreditAccount, Invoice
+from apps.credit.models import CreditAccount, Invoice, InvoicePayment
 from apps.credit.selectors import Aging, aging_compute
 
 ZERO = Decimal("0.00")
 MAX_PERIOD_DAYS = 366
 INVOICE, CREDIT_NOTE, PAYMENT, REFUND = "invoice", "credit_note", "payment", "refund"
 KIND_LABELS = {INVOICE: "Invoice", CREDIT_NOTE: "Credit note", PAYMENT: "Payment", REFUND: "Credit used"}
-PAYMENTS_NOTE = (
-    "Payments are shown as the amount paid on each document, dated the day the ERP last recorded a "
-    "change to it; part payments of one document appear as one line."
+DERIVED_PAYMENTS_NOTE = (
+    "Payments are shown as the amount paid on each document where the ERP does not list them (or not all "
+    "of them), dated the day the ERP last recorded a change to the document; part payments of such a "
+    "document appear as one line."
 )
 
 
@@ -40,6 +43,7 @@ class StatementLine:
     due_date: date | None
     amount: Decimal  # what the customer owes more (invoices) or less (credit notes, payments)
     balance: Decimal = ZERO
+    derived: bool = False  # a payment line derived from what is paid, not a payment the ERP booked
 
     @property
     def label(self) -> str:
@@ -97,26 +101,38 @@ def _payment_day(invoice: Invoice, zone: ZoneInfo) -> date:
 
 
 def _entries(invoice: Invoice, zone: ZoneInfo) -> list[StatementLine]:
-    """The document itself and, when something is paid (or used) of it, its payment."""
+    """The document itself, its payments (or the credit used of a credit note) as the ERP booked them,
+    and, for what is paid of it beyond those, one derived payment line."""
     assert invoice.invoice_date is not None  # noqa: S101 - posted documents have a date (query)
     credit_note = invoice.total_amount < 0
+    reference = invoice.number or invoice.erp_id
+    payment_kind = REFUND if credit_note else PAYMENT
     entries = [
         StatementLine(
             day=invoice.invoice_date,
             kind=CREDIT_NOTE if credit_note else INVOICE,
-            reference=invoice.number or invoice.erp_id,
+            reference=reference,
             due_date=invoice.due_date,
             amount=invoice.total_amount,
         )
     ]
-    if invoice.amount_paid:
+    payments = list(invoice.payments.all())
+    entries += [
+        StatementLine(
+            day=payment.paid_on, kind=payment_kind, reference=reference, due_date=None, amount=-payment.amount
+        )
+        for payment in payments
+    ]
+    rest = invoice.amount_paid - sum((payment.amount for payment in payments), ZERO)
+    if rest:
         entries.append(
             StatementLine(
                 day=max(_payment_day(invoice, zone), invoice.invoice_date),
-                kind=REFUND if credit_note else PAYMENT,
-                reference=invoice.number or invoice.erp_id,
+                kind=payment_kind,
+                reference=reference,
                 due_date=None,
-                amount=-invoice.amount_paid,
+                amount=-rest,
+                derived=True,
             )
         )
     return entries
@@ -156,7 +172,8 @@ def wholesaler() -> Party:
 
 def statement_get(*, company: Company, start: date, end: date) -> Statement:
     """The company's statement from ``start`` to ``end`` (inclusive, the company's days), in its
-    credit account's currency; two queries for the documents and the address."""
+    credit account's currency; four queries for the account, the documents, their payments and the
+    address."""
     zone = ZoneInfo(company.time_zone)
     account = CreditAccount.objects.filter(company=company).first()
     currency = account.currency if account else money.DEFAULT_CURRENCY
@@ -170,14 +187,19 @@ def statement_get(*, company: Company, start: date, end: date) -> Statement:
         )
         .only("erp_id", "number", "invoice_date", "due_date", "total_amount", "amount_paid", "erp_updated_at")
         .order_by("invoice_date", "id")
+        .prefetch_related(
+            Prefetch("payments", queryset=InvoicePayment.objects.only("invoice_id", "paid_on", "amount"))
+        )
     )
     opening = ZERO
+    derived = False
     in_period: list[StatementLine] = []
     open_at_end: list[tuple[date | None, Decimal]] = []
     for invoice in documents:
         entries = _entries(invoice, zone)
         due_at_end = ZERO
         for entry in entries:
+            derived = derived or (entry.derived and entry.day <= end)
             if entry.day < start:
                 opening += entry.amount
             elif entry.day <= end:
@@ -191,8 +213,12 @@ def statement_get(*, company: Company, start: date, end: date) -> Statement:
     lines = []
     for line in in_period:
         balance += line.amount
-        lines.append(StatementLine(line.day, line.kind, line.reference, line.due_date, line.amount, balance))
-    notes = [PAYMENTS_NOTE]
+        lines.append(
+            StatementLine(
+                line.day, line.kind, line.reference, line.due_date, line.amount, balance, line.derived
+            )
+        )
+    notes = [DERIVED_PAYMENTS_NOTE] if derived else []
     other = (
         Invoice.objects.filter(company=company, state__in=[Invoice.State.POSTED, Invoice.State.PAID])
         .exclude(currency=currency)

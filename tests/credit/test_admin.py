@@ -1,7 +1,8 @@
-"""The admin shows a mirrored invoice with its lines, read only."""
+"""The admin shows a mirrored invoice with its lines and payments, read only."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.test import Client
@@ -17,6 +18,7 @@ def test_the_admin_shows_an_invoices_lines_read_only(db: None) -> None:
     invoice.lines.create(
         position=1, sku="BOLT-X", description="Hex bolt", quantity=10, unit_price=Decimal("0.5"), amount=5
     )
+    invoice.payments.create(paid_on=date(2026, 11, 3), amount=Decimal("2.50"), reference="PAY/0042")
     client = Client()
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
 
@@ -25,3 +27,5 @@ def test_the_admin_shows_an_invoices_lines_read_only(db: None) -> None:
     assert "BOLT-X" in page
     assert "Hex bolt" in page
     assert 'name="lines-0-sku"' not in page  # shown, not editable
+    assert "PAY/0042" in page
+    assert 'name="payments-0-reference"' not in page

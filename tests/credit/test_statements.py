@@ -14,9 +14,9 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from apps.accounts.models import Company, Membership, Role, StaffRole
-from apps.credit.models import Invoice
+from apps.credit.models import Invoice, InvoicePayment
+from apps.credit.statements import Statement, last_full_month, statement_get
 from apps.credit.statements import company_today as statement_today
-from apps.credit.statements import last_full_month, statement_get
 from tests.accounts.factories import CompanyFactory
 from tests.credit.factories import CreditAccountFactory, InvoiceFactory
 
@@ -276,13 +276,15 @@ def test_the_statement_reads_a_long_history_in_a_few_queries(
     books: Company, django_assert_max_num_queries: Callable[..., object]
 ) -> None:
     for n in range(40):
-        InvoiceFactory(
+        bulk = InvoiceFactory(
             company=books,
             number=f"INV-BULK-{n:02d}",
             invoice_date=date(2026, 3, 2),
             amount_paid=Decimal("10.00"),
             erp_updated_at=at(2026, 3, 20),
         )
+        if n % 2:  # half with the payment the ERP booked, half derived
+            bulk.payments.create(paid_on=date(2026, 3, 18), amount=Decimal("10.00"), reference=f"P-{n}")
 
     with django_assert_max_num_queries(5):  # type: ignore[operator]
         statement = statement_get(company=books, start=date(2026, 3, 1), end=date(2026, 3, 31))
@@ -303,3 +305,70 @@ def test_finance_sees_the_statement_form_and_document_links_on_the_credit_page(
     assert reverse("staff-invoice-document", args=[first.pk]) in page
     draft = Invoice.objects.get(company=books, state=Invoice.State.DRAFT)
     assert reverse("staff-invoice-document", args=[draft.pk]) not in page
+
+
+def test_payments_the_erp_booked_are_lines_on_their_own_days_and_only_the_rest_is_derived(
+    company: Company,
+) -> None:
+    company.time_zone = "UTC"
+    company.save()
+    CreditAccountFactory(company=company)
+    itemised = InvoiceFactory(
+        company=company,
+        number="INV-PARTS",
+        invoice_date=date(2026, 2, 20),
+        total_amount=Decimal("300.00"),
+        amount_paid=Decimal("300.00"),
+        state=Invoice.State.PAID,
+        erp_updated_at=at(2026, 3, 25),
+    )
+    InvoicePayment.objects.bulk_create(
+        [
+            InvoicePayment(
+                invoice=itemised, paid_on=date(2026, 2, 27), amount=Decimal("100.00"), reference="P1"
+            ),
+            InvoicePayment(
+                invoice=itemised, paid_on=date(2026, 3, 9), amount=Decimal("200.00"), reference="P2"
+            ),
+        ]
+    )
+    refund = InvoiceFactory(
+        company=company,
+        number="CN-PARTS",
+        invoice_date=date(2026, 3, 2),
+        total_amount=Decimal("-40.00"),
+        amount_paid=Decimal("-40.00"),
+        erp_updated_at=at(2026, 3, 28),
+    )
+    refund.payments.create(paid_on=date(2026, 3, 12), amount=Decimal("-40.00"), reference="R1")
+
+    march = statement_get(company=company, start=date(2026, 3, 1), end=date(2026, 3, 31))
+
+    assert march.opening == Decimal("200.00")  # 300 invoiced, 100 paid on Feb 27th
+    assert [(line.day, line.label, line.reference, line.amount, line.balance) for line in march.lines] == [
+        (date(2026, 3, 2), "Credit note", "CN-PARTS", Decimal("-40.00"), Decimal("160.00")),
+        (date(2026, 3, 9), "Payment", "INV-PARTS", Decimal("-200.00"), Decimal("-40.00")),
+        (date(2026, 3, 12), "Credit used", "CN-PARTS", Decimal("40.00"), Decimal("0.00")),
+    ]
+    assert march.closing == Decimal("0.00")
+    assert march.notes == []  # nothing derived: the PDF states no derived rule
+    assert "Payments are shown as the amount paid" not in pdf_text(_pdf(march))
+
+    # 50.00 more paid of the invoice than its booked payments: that rest is derived, on the day it changed.
+    Invoice.objects.filter(pk=itemised.pk).update(
+        total_amount=Decimal("350.00"), amount_paid=Decimal("350.00")
+    )
+    march = statement_get(company=company, start=date(2026, 3, 1), end=date(2026, 3, 31))
+
+    assert [(line.day, line.reference, line.amount) for line in march.lines if line.label == "Payment"] == [
+        (date(2026, 3, 9), "INV-PARTS", Decimal("-200.00")),
+        (date(2026, 3, 25), "INV-PARTS", Decimal("-50.00")),
+    ]
+    assert march.closing == Decimal("0.00")
+    assert "Payments are shown as the amount paid" in pdf_text(_pdf(march))
+
+
+def _pdf(statement: Statement) -> bytes:
+    from apps.credit.statement_pdf import statement_pdf
+
+    return statement_pdf(statement)

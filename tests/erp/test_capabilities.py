@@ -124,6 +124,7 @@ def test_erp_check_against_business_central(business_central: BusinessCentralSim
     assert "orders cannot be confirmed through the API" in output
     assert "no quotations: the ERP sees a quote only once its order is pushed" in output
     assert "gives each invoice's own document" in output
+    assert "no invoice payments: statements show what is paid of an invoice as one line" in output
     assert services.connection_get_default().options == {
         "environment": "production",
         "tenant_id": business_central.tenant_id,
@@ -141,6 +142,7 @@ def test_erp_check_against_odoo(odoo: OdooSim) -> None:
     assert "the ERP does not enforce credit limits: the portal's credit check is the only one" in output
     assert "keeps offered quotes as quotations" in output
     assert "no invoice documents: customers download statements, not the ERP's invoices" in output
+    assert "no invoice payments: statements show what is paid of an invoice as one line" in output
 
 
 def _bc_invoice(sim: BusinessCentralSimulator) -> str:

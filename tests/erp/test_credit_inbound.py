@@ -12,9 +12,9 @@ from apps.accounts.exceptions import MembershipError
 from apps.accounts.models import Company, Role
 from apps.accounts.services import company_hold_lift, company_hold_put
 from apps.credit.erp import INVOICES
-from apps.credit.models import CreditAccount, Invoice, PaymentTerm
+from apps.credit.models import CreditAccount, Invoice, InvoicePayment, PaymentTerm
 from apps.erp import inbound, services
-from apps.erp.connectors.base import CustomerRecord, InvoiceLineRecord, InvoiceRecord
+from apps.erp.connectors.base import CustomerRecord, InvoiceLineRecord, InvoicePaymentRecord, InvoiceRecord
 from apps.erp.models import ErpConnection, SyncEvent
 from apps.purchase_orders.models import PurchaseOrder
 from tests.accounts.factories import CompanyFactory, MembershipFactory
@@ -262,3 +262,40 @@ def test_invoice_lines_are_stored_matched_to_products_and_replaced_as_a_whole(
 
     assert changed == 1
     assert _lines(invoice) == [(1, None, "", "Freight", D("1"), D("15.0000"), D("15.00"))]
+
+
+def test_invoice_payments_are_stored_and_replaced_as_a_whole(
+    connection: ErpConnection, acme: Company
+) -> None:
+    payments = [
+        InvoicePaymentRecord(date(2026, 10, 5), D("200.00"), "MOVE/0005"),
+        InvoicePaymentRecord(date(2026, 10, 20), D("300.5"), "MOVE/0020"),
+    ]
+    record = _invoice(amount_paid=D("500.50"), payments=payments)
+    inbound.apply_page(connection=connection, stream=INVOICES, records=[record])
+    invoice = Invoice.objects.get()
+    first_ids = list(InvoicePayment.objects.values_list("pk", flat=True))
+
+    again = inbound.apply_page(connection=connection, stream=INVOICES, records=[record])
+    unread = inbound.apply_page(
+        connection=connection, stream=INVOICES, records=[_invoice(amount_paid=D("500.50"))]
+    )
+
+    assert (again, unread) == (0, 0)
+    assert list(InvoicePayment.objects.values_list("pk", flat=True)) == first_ids
+    assert list(invoice.payments.values_list("paid_on", "amount", "reference")) == [
+        (date(2026, 10, 5), D("200.00"), "MOVE/0005"),
+        (date(2026, 10, 20), D("300.50"), "MOVE/0020"),
+    ]
+
+    changed = inbound.apply_page(
+        connection=connection,
+        stream=INVOICES,
+        records=[_invoice(amount_paid=D("500.50"), payments=payments[1:])],
+    )
+    emptied = inbound.apply_page(
+        connection=connection, stream=INVOICES, records=[_invoice(amount_paid=D("500.50"), payments=[])]
+    )
+
+    assert (changed, emptied) == (1, 1)
+    assert not InvoicePayment.objects.exists()

@@ -31,6 +31,7 @@ def test_signs_in_reads_a_page_of_everything_and_writes_nothing(erp_connection) 
     for spec in registry.reconciliations():
         assert f"  reconcile {spec.entity}: " in output
     assert "It can: pushes price lists; keeps ship-to addresses as records;" in output
+    assert "gives each invoice's own document; reads each invoice's payments;" in output
     assert "It cannot: no change notifications: changes are found by polling." in output
     assert not SyncCursor.objects.exists()  # a check, not a pull
 

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 
@@ -17,6 +18,7 @@ from apps.erp.connectors.base import (
     Cursor,
     CustomerRecord,
     InvoiceLineRecord,
+    InvoicePaymentRecord,
     InvoiceRecord,
     OrderLinePush,
     OrderPush,
@@ -67,7 +69,9 @@ def _invoice(
     changed_at: datetime,
     sale_references: list[str] | None = None,
     lines: list[InvoiceLineRecord] | None = None,
+    payments: Sequence[tuple[date, str]] = (),
 ) -> InvoiceRecord:
+    """The pull's record; ``payments`` (day, amount) with any reference (``_payment_references``)."""
     return InvoiceRecord(
         erp_id=str(invoice_id),
         customer_erp_id=str(party["id"]),
@@ -81,7 +85,23 @@ def _invoice(
         sale_references=sale_references or [],
         changed_at=changed_at,
         lines=lines,
+        payments=[InvoicePaymentRecord(day, Decimal(amount), ANY) for day, amount in payments],
     )
+
+
+def _payment_references(client: TrytonClient, invoice_id: int) -> list[str]:
+    """The numbers of the payment moves of the invoice (its origin, but not its own move), by date then id."""
+    (invoice,) = client.model("account.invoice", "read", [invoice_id], ["move"])
+    moves = client.model(
+        "account.move",
+        "search_read",
+        [["origin", "=", f"account.invoice,{invoice_id}"], ["id", "!=", invoice["move"]]],
+        0,
+        None,
+        [["date", "ASC"], ["id", "ASC"]],
+        ["number"],
+    )
+    return [move["number"] for move in moves]
 
 
 def _one_line(client: TrytonClient, total: str) -> list[InvoiceLineRecord]:
@@ -268,6 +288,7 @@ def test_payments_reach_incremental_pulls_until_the_invoice_is_paid(
             state="posted",
             changed_at=_written(erp_admin, invoice_id),
             lines=_one_line(erp_admin, expected["total"]),
+            payments=[(TODAY, "400.00")],
         )
     ]
     assert partly[0].changed_at > first[0].changed_at
@@ -286,8 +307,11 @@ def test_payments_reach_incremental_pulls_until_the_invoice_is_paid(
             state="paid",
             changed_at=_written(erp_admin, invoice_id),
             lines=_one_line(erp_admin, expected["total"]),
+            payments=[(TODAY - timedelta(days=1), "600.00"), (TODAY, "400.00")],  # each on its day
         )
     ]
+    assert paid[0].payments is not None
+    assert [p.reference for p in paid[0].payments] == _payment_references(erp_admin, invoice_id)
     assert connector.pull_invoices(_after(paid), 100).records == []
 
 
@@ -308,6 +332,8 @@ def test_a_payment_reconciled_elsewhere_is_seen_through_the_payment_lines(
 
     assert _written(erp_admin, invoice_id) == written  # the invoice itself did not change…
     assert (after.erp_id, after.amount_paid, after.state) == (str(invoice_id), Decimal("0.00"), "posted")
+    assert before.payments == [InvoicePaymentRecord(TODAY, Decimal("50.00"), ANY)]
+    assert after.payments == []  # it pays something else now
     assert after.changed_at > before.changed_at  # …its payment line did
 
 
@@ -356,6 +382,7 @@ def test_a_credit_note_has_a_negative_total_and_is_refunded(
             state="posted",
             changed_at=_written(erp_admin, credit_id),
             lines=_one_line(erp_admin, expected["total"]),
+            payments=[(TODAY, "-100.00")],
         )
     ]
 
@@ -369,6 +396,7 @@ def test_a_credit_note_has_a_negative_total_and_is_refunded(
             state="paid",
             changed_at=_written(erp_admin, credit_id),
             lines=_one_line(erp_admin, expected["total"]),
+            payments=[(TODAY, "-100.00"), (TODAY, "-150.00")],
         )
     ]
 

@@ -5,7 +5,7 @@ ERP's report (OpenDocument: the local ERP has no LibreOffice to convert it to PD
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from io import BytesIO
 from zipfile import ZipFile
@@ -19,7 +19,7 @@ from pypdf import PdfReader
 from apps.accounts.erp import CUSTOMERS
 from apps.accounts.models import Company, Membership, Role
 from apps.credit.erp import INVOICES
-from apps.credit.models import Invoice
+from apps.credit.models import Invoice, InvoicePayment
 from apps.erp import inbound
 from apps.erp.connectors.tryton import TrytonConnector
 from apps.erp.connectors.tryton.client import TrytonClient
@@ -92,6 +92,76 @@ def test_a_statement_of_invoices_posted_and_paid_in_tryton(
         assert number[part].encode() in odt.read("content.xml")
     page = client.get(reverse("buyer-invoices")).content.decode()
     assert reverse("buyer-invoice-document", args=[mirrored[str(part)].pk]) in page
+
+
+def test_an_invoice_paid_in_two_parts_is_two_payments_each_on_its_day(
+    erp_connection: ErpConnection,
+    connector: TrytonConnector,
+    erp_admin: TrytonClient,
+    member_factory: Callable[..., Membership],
+    client: Client,
+) -> None:
+    """Tryton's payment lines come with the invoice pull: each part payment is its own statement line on
+    the day it was booked, and a period that starts between them carries the first in its opening
+    balance."""
+    erp_admin.login()
+    _pull(erp_connection, connector, CUSTOMERS)
+    acme = Company.objects.get(erp_customer_code=ACME)
+    acme.time_zone = "UTC"  # the ERP's day
+    acme.save()
+    today = datetime.now(tz=UTC).date()
+    issued, first, second = today - timedelta(days=20), today - timedelta(days=15), today - timedelta(days=5)
+    invoice_id = erp_invoice_create(
+        erp_admin, party_id=int(acme.erp_party_id), amount=Decimal("300.00"), invoice_date=issued
+    )
+    erp_invoice_pay(erp_admin, invoice_id, Decimal("120.00"), on=first)
+    erp_invoice_pay(erp_admin, invoice_id, Decimal("180.00"), on=second)
+    _pull(erp_connection, connector, INVOICES)
+    invoice = Invoice.objects.get(erp_id=str(invoice_id))
+    assert (invoice.state, invoice.amount_paid) == (Invoice.State.PAID, Decimal("300.00"))
+    payments = list(InvoicePayment.objects.filter(invoice=invoice).order_by("paid_on"))
+    assert [(p.paid_on, p.amount) for p in payments] == [
+        (first, Decimal("120.00")),
+        (second, Decimal("180.00")),
+    ]
+    assert all(p.reference for p in payments)
+    client.force_login(member_factory(acme, Role.BUYER).user)
+    number = invoice.number
+
+    whole = _text(
+        client.get(
+            reverse("buyer-statement"), {"start": issued.isoformat(), "end": today.isoformat()}
+        ).content
+    )
+
+    assert f"{issued:%Y-%m-%d} Opening balance 0.00" in whole
+    assert f"{issued:%Y-%m-%d} Invoice {number} " in whole
+    assert f"{first:%Y-%m-%d} Payment {number} -120.00 180.00" in whole
+    assert f"{second:%Y-%m-%d} Payment {number} -180.00 0.00" in whole
+    assert f"{today:%Y-%m-%d} Closing balance 0.00" in whole
+    assert "Payments are shown as the amount paid" not in whole  # none derived
+
+    later = _text(
+        client.get(
+            reverse("buyer-statement"),
+            {"start": (first + timedelta(days=1)).isoformat(), "end": today.isoformat()},
+        ).content
+    )
+
+    assert f"{first + timedelta(days=1):%Y-%m-%d} Opening balance 180.00" in later
+    assert f"Invoice {number}" not in later
+    assert "-120.00" not in later
+    assert f"{second:%Y-%m-%d} Payment {number} -180.00 0.00" in later
+    assert f"{today:%Y-%m-%d} Closing balance 0.00" in later
+
+    earlier = _text(
+        client.get(
+            reverse("buyer-statement"), {"start": issued.isoformat(), "end": first.isoformat()}
+        ).content
+    )
+    assert f"{first:%Y-%m-%d} Payment {number} -120.00 180.00" in earlier
+    assert "-180.00" not in earlier
+    assert f"{first:%Y-%m-%d} Closing balance 180.00" in earlier
 
 
 def test_an_erp_that_cannot_answer_is_a_message_not_an_error(

@@ -81,6 +81,16 @@ class InvoiceLineRecord:
 
 
 @dataclass(frozen=True)
+class InvoicePaymentRecord:
+    """A payment of a customer invoice as the ERP booked it: its day, the amount it settled of the
+    invoice (in the invoice's currency; negative for the refund of a credit note) and its reference."""
+
+    paid_on: date
+    amount: Decimal
+    reference: str
+
+
+@dataclass(frozen=True)
 class InvoiceRecord:
     """A customer invoice as the ERP keeps it. Amounts are in ``currency``; ``amount_paid`` is what the
     customer has paid of ``total_amount`` (credit notes have a negative total)."""
@@ -97,6 +107,8 @@ class InvoiceRecord:
     sale_references: list[str]  # the references (customer PO numbers) of the sales it invoices
     changed_at: datetime
     lines: list[InvoiceLineRecord] | None = None  # None: not read (reconciliation); the pull reads them
+    # None: not read (reconciliation, or an ERP without ``Capabilities.invoice_payments``)
+    payments: list[InvoicePaymentRecord] | None = None
 
 
 @dataclass(frozen=True)
@@ -157,7 +169,9 @@ class Capabilities:
     ``quotes``: an offered quote can be kept as a sale in quotation state (``push_quotes``), which its
     order's push then confirms (else the ERP first hears of a quote when its order is pushed).
     ``invoice_documents``: a posted invoice's own document (the ERP's printout) can be fetched
-    (``invoice_document``), for the customer to download."""
+    (``invoice_document``), for the customer to download. ``invoice_payments``: the invoice pull reads
+    each invoice's payments (``InvoiceRecord.payments``), each with its own day, for statements (else a
+    statement shows what is paid of an invoice as one line, dated when the invoice last changed)."""
 
     price_lists: bool = True
     ship_to_records: bool = True
@@ -170,6 +184,7 @@ class Capabilities:
     product_cost: bool = True
     quotes: bool = True
     invoice_documents: bool = True
+    invoice_payments: bool = True
 
     def limits(self) -> list[str]:
         """What this ERP cannot do, in words for the people setting it up (empty: nothing missing)."""
@@ -196,6 +211,8 @@ class Capabilities:
             said.append("no quotations: the ERP sees a quote only once its order is pushed")
         if not self.invoice_documents:
             said.append("no invoice documents: customers download statements, not the ERP's invoices")
+        if not self.invoice_payments:
+            said.append("no invoice payments: statements show what is paid of an invoice as one line")
         return said
 
 

@@ -669,3 +669,41 @@ def test_pull_invoices_gives_the_invoice_lines_with_product_sku_quantity_price_a
     for line in posted.lines:
         assert (type(line.quantity), type(line.unit_price), type(line.amount)) == (Decimal, Decimal, Decimal)
         assert isinstance(line.description, str)
+
+
+def test_pull_invoices_gives_each_payment_or_none_as_the_erp_declares(erp: ConformanceErp) -> None:
+    """``invoice_payments``: a part payment and the rest are two payments on the invoice, a credit note's
+    refund a negative one, each dated the day it was booked; an ERP without them reads none (None: the
+    statement derives its payment line from ``amount_paid``)."""
+    customer, product = erp.driver.customers()[0], erp.driver.product_erp_id()
+    (pushed,) = erp.connector.push_orders(
+        [_order("PO-CONF-PAYMENTS", customer, product, ("10", "12.3450"), ("3", "0.1300"))]  # 123.84
+    )
+    invoice_id = erp.driver.invoice_order(pushed.erp_id)
+    credit_id = erp.driver.credit_note(customer.erp_id, Decimal("20.00"))
+    posted = _run(erp, "invoices")[invoice_id]
+    erp.driver.pay_invoice(invoice_id, Decimal("23.84"))
+    erp.driver.pay_invoice(invoice_id, Decimal("100.00"))
+    erp.driver.refund_credit_note(credit_id, Decimal("5.00"))
+
+    records = _run(erp, "invoices", since=posted.changed_at + TICK)
+    paid, refunded = records[invoice_id], records[credit_id]
+
+    assert (paid.state, paid.amount_paid) == ("paid", Decimal("123.84"))
+    if not erp.connector.capabilities.invoice_payments:
+        assert (posted.payments, paid.payments, refunded.payments) == (None, None, None)
+        return
+    assert posted.payments == []
+    assert paid.payments is not None
+    assert refunded.payments is not None
+    assert refunded.amount_paid == Decimal("-5.00")
+    assert [(p.paid_on, p.amount) for p in paid.payments] == [
+        (posted.invoice_date, Decimal("23.84")),
+        (posted.invoice_date, Decimal("100.00")),
+    ]
+    assert [(p.paid_on, p.amount) for p in refunded.payments] == [(refunded.invoice_date, Decimal("-5.00"))]
+    for payment in [*paid.payments, *refunded.payments]:
+        assert type(payment.amount) is Decimal
+        assert payment.reference
+        assert isinstance(payment.reference, str)
+    assert sum(p.amount for p in paid.payments) == paid.amount_paid

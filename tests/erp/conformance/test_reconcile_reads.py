@@ -369,11 +369,12 @@ def test_two_sales_of_one_order_come_back_as_two_records_with_one_reference(erp:
 
 def _comparable(record: Any) -> Any:
     """The pull's record as a reconciliation read gives it: stock without its read time, invoices without
-    their lines (a reconciliation compares headers; its ``lines`` None leaves the stored lines be)."""
+    their lines and payments (a reconciliation compares headers; its ``lines`` and ``payments`` None leave
+    the stored ones be)."""
     if isinstance(record, StockRecord):
         return replace(record, as_of=None)
     if isinstance(record, InvoiceRecord):
-        return replace(record, lines=None)
+        return replace(record, lines=None, payments=None)
     return record
 
 

@@ -78,6 +78,8 @@ class BusinessCentralConnector:
         # salesQuotes exist in BC, but the connector does not push them yet: the order push makes the sale.
         quotes=False,
         invoice_documents=True,  # salesInvoices / salesCreditMemos pdfDocument
+        # The fact sheet names no payment entity (no customer ledger entries or payments in API v2.0's list).
+        invoice_payments=False,
     )
 
     def __init__(self, client: BusinessCentralClient, *, currency: str = "USD") -> None:

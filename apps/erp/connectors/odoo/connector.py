@@ -80,6 +80,9 @@ class OdooConnector:
         # Odoo prints invoices through its web report route (/report/pdf/...), which takes a browser
         # session, not the JSON-2 API's key; the fact sheet names no API call that renders one.
         invoice_documents=False,
+        # The fact sheet names no payment record (account.payment is not among its facts): only
+        # amount_residual and payment_state on the invoice.
+        invoice_payments=False,
     )
 
     def __init__(self, client: OdooClient) -> None:

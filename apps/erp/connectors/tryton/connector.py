@@ -64,6 +64,7 @@ class TrytonConnector:
         product_cost=True,  # product.product cost_price (a company value)
         quotes=True,  # a sale in quotation state, confirmed by its order's push
         invoice_documents=True,  # report.account.invoice: OpenDocument unless the ERP converts to PDF
+        invoice_payments=True,  # account.invoice payment_lines, read nested in the invoice pull
     )
 
     def __init__(

@@ -11,6 +11,7 @@ from apps.erp.connectors.base import (
     ErpBusinessError,
     InvoiceDocument,
     InvoiceLineRecord,
+    InvoicePaymentRecord,
     InvoiceRecord,
     Page,
     ReconcileRecord,
@@ -65,6 +66,20 @@ LINE_FIELDS = [
     "lines.unit_price",
     "lines.amount",
 ]
+# The invoice's payments, read by the pull in the same ``search_read``: the move lines the pay wizard
+# added to the invoice (``payment_lines``), kept there once the invoice is paid.
+PAYMENT_FIELDS = [
+    "currency",
+    "payment_lines.date",
+    "payment_lines.debit",
+    "payment_lines.credit",
+    "payment_lines.second_currency",
+    "payment_lines.amount_second_currency",
+    "payment_lines.reconciliation",
+    "payment_lines.description",
+    "payment_lines.move.number",
+    "payment_lines.move.description",
+]
 
 
 class TrytonInvoices:
@@ -81,22 +96,26 @@ class TrytonInvoices:
     def pull_invoices(self, cursor: Cursor, limit: int) -> Page[InvoiceRecord]:
         """Customer invoices and credit notes (``type`` out, any state) changed since the cursor, by id.
 
-        One ``search_read`` per page; the receivable lines, payment lines and sales come in it as nested
-        reads. Changed means the invoice itself or, through ``move.lines``, ``payment_lines`` or
-        ``additional_moves.lines``, a move line of it was created or written. Checked on Tryton 8.2:
-        a payment through the invoice's pay wizard writes the invoice (``payment_lines``), and a
-        reconciliation of its receivable lines writes those lines and, in a queued ``process`` after
-        the commit, the invoice (``paid``, or back to ``posted`` when undone). A payment line that gets
-        reconciled with something else raises what is left to pay while writing only that line: only
-        ``payment_lines`` sees it. ``move.lines`` and ``additional_moves.lines`` (rescheduled lines) are
-        there for a reconciliation whose queued ``process`` has not run yet (a queue worker) or failed:
-        what is left to pay has changed but the invoice is not written yet.
+        One ``search_read`` per page; the receivable lines, payment lines, sales, the invoice's lines and its
+        payments come in it as nested reads. Changed means the invoice itself or, through ``move.lines``,
+        ``payment_lines`` or ``additional_moves.lines``, a move line of it was created or written. Checked on
+        Tryton 8.2: a payment through the invoice's pay wizard writes the invoice (``payment_lines``), and a
+        reconciliation of its receivable lines writes those lines and, in a queued ``process`` after the
+        commit, the invoice (``paid``, or back to ``posted`` when undone). A payment line that gets reconciled
+        with something else raises what is left to pay while writing only that line: only ``payment_lines``
+        sees it. ``move.lines`` and ``additional_moves.lines`` (rescheduled lines) are there for a
+        reconciliation whose queued ``process`` has not run yet (a queue worker) or failed: what is left to
+        pay has changed but the invoice is not written yet.
 
         ``due_date``: the earliest maturity of the receivable lines (``lines_to_pay``) not reconciled
         yet, else the last maturity (paid), the invoice date for lines without a maturity, None without
         lines (draft, validated). ``amount_paid``: ``total_amount - amount_to_pay`` once posted, the
         total once paid, 0 before posting and when cancelled; a credit note has a negative total and,
-        with the same formula, a negative ``amount_paid`` as it is used up.
+        with the same formula, a negative ``amount_paid`` as it is used up. ``payments``: each payment
+        line, on its move's date, for what it settles (credit less debit of the receivable account: a
+        credit note's refund is negative), by date, but those reconciled with something else (they no
+        longer pay it); a payment reconciled with the invoice's receivable lines without the pay wizard
+        is not among them, so they may add up to less than ``amount_paid``.
         """
         domain = [
             *changed_since(cursor.since, *LINE_PATHS),
@@ -104,7 +123,11 @@ class TrytonInvoices:
             ["type", "=", "out"],
         ]
         rows = self.client.search_read(
-            "account.invoice", domain, [*INVOICE_FIELDS, *LINE_FIELDS], limit=limit, order=[["id", "ASC"]]
+            "account.invoice",
+            domain,
+            [*INVOICE_FIELDS, *LINE_FIELDS, *PAYMENT_FIELDS],
+            limit=limit,
+            order=[["id", "ASC"]],
         )
         return id_page(_invoice_records(rows, with_lines=True), rows, cursor.after, limit)
 
@@ -165,9 +188,28 @@ def _invoice_lines(row: dict[str, Any]) -> list[InvoiceLineRecord]:
     return lines
 
 
+def _invoice_payments(row: dict[str, Any]) -> list[InvoicePaymentRecord]:
+    """The invoice's payment lines (see ``pull_invoices``), by date then id, but those reconciled with
+    something other than the invoice's receivable lines (Tryton drops them once the invoice is paid); the
+    amount in the invoice's currency (``amount_second_currency`` when it is the line's second currency)."""
+    own = {line["reconciliation"] for line in row.get("lines_to_pay.") or [] if line["reconciliation"]}
+    payments = []
+    for line in sorted(row.get("payment_lines.") or [], key=lambda line: (line["date"], line["id"])):
+        if line["reconciliation"] and line["reconciliation"] not in own:
+            continue
+        if line["second_currency"] and line["second_currency"] == row["currency"]:
+            amount = -(line["amount_second_currency"] or Decimal(0))
+        else:
+            amount = (line["credit"] or Decimal(0)) - (line["debit"] or Decimal(0))
+        move = line.get("move.") or {}
+        reference = move.get("number") or line["description"] or move.get("description") or ""
+        payments.append(InvoicePaymentRecord(paid_on=line["date"], amount=amount, reference=reference))
+    return payments
+
+
 def _invoice_records(rows: list[dict[str, Any]], *, with_lines: bool = False) -> list[InvoiceRecord]:
-    """The invoice records of ``rows`` (``INVOICE_FIELDS``, and ``LINE_FIELDS`` ``with_lines``), in their
-    order (see ``pull_invoices``)."""
+    """The invoice records of ``rows`` (``INVOICE_FIELDS``, and ``LINE_FIELDS`` and ``PAYMENT_FIELDS``
+    ``with_lines``), in their order (see ``pull_invoices``)."""
     records = []
     for row in rows:
         lines = row.get("lines_to_pay.") or []
@@ -197,6 +239,7 @@ def _invoice_records(rows: list[dict[str, Any]], *, with_lines: bool = False) ->
                     *(line[name] for line in [*lines, *payments] for name in ("write_date", "create_date")),
                 ),
                 lines=_invoice_lines(row) if with_lines else None,
+                payments=_invoice_payments(row) if with_lines else None,
             )
         )
     return records

@@ -26,6 +26,7 @@ CAN = {
     "change_notifications": "calls the portal when records change",
     "quotes": "keeps offered quotes as quotations",
     "invoice_documents": "gives each invoice's own document",
+    "invoice_payments": "reads each invoice's payments",
 }
 
 
