@@ -151,10 +151,20 @@ def _lease() -> timedelta:
     return timedelta(seconds=settings.ERP_JOB_LEASE_SECONDS)
 
 
+def _lost_call_wait() -> timedelta:
+    """How long after its lease ran out a lost claim still waits. Its worker renewed the lease every third
+    of it, so it died at most a third of a lease after its last renewal (the lease's end less two thirds),
+    and the ERP call it was making ends within ERP_LOST_CALL_SECONDS of that: only then may a retry look
+    the record up, or it would not see what that call is still writing and create it a second time."""
+    lease = settings.ERP_JOB_LEASE_SECONDS
+    return timedelta(seconds=max(0.0, settings.ERP_LOST_CALL_SECONDS - lease * 2 / 3))
+
+
 def _claim_expired(now: datetime) -> models.Q:
-    """In flight, but its worker stopped renewing the claim (rows from before leases have none)."""
+    """In flight, but its worker stopped renewing the claim and the last ERP call it can have made has
+    ended (rows from before leases have none)."""
     return models.Q(status=SyncJob.Status.IN_FLIGHT) & (
-        models.Q(lease_expires_at__lt=now) | models.Q(lease_expires_at__isnull=True)
+        models.Q(lease_expires_at__lt=now - _lost_call_wait()) | models.Q(lease_expires_at__isnull=True)
     )
 
 
@@ -225,23 +235,25 @@ def leases_renew(*, worker: str) -> int:
 
 @transaction.atomic
 def jobs_release(*, worker: str) -> int:
-    """A stopping worker hands back what it holds, unfinished: due at once, the attempt not counted
-    (the ERP side is safe to repeat: every push looks its record up before creating it)."""
+    """A stopping worker hands back what it holds, unfinished, the attempt not counted: due once the ERP
+    call the stop may have cut short has ended there (ERP_LOST_CALL_SECONDS), so that the retry's look-up
+    sees what it did (every push looks its record up before creating it)."""
     now = timezone.now()
     return SyncJob.objects.filter(status=SyncJob.Status.IN_FLIGHT, claimed_by=worker).update(
         status=SyncJob.Status.PENDING,
         claimed_by="",
         claimed_at=None,
         lease_expires_at=None,
-        next_attempt_at=now,
+        next_attempt_at=now + timedelta(seconds=settings.ERP_LOST_CALL_SECONDS),
         attempts=Greatest(models.F("attempts") - 1, 0),
         updated_at=now,
     )
 
 
 def claims_of_dead_workers_expire(*, host: str | None = None) -> int:
-    """Jobs held by processes of this host that no longer exist are due again now, not after their
-    lease: a cluster restarting after a crash takes its jobs back at once."""
+    """Jobs held by processes of this host that no longer exist are due again as soon as the ERP call
+    their worker may have been making when it died has ended (it died by now: ERP_LOST_CALL_SECONDS from
+    now at the latest), not a whole lease later."""
     host = host or socket.gethostname()
     holders = set(
         SyncJob.objects.filter(status=SyncJob.Status.IN_FLIGHT, claimed_by__startswith=f"{host}:")
@@ -255,9 +267,11 @@ def claims_of_dead_workers_expire(*, host: str | None = None) -> int:
     ]
     if not dead:
         return 0
-    return SyncJob.objects.filter(status=SyncJob.Status.IN_FLIGHT, claimed_by__in=dead).update(
-        lease_expires_at=timezone.now() - timedelta(seconds=1)
-    )
+    # Due once the lease's end is _lost_call_wait() past: this end makes that ERP_LOST_CALL_SECONDS from now.
+    died_by = timezone.now() + timedelta(seconds=settings.ERP_LOST_CALL_SECONDS) - _lost_call_wait()
+    return SyncJob.objects.filter(
+        status=SyncJob.Status.IN_FLIGHT, claimed_by__in=dead, lease_expires_at__gt=died_by
+    ).update(lease_expires_at=died_by)
 
 
 class LeaseKeeper:
@@ -419,6 +433,39 @@ def job_fail(*, job: SyncJob, error: ErpError) -> SyncJob:
         "" if outcome != SyncEvent.Outcome.RETRYING else f" (attempt {job.attempts} of {job.max_attempts})"
     )
     _event(job, outcome, job.last_error + suffix)
+    return job
+
+
+@transaction.atomic
+def job_defer(*, job: SyncJob, reason: str, seconds: float) -> SyncJob:
+    """The job must wait for other work of the portal (say an order for its quote's own push), not for
+    the ERP: pending again in ``seconds``, this claim not counted as an attempt, so waiting never
+    dead-letters it."""
+    if not _still_ours(job):
+        return job
+    now = timezone.now()
+    job.status = SyncJob.Status.PENDING
+    job.attempts = max(0, job.attempts - 1)
+    job.next_attempt_at = now + timedelta(seconds=seconds)
+    job.last_error = reason[:5000]
+    job.last_error_kind = SyncJob.ErrorKind.TRANSIENT
+    job.claimed_at = None
+    job.claimed_by = ""
+    job.lease_expires_at = None
+    job.save(
+        update_fields=[
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_error",
+            "last_error_kind",
+            "claimed_at",
+            "claimed_by",
+            "lease_expires_at",
+            "updated_at",
+        ]
+    )
+    _event(job, SyncEvent.Outcome.RETRYING, f"{job.last_error} (waiting; no attempt spent)")
     return job
 
 

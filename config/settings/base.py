@@ -187,9 +187,14 @@ ERP_JOB_MAX_ATTEMPTS = env.int("ERP_JOB_MAX_ATTEMPTS", default=8)
 ERP_BACKOFF_BASE_SECONDS = env.float("ERP_BACKOFF_BASE_SECONDS", default=10.0)
 ERP_BACKOFF_MAX_SECONDS = env.float("ERP_BACKOFF_MAX_SECONDS", default=3600.0)
 # A claimed job belongs to its worker while the worker renews the claim (every third of this); a worker
-# that died loses its jobs within this many seconds, and a cluster starting on the same host takes back
-# the jobs of its dead processes at once.
+# that died loses its jobs once its lease ran out and its last ERP call must have ended
+# (ERP_LOST_CALL_SECONDS); a cluster on the same host notices its dead processes within seconds.
 ERP_JOB_LEASE_SECONDS = env.int("ERP_JOB_LEASE_SECONDS", default=15)
+# How long an ERP call can still run in the ERP after the worker that made it died or stopped in the middle
+# of it (the ERP finishes a request whose client is gone): the HTTP timeout of the connection (30 s) and a
+# margin. The jobs of such an attempt wait this long before another worker takes them, so the retry's
+# look-up finds what the lost call did instead of creating the sale a second time.
+ERP_LOST_CALL_SECONDS = env.int("ERP_LOST_CALL_SECONDS", default=35)
 # A job in flight longer than this (its worker alive but stuck) shows on the monitor and alerts staff.
 ERP_JOB_STUCK_SECONDS = env.int("ERP_JOB_STUCK_SECONDS", default=300)
 # Due work waiting this long without a worker taking it alerts staff (the workers are down or swamped).

@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from apps.accounts.models import Company
@@ -172,6 +173,11 @@ def test_business_errors_still_fail_for_a_person(
 # --- Claims live with their worker ------------------------------------------------------------------------
 
 
+def _long_gone() -> datetime:
+    """A lease end so far back that the lost worker's last ERP call has certainly ended."""
+    return timezone.now() - timedelta(seconds=settings.ERP_LOST_CALL_SECONDS + 1)
+
+
 def test_a_lost_worker_on_its_last_attempt_is_dead_lettered_not_claimed_again(
     erp_connection: ErpConnection,
 ) -> None:
@@ -181,7 +187,7 @@ def test_a_lost_worker_on_its_last_attempt_is_dead_lettered_not_claimed_again(
         attempts=job.max_attempts,
         claimed_by="elsewhere:1",
         claimed_at=timezone.now() - timedelta(minutes=1),
-        lease_expires_at=timezone.now() - timedelta(seconds=1),
+        lease_expires_at=_long_gone(),
         last_error="timed out",
     )
 
@@ -202,7 +208,11 @@ def test_an_expired_claim_is_taken_again_and_the_old_worker_cannot_overwrite_its
     (old,) = services.jobs_claim_due(connection=erp_connection, limit=1, worker="old:1")
     assert services.jobs_claim_due(connection=erp_connection, limit=1, worker="new:1") == []  # leased
 
+    # The lease ran out, but the call the old worker may have been making can still be running in the
+    # ERP: nobody takes the job before that call must have ended.
     SyncJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.jobs_claim_due(connection=erp_connection, limit=1, worker="new:1") == []
+    SyncJob.objects.filter(pk=job.pk).update(lease_expires_at=_long_gone())
     (new,) = services.jobs_claim_due(connection=erp_connection, limit=1, worker="new:1")
     assert new.attempts == 2
 
@@ -229,7 +239,10 @@ def test_a_working_worker_renews_its_claims(erp_connection: ErpConnection, setti
     assert SyncJob.objects.get(pk=jobs[1].pk).lease_expires_at is None  # not its claim
 
 
-def test_claims_of_a_dead_process_on_this_host_are_due_at_once(erp_connection: ErpConnection) -> None:
+def test_claims_of_a_dead_process_on_this_host_are_due_once_its_last_erp_call_has_ended(
+    erp_connection: ErpConnection, settings
+) -> None:
+    settings.ERP_JOB_LEASE_SECONDS = 600  # without the dead-process check, ten minutes
     _jobs(erp_connection, 2)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -239,6 +252,13 @@ def test_claims_of_a_dead_process_on_this_host_are_due_at_once(erp_connection: E
 
     assert services.claims_of_dead_workers_expire() == 1
 
+    # Not at once: the dead process's last request may still be running in the ERP.
+    assert services.jobs_claim_due(connection=erp_connection, limit=10, worker="next:1") == []
+    lost = SyncJob.objects.get(claimed_by=f"{host}:{dead.pid}")
+    due_at = lost.lease_expires_at + services._lost_call_wait()
+    expected = timezone.now() + timedelta(seconds=settings.ERP_LOST_CALL_SECONDS)
+    assert abs((due_at - expected).total_seconds()) < 5  # ERP_LOST_CALL_SECONDS from now, not 600 s
+    SyncJob.objects.filter(pk=lost.pk).update(lease_expires_at=_long_gone() - services._lost_call_wait())
     taken = services.jobs_claim_due(connection=erp_connection, limit=10, worker="next:1")
     assert [job.pk for job in taken] == [SyncJob.objects.get(claimed_by="next:1").pk]
     assert SyncJob.objects.filter(claimed_by=f"{host}:{os.getpid()}", status="in_flight").count() == 1
@@ -254,7 +274,11 @@ def test_a_stopping_worker_hands_back_its_jobs_without_spending_an_attempt(
 
     assert sorted(_statuses(jobs)) == [SyncJob.Status.PENDING] * 3
     assert set(SyncJob.objects.values_list("attempts", flat=True)) == {0}
-    assert services.jobs_due_exist()
+    assert services.jobs_due_exist()  # the one never claimed
+    # The handed-back ones wait until a call the stop cut short has ended in the ERP.
+    soonest = timezone.now() + timedelta(seconds=settings.ERP_LOST_CALL_SECONDS - 5)
+    handed_back = SyncJob.objects.exclude(pk=jobs[2].pk).values_list("next_attempt_at", flat=True)
+    assert all(when > soonest for when in handed_back)
 
 
 def test_sigterm_during_dispatch_hands_the_batch_back(

@@ -8,6 +8,7 @@ from datetime import UTC, timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from apps.accounts import erp as accounts_erp
@@ -279,9 +280,12 @@ def test_crash_between_erp_create_and_portal_commit_leaves_one_customer(
     assert job.status == SyncJob.Status.IN_FLIGHT  # the worker never came back
     assert len(_parties_with_code(erp_admin, company.erp_customer_code)) == 1
 
-    # Nothing happens before the dead worker's lease runs out…
+    # Nothing happens before the dead worker's lease runs out and its last ERP call must have ended…
     assert services.dispatch(connection=erp_connection, connector=connector).claimed == 0
     SyncJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.dispatch(connection=erp_connection, connector=connector).claimed == 0
+    lost_call_over = timedelta(seconds=settings.ERP_LOST_CALL_SECONDS + 1)
+    SyncJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - lost_call_over)
     report = services.dispatch(connection=erp_connection, connector=connector)
 
     job.refresh_from_db()
