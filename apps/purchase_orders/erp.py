@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -31,7 +32,7 @@ from apps.erp.connectors.base import (
 )
 from apps.erp.models import SyncJob
 from apps.erp.registry import Applied, Change, PortalRow
-from apps.erp.services import job_enqueue, job_fail, job_retry, job_succeed
+from apps.erp.services import job_defer, job_enqueue, job_fail, job_retry, job_succeed
 from apps.purchase_orders import gates, services
 from apps.purchase_orders.models import LIFECYCLE, TRANSITIONS, PurchaseOrder
 
@@ -174,7 +175,7 @@ def orders_push(connector: Connector, jobs: list[SyncJob]) -> None:
         elif not order.company.erp_party_id:
             job_fail(job=job, error=ErpTransientError("Waiting for the company's ERP customer to exist."))
         elif quotation is not None and quotation.waiting:
-            job_fail(job=job, error=ErpTransientError(quotation.waiting))
+            job_defer(job=job, reason=quotation.waiting, seconds=settings.ERP_BACKOFF_BASE_SECONDS)
         else:
             push = order_push_for(
                 order,
