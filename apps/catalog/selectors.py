@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Upper
 
 from apps.catalog.models import Category, Product
 
@@ -32,3 +35,12 @@ def product_page(
     ids = list(page.object_list)
     loaded = Product.objects.select_related("category", "stock").in_bulk(ids)
     return page, [loaded[pk] for pk in ids]
+
+
+def products_by_sku(skus: Iterable[str]) -> dict[str, Product]:
+    """The products these SKUs name, in any case, keyed by the upper-case SKU, active or not: one query."""
+    wanted = {sku.upper() for sku in skus}
+    if not wanted:
+        return {}
+    found = Product.objects.annotate(sku_upper=Upper("sku")).filter(sku_upper__in=wanted)
+    return {product.sku_upper: product for product in found}

@@ -4,6 +4,7 @@ from django import forms
 
 from apps.core.csvio import MAX_FILE_BYTES, too_large_message
 from apps.order_lists.models import OrderList
+from apps.purchase_orders.lines import QUANTITY_HELP
 
 
 class OrderListForm(forms.Form):
@@ -16,12 +17,6 @@ class OrderListForm(forms.Form):
         label="Colleagues may change its lines",
         help_text="Only when shared with the company.",
     )
-
-
-QUANTITY_HELP = (
-    "Quantities: 1000, 2.5 or 2,5; thousands may be grouped as 1,000.50 / 1.000,50 / 1 000. "
-    "A lone 1,000 or 1.000 is read by the other quantities beside it, or refused as ambiguous."
-)
 
 
 class PasteForm(forms.Form):

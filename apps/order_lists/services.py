@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Upper
 
 from apps.accounts.models import Membership
 from apps.catalog.models import Product
+from apps.catalog.selectors import products_by_sku
 from apps.catalog.services import quantity_problem
 from apps.order_lists.exceptions import OrderListError, OrderListReadOnly
 from apps.order_lists.models import OrderList, OrderListLine
@@ -133,12 +133,7 @@ def order_list_lines_add(
     number of lines (so a 5,000-line file is added while the buyer waits)."""
     order_list = _editable(order_list, membership)
     wanted = list(lines)
-    products = {
-        product.sku_upper: product
-        for product in Product.objects.annotate(sku_upper=Upper("sku")).filter(
-            sku_upper__in={line.sku.upper() for line in wanted}
-        )
-    }
+    products = products_by_sku(line.sku for line in wanted)
     existing = {line.product_id: line for line in order_list.lines.select_for_update()}
     new_lines: dict[int, OrderListLine] = {}
     changed: dict[int, OrderListLine] = {}

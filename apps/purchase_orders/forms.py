@@ -7,12 +7,8 @@ from django.utils import timezone
 
 from apps.accounts.models import Company, ShipToAddress
 from apps.core.csvio import MAX_FILE_BYTES, too_large_message
+from apps.purchase_orders.lines import QUANTITY_HELP
 from apps.purchase_orders.models import PurchaseOrder
-
-QUANTITY_HELP = (
-    "Quantities: 1000, 2.5 or 2,5; thousands may be grouped as 1,000.50 / 1.000,50 / 1 000. "
-    "A lone 1,000 or 1.000 is read by the other quantities beside it, or refused as ambiguous."
-)
 
 
 class HeaderForm(forms.ModelForm):

@@ -37,6 +37,11 @@ from apps.purchase_orders.quantities import (
 
 MAX_LINES = 5_000
 MAX_UPLOAD_BYTES = csvio.MAX_FILE_BYTES
+# How quantities are read, for every form that takes pasted or uploaded lines.
+QUANTITY_HELP = (
+    "Quantities: 1000, 2.5 or 2,5; thousands may be grouped as 1,000.50 / 1.000,50 / 1 000. "
+    "A lone 1,000 or 1.000 is read by the other quantities beside it, or refused as ambiguous."
+)
 PAST_LIMIT_COUNTED = 100_000  # lines past the limit are counted up to this many, then only "and after"
 SUMMARY_AFTER = 3  # more refusals of one kind than this are shown as one entry with line ranges
 SUMMARY_RANGES = 8  # line ranges listed in such an entry before "and N more"

@@ -10,12 +10,11 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Upper
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from apps.accounts.models import Company, ShipToAddress
-from apps.catalog.models import Product
+from apps.catalog.selectors import products_by_sku
 from apps.catalog.services import quantity_problem
 from apps.core.exceptions import ApplicationError
 from apps.core.money import AMOUNT_LIMIT, amount_fits, quantize_amount
@@ -74,12 +73,7 @@ def purchase_order_lines_add(*, purchase_order: PurchaseOrder, lines: Iterable[P
     if order.status != Status.DRAFT:
         raise PurchaseOrderError("Only a draft can be changed.")
     wanted = list(lines)
-    products = {
-        product.sku_upper: product
-        for product in Product.objects.annotate(sku_upper=Upper("sku")).filter(
-            sku_upper__in={line.sku.upper() for line in wanted}
-        )
-    }
+    products = products_by_sku(line.sku for line in wanted)
     existing = {line.product_id: line for line in order.lines.all()}
     new_lines: dict[int, PurchaseOrderLine] = {}
     changed: dict[int, PurchaseOrderLine] = {}

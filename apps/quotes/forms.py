@@ -5,11 +5,11 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.db.models.functions import Upper
 from django.utils import timezone
 
 from apps.accounts.models import Company, ShipToAddress
 from apps.catalog.models import Product
+from apps.catalog.selectors import products_by_sku
 from apps.core import money
 from apps.purchase_orders import lines as parsing
 from apps.quotes.services import OfferedLine, RequestedLine, local_today
@@ -59,11 +59,7 @@ class RequestForm(_WantedDate):
         if parsed.error:
             raise forms.ValidationError(parsed.error)
         refused = [f"{entry.where}: {entry.message}" for entry in parsed.report if not entry.ok]
-        skus = {line.sku.upper() for line in parsed.lines}
-        products = {
-            product.sku_upper: product
-            for product in Product.objects.annotate(sku_upper=Upper("sku")).filter(sku_upper__in=skus)
-        }
+        products = products_by_sku(line.sku for line in parsed.lines)
         requested: list[RequestedLine] = []
         for line in parsed.lines:
             product = products.get(line.sku.upper())

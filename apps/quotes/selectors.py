@@ -27,11 +27,11 @@ from django.db.models import (
     Subquery,
     Sum,
 )
-from django.db.models.functions import Upper
 from django.utils import timezone
 
 from apps.accounts.models import Company, Membership, ShipToAddress
 from apps.catalog.models import Product
+from apps.catalog.selectors import products_by_sku
 from apps.core.money import quantize_amount
 from apps.core.staff import StaffRole, user_in_quote_approvers, user_staff_roles
 from apps.erp.models import SyncEvent, SyncJob
@@ -210,13 +210,7 @@ def quote_products_find(
     *, skus: Iterable[str], ids: Iterable[int]
 ) -> tuple[dict[str, Product], dict[int, Product]]:
     """Products asked for by SKU (any case; keyed upper-case) or by id, active or not."""
-    by_sku: dict[str, Product] = {
-        product.sku_upper: product
-        for product in Product.objects.annotate(sku_upper=Upper("sku")).filter(
-            sku_upper__in={sku.upper() for sku in skus}
-        )
-    }
-    return by_sku, Product.objects.in_bulk(set(ids))
+    return products_by_sku(skus), Product.objects.in_bulk(set(ids))
 
 
 def quote_ship_to_get(*, company: Company, ship_to_id: int) -> ShipToAddress | None:
